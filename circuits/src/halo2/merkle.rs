@@ -1,0 +1,178 @@
+//! In-circuit Datanet leaves and Merkle root.
+//!
+//! Callers guarantee nothing about the inputs: every hash is constrained by halo2-base's Poseidon chip,
+//! and the padding leaves are constants, so a satisfied circuit means the returned root is the
+//! [`crate::merkle`] root of the given leaves.
+
+use halo2_base::{
+    gates::GateInstructions,
+    poseidon::hasher::{spec::OptimizedPoseidonSpec, PoseidonHasher},
+    AssignedValue, Context,
+};
+
+use crate::{
+    field::Fr,
+    merkle::{depth_for, PADDING_LEAF},
+    poseidon::{RATE, R_F, R_P, SECURE_MDS, T},
+    Result,
+};
+
+/// halo2-base's Poseidon hasher with the parameters of [`crate::poseidon`], constants loaded.
+pub fn poseidon_hasher(
+    ctx: &mut Context<Fr>,
+    gate: &impl GateInstructions<Fr>,
+) -> PoseidonHasher<Fr, T, RATE> {
+    let mut hasher = PoseidonHasher::new(OptimizedPoseidonSpec::new::<R_F, R_P, SECURE_MDS>());
+    hasher.initialize_consts(ctx, gate);
+    hasher
+}
+
+/// Leaf `Poseidon(contributor, content_hash, index)`.
+pub fn leaf_hash(
+    ctx: &mut Context<Fr>,
+    gate: &impl GateInstructions<Fr>,
+    hasher: &PoseidonHasher<Fr, T, RATE>,
+    contributor: AssignedValue<Fr>,
+    content_hash: AssignedValue<Fr>,
+    index: AssignedValue<Fr>,
+) -> AssignedValue<Fr> {
+    hasher.hash_fix_len_array(ctx, gate, &[contributor, content_hash, index])
+}
+
+/// Root of the zero-padded tree over `leaves` (depth `max(1, ceil(log2 n))`).
+pub fn merkle_root(
+    ctx: &mut Context<Fr>,
+    gate: &impl GateInstructions<Fr>,
+    hasher: &PoseidonHasher<Fr, T, RATE>,
+    leaves: &[AssignedValue<Fr>],
+) -> Result<AssignedValue<Fr>> {
+    let depth = depth_for(leaves.len())?;
+    let mut level = leaves.to_vec();
+    level.resize_with(1 << depth, || ctx.load_constant(PADDING_LEAF));
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| hasher.hash_fix_len_array(ctx, gate, pair))
+            .collect();
+    }
+    Ok(level[0])
+}
+
+/// Loads `index` as a constant cell (item indices are fixed by position in the circuit).
+pub fn index_constant(ctx: &mut Context<Fr>, index: u64) -> AssignedValue<Fr> {
+    ctx.load_constant(Fr::from(index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{merkle, poseidon};
+    use ff::Field;
+    use halo2_base::{
+        gates::{circuit::builder::BaseCircuitBuilder, GateChip},
+        halo2_proofs::dev::MockProver,
+    };
+
+    const K: usize = 14;
+
+    /// Contributors, content hashes: a small Datanet of `n` items.
+    fn items(n: u64) -> Vec<(Fr, Fr)> {
+        (0..n)
+            .map(|i| (Fr::from(0xc0ffee00 + i % 3), Fr::from(1_000_003 * i + 17)))
+            .collect()
+    }
+
+    /// Builds the circuit: witnesses for every item, leaves and root in-circuit, root exposed as instance.
+    /// `tamper` may overwrite one advice cell after assignment (a malicious prover's witness).
+    fn run(
+        items: &[(Fr, Fr)],
+        public_root: Fr,
+        tamper: Option<&dyn Fn(&mut Context<Fr>, usize)>,
+    ) -> bool {
+        let mut builder = BaseCircuitBuilder::<Fr>::new(false)
+            .use_k(K)
+            .use_lookup_bits(8)
+            .use_instance_columns(1);
+        let gate = GateChip::<Fr>::default();
+        let ctx = builder.main(0);
+        let hasher = poseidon_hasher(ctx, &gate);
+        let mut leaves = Vec::new();
+        let mut first_leaf_cell = 0;
+        for (i, (c, h)) in items.iter().enumerate() {
+            let c = ctx.load_witness(*c);
+            let h = ctx.load_witness(*h);
+            let idx = index_constant(ctx, i as u64);
+            leaves.push(leaf_hash(ctx, &gate, &hasher, c, h, idx));
+            if i == 0 {
+                first_leaf_cell = ctx.advice.len() - 1;
+            }
+        }
+        let root = merkle_root(ctx, &gate, &hasher, &leaves).unwrap();
+        if let Some(t) = tamper {
+            t(ctx, first_leaf_cell);
+        }
+        builder.assigned_instances[0].push(root);
+        builder.calculate_params(Some(9));
+        MockProver::run(K as u32, &builder, vec![vec![public_root]])
+            .unwrap()
+            .verify()
+            .is_ok()
+    }
+
+    fn native_root(items: &[(Fr, Fr)]) -> Fr {
+        let leaves: Vec<Fr> = items
+            .iter()
+            .enumerate()
+            .map(|(i, (c, h))| merkle::leaf_hash(*c, *h, i as u64))
+            .collect();
+        merkle::root(&leaves).unwrap()
+    }
+
+    #[test]
+    fn native_and_circuit_poseidon_agree() {
+        let gate = GateChip::<Fr>::default();
+        for len in 0..6u64 {
+            let inputs: Vec<Fr> = (0..len).map(|i| Fr::from(i * 7 + 3)).collect();
+            let mut builder = BaseCircuitBuilder::<Fr>::new(false)
+                .use_k(K)
+                .use_lookup_bits(8)
+                .use_instance_columns(1);
+            let ctx = builder.main(0);
+            let hasher = poseidon_hasher(ctx, &gate);
+            let cells = ctx.assign_witnesses(inputs.clone());
+            let out = hasher.hash_fix_len_array(ctx, &gate, &cells);
+            assert_eq!(*out.value(), poseidon::hash(&inputs), "length {len}");
+        }
+    }
+
+    #[test]
+    fn circuit_root_equals_native_root() {
+        for n in [1u64, 2, 5, 8] {
+            let it = items(n);
+            assert!(run(&it, native_root(&it), None), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn wrong_public_root_is_rejected() {
+        let it = items(5);
+        assert!(!run(&it, native_root(&it) + Fr::ONE, None));
+        // The root of a Datanet with one content hash changed.
+        let mut other = it.clone();
+        other[3].1 += Fr::ONE;
+        assert!(!run(&it, native_root(&other), None));
+    }
+
+    #[test]
+    fn tampered_leaf_witness_is_rejected() {
+        // A prover who replaces the computed first leaf by another value (keeping the honest root as the
+        // public input) breaks the Poseidon constraints.
+        let it = items(5);
+        let tamper = |ctx: &mut Context<Fr>, cell: usize| {
+            let v = ctx.advice[cell].evaluate();
+            ctx.advice[cell] = halo2_base::halo2_proofs::plonk::Assigned::Trivial(v + Fr::ONE);
+        };
+        assert!(run(&it, native_root(&it), Some(&|_, _| {})));
+        assert!(!run(&it, native_root(&it), Some(&tamper)));
+    }
+}

@@ -1,0 +1,9 @@
+//! halo2-base gadgets for the statement: Poseidon (halo2-base's chip, same parameters as
+//! [`crate::poseidon`]) and the Datanet Merkle tree (same layout as [`crate::merkle`]).
+//!
+//! Circuits are written against `halo2_base::halo2_proofs`, which is halo2-axiom, or halo2-axiom-gpu when
+//! halo2-base's `cuda` feature is on (DESIGN §3).
+
+pub mod merkle;
+
+pub use halo2_base;
