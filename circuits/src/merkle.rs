@@ -7,7 +7,6 @@
 //! - The root alone does not state `n`; a sealed version publishes `n` and `d` beside it, and an
 //!   inclusion proof carries both, so a verifier checks `index < n` and the path length `d`.
 
-use ff::Field;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -215,6 +214,7 @@ impl MerklePath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ff::Field;
 
     fn leaves(n: u64) -> Vec<Fr> {
         (0..n)

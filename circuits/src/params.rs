@@ -27,7 +27,6 @@
 //! shard_items = 256        # shape: items per shard when an epoch is split (DESIGN §7)
 //! ```
 
-use ff::Field;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -314,6 +313,7 @@ impl GovernanceParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ff::Field;
 
     #[test]
     fn default_is_valid_and_round_trips_through_toml() {

@@ -1,0 +1,84 @@
+//! The `zkattr` command line: one struct with a `run` per subcommand; `main` only dispatches.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+use crate::error::Result;
+
+pub mod datanet;
+pub mod demo;
+pub mod params;
+
+/// zkattr: verifiable data attribution receipts.
+#[derive(Debug, Parser)]
+#[command(name = "zkattr", version, about)]
+pub struct Cli {
+    /// Directory holding all state (database, proofs); several homes can be used side by side.
+    #[arg(long, global = true, env = "ZKATTR_HOME", default_value = ".zkattr")]
+    pub home: PathBuf,
+    /// Print one JSON object on standard output instead of text (errors too, as {"error": …}).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, fill, seal and prove things about Datanets.
+    #[command(subcommand)]
+    Datanet(datanet::DatanetCmd),
+    /// Inspect governance parameter sets and their params_hash.
+    #[command(subcommand)]
+    Params(params::ParamsCmd),
+    /// Run the whole pipeline on the embedded sample Datanet in <home>/demo.
+    Demo(demo::DemoCmd),
+}
+
+/// What every command needs besides its own arguments.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The state directory.
+    pub home: PathBuf,
+    /// Machine-readable output requested (no progress bars).
+    pub json: bool,
+}
+
+/// A command's result, printed as JSON or as text.
+#[derive(Debug)]
+pub struct Output {
+    /// The `--json` form: one object.
+    pub json: Value,
+    /// The human form.
+    pub text: String,
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub fn run(&self) -> Result<Output> {
+        let ctx = Ctx {
+            home: self.home.clone(),
+            json: self.json,
+        };
+        match &self.command {
+            Command::Datanet(c) => c.run(&ctx),
+            Command::Params(c) => c.run(&ctx),
+            Command::Demo(c) => c.run(&ctx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,8 @@
+//! The sample Datanet shipped in the repository (`data/digits/`), embedded in the binary so that
+//! `zkattr demo` runs anywhere without network or files.
+
+/// `data/digits/records.jsonl`: 1,797 handwritten digits plus near-duplicates, signed by 20 test contributors.
+pub const DIGITS_RECORDS: &[u8] = include_bytes!("../../data/digits/records.jsonl");
+
+/// `data/digits/contributors.json`: the test contributors and their roles (honest, mislabeler, near-duplicator).
+pub const DIGITS_CONTRIBUTORS: &str = include_str!("../../data/digits/contributors.json");
