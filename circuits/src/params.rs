@@ -313,6 +313,8 @@ impl GovernanceParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Mutation = Box<dyn Fn(&mut GovernanceParams)>;
     use ff::Field;
 
     #[test]
@@ -345,7 +347,7 @@ mod tests {
 
     #[test]
     fn out_of_range_values_name_the_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut GovernanceParams)>)> = vec![
+        let cases: Vec<(&str, Mutation)> = vec![
             (
                 "fixed_point.feature_bits",
                 Box::new(|p| p.fixed_point.feature_bits = 1),
@@ -412,7 +414,7 @@ mod tests {
     fn hash_binds_every_field() {
         let base = GovernanceParams::default();
         let h = base.hash();
-        let mutations: Vec<Box<dyn Fn(&mut GovernanceParams)>> = vec![
+        let mutations: Vec<Mutation> = vec![
             Box::new(|p| p.fixed_point.feature_bits = 15),
             Box::new(|p| p.fixed_point.feature_scale_log2 = -12),
             Box::new(|p| p.fixed_point.query_bits = 15),

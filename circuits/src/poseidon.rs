@@ -109,7 +109,7 @@ pub fn hash(inputs: &[Fr]) -> Fr {
         }
         permute(&mut s);
     }
-    if inputs.len() % RATE == 0 {
+    if inputs.len().is_multiple_of(RATE) {
         s[1] += Fr::ONE;
         permute(&mut s);
     }

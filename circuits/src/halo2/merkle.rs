@@ -75,6 +75,9 @@ mod tests {
 
     const K: usize = 14;
 
+    /// Overwrites an advice cell after assignment, as a malicious prover would.
+    type Tamper = dyn Fn(&mut Context<Fr>, usize);
+
     /// Contributors, content hashes: a small Datanet of `n` items.
     fn items(n: u64) -> Vec<(Fr, Fr)> {
         (0..n)
@@ -84,11 +87,7 @@ mod tests {
 
     /// Builds the circuit: witnesses for every item, leaves and root in-circuit, root exposed as instance.
     /// `tamper` may overwrite one advice cell after assignment (a malicious prover's witness).
-    fn run(
-        items: &[(Fr, Fr)],
-        public_root: Fr,
-        tamper: Option<&dyn Fn(&mut Context<Fr>, usize)>,
-    ) -> bool {
+    fn run(items: &[(Fr, Fr)], public_root: Fr, tamper: Option<&Tamper>) -> bool {
         let mut builder = BaseCircuitBuilder::<Fr>::new(false)
             .use_k(K)
             .use_lookup_bits(8)

@@ -1,0 +1,523 @@
+//! The `zkattr` binary end to end: Datanet commands on the sample and on bad inputs.
+#![allow(clippy::unwrap_used)] // test and bench code: a panic is the failure report
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use rayon::prelude::*;
+use serde_json::Value;
+use zkattr_service::datanet::{record::test_key, Content, Record};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/digits/records.jsonl");
+/// Root of version 1 of the sample: pins the record format, the leaf layout and the hash together.
+const SAMPLE_ROOT: &str = "0x26f7fc52818edcfcf454b64a1f9c810b14f240f6be6774f206e44045610f445d";
+
+fn zkattr(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkattr"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("ZKATTR_HOME")
+        .output()
+        .expect("zkattr runs")
+}
+
+/// Runs with `--json`, expects success, returns the printed object.
+fn ok_json(home: &Path, args: &[&str]) -> Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let out = zkattr(home, &a);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+/// Runs, expects failure, returns standard error.
+fn fails(home: &Path, args: &[&str]) -> String {
+    let out = zkattr(home, args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} unexpectedly succeeded");
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    err
+}
+
+fn sample_lines() -> Vec<String> {
+    std::fs::read_to_string(SAMPLE)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn sealing_the_sample_in_two_fresh_homes_gives_the_same_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut roots = vec![];
+    for h in ["a", "b"] {
+        let home = tmp.path().join(h);
+        ok_json(&home, &["datanet", "create", "digits"]);
+        let add = ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
+        assert_eq!(add["records"], 1857);
+        let seal = ok_json(&home, &["datanet", "seal", "digits"]);
+        assert_eq!(seal["items"], 1857);
+        assert_eq!(seal["version"], 1);
+        roots.push(seal["root"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(roots[0], roots[1]);
+    assert_eq!(roots[0], SAMPLE_ROOT);
+}
+
+#[test]
+fn versions_are_numbered_and_keep_their_roots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("h");
+    let lines = sample_lines();
+    let first = write_lines(tmp.path(), "first.jsonl", &lines[..10]);
+    let second = write_lines(tmp.path(), "second.jsonl", &lines[10..25]);
+    ok_json(&home, &["datanet", "create", "d"]);
+    ok_json(&home, &["datanet", "add", "d", s(&first)]);
+    let v1 = ok_json(&home, &["datanet", "seal", "d"]);
+    let err = fails(&home, &["datanet", "seal", "d"]);
+    assert!(err.contains("nothing to seal"), "{err}");
+    ok_json(&home, &["datanet", "add", "d", s(&second)]);
+    let v2 = ok_json(&home, &["datanet", "seal", "d"]);
+    assert_eq!(
+        (v1["version"].as_u64(), v2["version"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(v2["items"], 25);
+    assert_ne!(v1["root"], v2["root"]);
+    let show = ok_json(&home, &["datanet", "show", "d"]);
+    assert_eq!(show["versions"][0]["root"], v1["root"]);
+    assert_eq!(show["versions"][1]["root"], v2["root"]);
+    // An item of v1 proves against v1's root, and an item added later is not in v1.
+    let proof = tmp.path().join("p.json");
+    ok_json(
+        &home,
+        &[
+            "datanet",
+            "prove-inclusion",
+            "d",
+            "--version",
+            "1",
+            "--item",
+            "9",
+            "--out",
+            s(&proof),
+        ],
+    );
+    let v = ok_json(
+        &home,
+        &[
+            "datanet",
+            "verify-inclusion",
+            s(&proof),
+            "--root",
+            v1["root"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["valid"], true);
+    let err = fails(
+        &home,
+        &[
+            "datanet",
+            "prove-inclusion",
+            "d",
+            "--version",
+            "1",
+            "--item",
+            "10",
+        ],
+    );
+    assert!(err.contains("no item 10"), "{err}");
+}
+
+/// A Datanet with 10 sealed items and its `show` output, to compare against after a refused import.
+fn seeded_home(tmp: &Path) -> (PathBuf, Value) {
+    let home = tmp.join("h");
+    let seed = write_lines(tmp, "seed.jsonl", &sample_lines()[..10]);
+    ok_json(&home, &["datanet", "create", "d"]);
+    ok_json(&home, &["datanet", "add", "d", s(&seed)]);
+    ok_json(&home, &["datanet", "seal", "d"]);
+    let show = ok_json(&home, &["datanet", "show", "d"]);
+    (home, show)
+}
+
+/// Imports `lines` (valid new records first, then the bad one), expects a refusal naming `needle`, and checks
+/// that nothing changed.
+fn refused(lines: Vec<String>, extra: &[&str], needles: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, before) = seeded_home(tmp.path());
+    let file = write_lines(tmp.path(), "bad.jsonl", &lines);
+    let mut args = vec!["datanet", "add", "d", s(&file)];
+    args.extend_from_slice(extra);
+    let err = fails(&home, &args);
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in: {err}");
+    }
+    assert_eq!(
+        ok_json(&home, &["datanet", "show", "d"]),
+        before,
+        "the refused import changed the Datanet"
+    );
+    // The same records without the bad line import fine afterwards: nothing was left locked or half-written.
+    let good: Vec<String> = lines.into_iter().take(3).collect();
+    let file = write_lines(tmp.path(), "good.jsonl", &good);
+    let add = ok_json(&home, &["datanet", "add", "d", s(&file)]);
+    assert_eq!(add["first_item"], 10);
+}
+
+fn valid_then(bad: String) -> Vec<String> {
+    let lines = sample_lines();
+    let mut v: Vec<String> = lines[100..103].to_vec();
+    v.push(bad);
+    v
+}
+
+#[test]
+fn tampered_signature_is_refused() {
+    let lines = sample_lines();
+    // Change one pixel of a record but keep its signature.
+    let tampered = lines[200].replacen("\"features\":[0,", "\"features\":[1,", 1);
+    assert_ne!(tampered, lines[200]);
+    refused(
+        valid_then(tampered),
+        &[],
+        &["line 4", "bad signature", "signed by"],
+    );
+    // A signature by someone else.
+    let other = Record::sign(
+        &test_key("mallory"),
+        Content::Text("hello".into()),
+        "x",
+        "MIT",
+    );
+    let mut forged = other.clone();
+    forged.contributor = Record::from_json(&lines[0]).unwrap().contributor;
+    refused(
+        valid_then(forged.to_json()),
+        &[],
+        &["line 4", "bad signature"],
+    );
+}
+
+#[test]
+fn duplicate_content_is_refused_and_names_the_earlier_item() {
+    let lines = sample_lines();
+    // Same content as item 7 (imported earlier), even with another label and signer.
+    let earlier = Record::from_json(&lines[7]).unwrap();
+    let dup = Record::sign(&test_key("copycat"), earlier.content.clone(), "3", "MIT");
+    refused(
+        valid_then(dup.to_json()),
+        &[],
+        &["line 4", "duplicate content", "item 7", "import #1"],
+    );
+    // A duplicate within the same file.
+    refused(
+        valid_then(lines[101].clone()),
+        &[],
+        &[
+            "line 4",
+            "duplicate content",
+            "item 11",
+            "line 2 of this import",
+        ],
+    );
+}
+
+#[test]
+fn oversize_record_is_refused() {
+    let big = Record::sign(
+        &test_key("verbose"),
+        Content::Text("x".repeat(3000)),
+        "",
+        "MIT",
+    )
+    .to_json();
+    refused(
+        valid_then(big.clone()),
+        &["--max-record-bytes", "2000"],
+        &["line 4", "over the limit of 2000 bytes"],
+    );
+    // The default limit is 5 MiB.
+    let huge = Record::sign(
+        &test_key("verbose"),
+        Content::Text("y".repeat(5 * 1024 * 1024)),
+        "",
+        "MIT",
+    )
+    .to_json();
+    refused(
+        valid_then(huge),
+        &[],
+        &["line 4", "over the limit of 5242880 bytes"],
+    );
+}
+
+#[test]
+fn malformed_lines_are_reported_with_their_number() {
+    refused(
+        valid_then("{\"contributor\": 12".into()),
+        &[],
+        &["line 4", "not a valid record"],
+    );
+    refused(valid_then("not json at all".into()), &[], &["line 4"]);
+    let lines = sample_lines();
+    refused(
+        valid_then(lines[300].replace("\"label\"", "\"colour\"")),
+        &[],
+        &["line 4", "unknown field"],
+    );
+    refused(
+        valid_then(lines[300].replace("CC-BY-4.0", "")),
+        &[],
+        &["line 4", "licence is empty"],
+    );
+}
+
+#[test]
+fn unknown_datanet_and_bad_names_are_explained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = fails(tmp.path(), &["datanet", "add", "nope", SAMPLE]);
+    assert!(err.contains("no Datanet named \"nope\""), "{err}");
+    let err = fails(tmp.path(), &["datanet", "create", "a/b"]);
+    assert!(err.contains("invalid Datanet name"), "{err}");
+    ok_json(tmp.path(), &["datanet", "create", "x"]);
+    let err = fails(tmp.path(), &["datanet", "create", "x"]);
+    assert!(err.contains("already exists"), "{err}");
+    let empty = write_lines(tmp.path(), "empty.jsonl", &[]);
+    let err = fails(tmp.path(), &["datanet", "add", "x", s(&empty)]);
+    assert!(err.contains("no records"), "{err}");
+    // --json errors are one JSON object too.
+    let out = zkattr(tmp.path(), &["--json", "datanet", "seal", "x"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("nothing to seal"));
+}
+
+/// Changes one field of a proof file.
+type Tamper = Box<dyn Fn(&mut Value)>;
+
+#[test]
+fn tampered_inclusion_proofs_are_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, show) = seeded_home(tmp.path());
+    let root = show["versions"][0]["root"].as_str().unwrap().to_owned();
+    let proof = tmp.path().join("p.json");
+    ok_json(
+        &home,
+        &[
+            "datanet",
+            "prove-inclusion",
+            "d",
+            "--version",
+            "1",
+            "--item",
+            "3",
+            "--out",
+            s(&proof),
+        ],
+    );
+    let good: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    let ok = ok_json(tmp.path(), &["datanet", "verify-inclusion", s(&proof)]);
+    assert_eq!(ok["root_source"], "file");
+    let ok = ok_json(&home, &["datanet", "verify-inclusion", s(&proof)]);
+    assert!(ok["root_source"].as_str().unwrap().starts_with("sealed in"));
+
+    let cases: Vec<(&str, Tamper)> = vec![
+        ("index", Box::new(|p| p["item"]["index"] = 2.into())),
+        ("label", Box::new(|p| p["item"]["label"] = "9".into())),
+        (
+            "content",
+            Box::new(|p| p["item"]["content"]["features"][5] = 16.into()),
+        ),
+        (
+            "sibling",
+            Box::new(|p| p["siblings"][1] = format!("0x{:064x}", 1).into()),
+        ),
+        (
+            "root",
+            Box::new(|p| p["root"] = format!("0x{:064x}", 7).into()),
+        ),
+        ("items", Box::new(|p| p["items"] = 100.into())),
+        (
+            "contributor",
+            Box::new(|p| {
+                p["item"]["contributor"] = "0x0000000000000000000000000000000000000001".into()
+            }),
+        ),
+    ];
+    for (what, tamper) in cases {
+        let mut p = good.clone();
+        tamper(&mut p);
+        let bad = tmp.path().join(format!("bad-{what}.json"));
+        std::fs::write(&bad, p.to_string()).unwrap();
+        let err = fails(tmp.path(), &["datanet", "verify-inclusion", s(&bad)]);
+        assert!(err.contains("inclusion proof"), "{what}: {err}");
+    }
+    // A valid proof checked against another root.
+    let err = fails(
+        tmp.path(),
+        &[
+            "datanet",
+            "verify-inclusion",
+            s(&proof),
+            "--root",
+            &format!("0x{:064x}", 5),
+        ],
+    );
+    assert!(err.contains("not 0x"), "{err}");
+    // Without the content the proof still verifies.
+    let slim = tmp.path().join("slim.json");
+    ok_json(
+        &home,
+        &[
+            "datanet",
+            "prove-inclusion",
+            "d",
+            "--version",
+            "1",
+            "--item",
+            "3",
+            "--out",
+            s(&slim),
+            "--without-content",
+        ],
+    );
+    ok_json(
+        tmp.path(),
+        &["datanet", "verify-inclusion", s(&slim), "--root", &root],
+    );
+}
+
+#[test]
+fn zkattr_home_environment_variable_selects_the_home() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zkattr"))
+        .args(["--json", "datanet", "create", "envnet"])
+        .env("ZKATTR_HOME", tmp.path().join("viaenv"))
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(tmp.path().join("viaenv/zkattr.db").exists());
+    assert!(!tmp.path().join(".zkattr").exists());
+}
+
+/// `n` fresh signed records (signed in parallel).
+fn many_records(n: usize, salt: &str) -> Vec<String> {
+    let key = test_key(salt);
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            Record::sign(
+                &key,
+                Content::Text(format!("{salt} record {i} {}", "z".repeat(200))),
+                "",
+                "MIT",
+            )
+            .to_json()
+        })
+        .collect()
+}
+
+#[test]
+fn an_import_killed_half_way_leaves_the_datanet_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, before) = seeded_home(tmp.path());
+    let mut n = 20_000;
+    for attempt in 0..4 {
+        let file = write_lines(
+            tmp.path(),
+            "big.jsonl",
+            &many_records(n, &format!("bulk{attempt}")),
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zkattr"))
+            .arg("--home")
+            .arg(&home)
+            .args(["datanet", "add", "d", s(&file)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until the import has started writing (its WAL grows), then kill it without warning.
+        let wal = home.join("zkattr.db-wal");
+        let base = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        let start = Instant::now();
+        while std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) <= base
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if child.try_wait().unwrap().is_some() {
+            // Finished before we could kill it: try again with a bigger file in a fresh home.
+            n *= 4;
+            let (h, b) = seeded_home(&tmp.path().join(format!("retry{attempt}")));
+            assert_eq!(b["items"], before["items"]);
+            std::fs::remove_dir_all(&home).unwrap();
+            std::fs::rename(h, &home).unwrap();
+            continue;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            ok_json(&home, &["datanet", "show", "d"]),
+            before,
+            "a killed import left a trace"
+        );
+        // The whole file imports afterwards.
+        let add = ok_json(&home, &["datanet", "add", "d", s(&file)]);
+        assert_eq!(add["records"].as_u64(), Some(n as u64));
+        assert_eq!(add["first_item"], 10);
+        return;
+    }
+    panic!("the import always finished before it could be killed");
+}
+
+#[test]
+fn demo_runs_and_is_rerunnable() {
+    let tmp = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let v = ok_json(tmp.path(), &["demo"]);
+        assert_eq!(v["root"], SAMPLE_ROOT);
+        assert_eq!(v["items"], 1857);
+        assert_eq!(v["contributors"], 20);
+        assert_eq!(v["inclusion_verified"], true);
+    }
+    // The demo refuses to clear a directory it did not create.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(other.join("demo")).unwrap();
+    std::fs::write(other.join("demo/keep.txt"), "precious").unwrap();
+    let err = fails(&other, &["demo"]);
+    assert!(err.contains("not a zkattr demo directory"), "{err}");
+    assert!(other.join("demo/keep.txt").exists());
+}
+
+#[test]
+fn params_show_prints_the_hash_and_rejects_bad_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = ok_json(tmp.path(), &["params", "show"]);
+    assert!(v["params_hash"].as_str().unwrap().starts_with("0x"));
+    let f = tmp.path().join("p.toml");
+    std::fs::write(&f, "version = 1\n").unwrap();
+    let err = fails(tmp.path(), &["params", "show", s(&f)]);
+    assert!(err.contains("governance parameters"), "{err}");
+}
