@@ -18,10 +18,7 @@ fn random_leaves(n: usize, rng: &mut ChaCha20Rng) -> Vec<Fr> {
 }
 
 fn seal(c: &mut Criterion) {
-    eprintln!(
-        "seal bench: seed {SEED:#x}, {} rayon threads",
-        rayon_threads()
-    );
+    eprintln!("seal bench: seed {SEED:#x}, {} cores available", cores());
     let mut rng = ChaCha20Rng::seed_from_u64(SEED);
     let mut g = c.benchmark_group("seal/merkle_root");
     g.sample_size(10);
@@ -52,7 +49,7 @@ fn seal(c: &mut Criterion) {
     g.finish();
 }
 
-fn rayon_threads() -> usize {
+fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)

@@ -6,10 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    error::{Error, Result},
-    field::{self, Fr},
-};
+use crate::error::{Error, Result};
 
 /// A fixed-point format: `bits`-wide signed integers scaled by `2^scale_log2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +60,8 @@ impl FixedFormat {
         let max = xs
             .iter()
             .try_fold(0f64, |m, x| x.is_finite().then(|| m.max(x.abs())))?;
-        if max == 0.0 {
+        if !max.is_normal() {
+            // Zero, or so small that every scale up to the f64 range would be "best".
             return None;
         }
         // Largest s with round(max * 2^s) <= 2^(bits-1) - 1; start from the estimate and step down.
@@ -74,11 +72,6 @@ impl FixedFormat {
         }
         Some(s)
     }
-}
-
-/// A fixed-point integer as a field element (negative values as `p - |q|`).
-pub fn to_field(q: i64) -> Fr {
-    field::from_i64(q)
 }
 
 #[cfg(test)]
@@ -132,10 +125,9 @@ mod tests {
         assert!(finer.quantize_all(&xs).is_err());
         assert_eq!(FixedFormat::best_scale(16, &[0.0, 0.0]), None);
         assert_eq!(FixedFormat::best_scale(16, &[f64::NAN]), None);
-    }
-
-    #[test]
-    fn negative_values_embed_as_field_negatives() {
-        assert_eq!(to_field(-5) + to_field(5), Fr::from(0u64));
+        assert_eq!(
+            FixedFormat::best_scale(16, &[f64::MIN_POSITIVE / 4.0]),
+            None
+        );
     }
 }

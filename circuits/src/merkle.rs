@@ -40,14 +40,16 @@ pub fn depth_for(leaves: usize) -> Result<u32> {
     if leaves == 0 {
         return Err(Error::EmptyTree);
     }
-    let depth = leaves.next_power_of_two().trailing_zeros().max(1);
-    if depth > MAX_DEPTH {
-        return Err(Error::TreeTooDeep {
+    match leaves
+        .checked_next_power_of_two()
+        .map(|p| p.trailing_zeros().max(1))
+    {
+        Some(depth) if depth <= MAX_DEPTH => Ok(depth),
+        _ => Err(Error::TreeTooDeep {
             leaves,
             max_depth: MAX_DEPTH,
-        });
+        }),
     }
-    Ok(depth)
 }
 
 /// Roots of all-padding subtrees: `zeros[h]` is the root of a subtree of height `h`.
@@ -166,6 +168,12 @@ pub enum MerkleVerifyError {
         /// The root the path leads to.
         computed: String,
     },
+    /// The path is empty or longer than [`MAX_DEPTH`].
+    #[error("a path of {depth} siblings; paths have 1 to {MAX_DEPTH}")]
+    BadDepth {
+        /// The number of siblings.
+        depth: usize,
+    },
     /// The index does not fit a tree of the path's depth.
     #[error("index {index} does not fit a tree of depth {depth}")]
     IndexTooLarge {
@@ -183,7 +191,7 @@ impl MerklePath {
             .iter()
             .enumerate()
             .fold(leaf, |acc, (h, sib)| {
-                if (self.index >> h) & 1 == 0 {
+                if self.index.checked_shr(h as u32).unwrap_or(0) & 1 == 0 {
                     node_hash(acc, *sib)
                 } else {
                     node_hash(*sib, acc)
@@ -194,7 +202,10 @@ impl MerklePath {
     /// Checks that `leaf` sits at `self.index` under `root`.
     pub fn verify(&self, leaf: Fr, root: Fr) -> std::result::Result<(), MerkleVerifyError> {
         let depth = self.siblings.len();
-        if depth < 64 && self.index >> depth != 0 {
+        if depth == 0 || depth > MAX_DEPTH as usize {
+            return Err(MerkleVerifyError::BadDepth { depth });
+        }
+        if self.index >> depth != 0 {
             return Err(MerkleVerifyError::IndexTooLarge {
                 index: self.index,
                 depth,
@@ -241,6 +252,9 @@ mod tests {
         assert_eq!(depth_for(3).unwrap(), 2);
         assert_eq!(depth_for(1024).unwrap(), 10);
         assert_eq!(depth_for(1025).unwrap(), 11);
+        assert_eq!(depth_for(1 << 32).unwrap(), 32);
+        assert!(depth_for((1 << 32) + 1).is_err());
+        assert!(depth_for(usize::MAX).is_err());
     }
 
     #[test]
@@ -287,6 +301,23 @@ mod tests {
             ));
         }
         assert!(tree.proof(13).is_err());
+        // Paths of no siblings or of more than MAX_DEPTH are refused, without overflow.
+        let long = MerklePath {
+            index: u64::MAX,
+            siblings: vec![Fr::ZERO; 70],
+        };
+        assert!(matches!(
+            long.verify(l[0], tree.root()),
+            Err(MerkleVerifyError::BadDepth { depth: 70 })
+        ));
+        let empty = MerklePath {
+            index: 0,
+            siblings: vec![],
+        };
+        assert!(matches!(
+            empty.verify(l[0], l[0]),
+            Err(MerkleVerifyError::BadDepth { depth: 0 })
+        ));
     }
 
     #[test]

@@ -74,10 +74,11 @@ pub fn db_path(home: &Path) -> PathBuf {
 pub fn open(home: &Path) -> Result<Connection> {
     std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
     let mut conn = Connection::open(db_path(home))?;
+    // Wait for other processes (a second zkattr on the same home) rather than failing at once.
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
     migrate(&mut conn)?;
     Ok(conn)
 }
@@ -91,21 +92,25 @@ pub fn open_existing(home: &Path) -> Result<Option<Connection>> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let supported = MIGRATIONS.len() as i64;
-    if current > supported {
-        return Err(Error::SchemaTooNew {
-            found: current,
-            supported,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    loop {
+        // Read the version inside the write transaction, so two processes opening a new home at once do not
+        // both run the same migration.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current > supported {
+            return Err(Error::SchemaTooNew {
+                found: current,
+                supported,
+            });
+        }
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 /// Seconds since the Unix epoch.
@@ -135,5 +140,19 @@ mod tests {
             open(dir.path()),
             Err(Error::SchemaTooNew { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn concurrent_first_opens_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = dir.path().to_owned();
+                std::thread::spawn(move || open(&p).map(drop))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
     }
 }

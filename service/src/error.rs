@@ -125,6 +125,9 @@ pub enum Error {
         /// Number of items in the version.
         items: u64,
     },
+    /// The state database holds something zkattr never writes (edited or damaged by hand).
+    #[error("the state database is corrupt: {0}")]
+    Corrupt(String),
     /// An inclusion proof file is not well-formed.
     #[error("inclusion proof: {0}")]
     BadProofFile(String),

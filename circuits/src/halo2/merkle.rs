@@ -76,7 +76,8 @@ mod tests {
     const K: usize = 14;
 
     /// Overwrites an advice cell after assignment, as a malicious prover would.
-    type Tamper = dyn Fn(&mut Context<Fr>, usize);
+    /// Receives the advice offsets of `[leaf 0, contributor of item 2]`.
+    type Tamper = dyn Fn(&mut Context<Fr>, &[usize]);
 
     /// Contributors, content hashes: a small Datanet of `n` items.
     fn items(n: u64) -> Vec<(Fr, Fr)> {
@@ -96,19 +97,19 @@ mod tests {
         let ctx = builder.main(0);
         let hasher = poseidon_hasher(ctx, &gate);
         let mut leaves = Vec::new();
-        let mut first_leaf_cell = 0;
+        let mut contributor_cells = Vec::new();
         for (i, (c, h)) in items.iter().enumerate() {
             let c = ctx.load_witness(*c);
             let h = ctx.load_witness(*h);
             let idx = index_constant(ctx, i as u64);
             leaves.push(leaf_hash(ctx, &gate, &hasher, c, h, idx));
-            if i == 0 {
-                first_leaf_cell = ctx.advice.len() - 1;
-            }
+            contributor_cells.push(c);
         }
         let root = merkle_root(ctx, &gate, &hasher, &leaves).unwrap();
         if let Some(t) = tamper {
-            t(ctx, first_leaf_cell);
+            let offset =
+                |v: &AssignedValue<Fr>| v.cell.expect("cells are tracked in keygen mode").offset;
+            t(ctx, &[offset(&leaves[0]), offset(&contributor_cells[2])]);
         }
         builder.assigned_instances[0].push(root);
         builder.calculate_params(Some(9));
@@ -163,15 +164,26 @@ mod tests {
     }
 
     #[test]
-    fn tampered_leaf_witness_is_rejected() {
-        // A prover who replaces the computed first leaf by another value (keeping the honest root as the
-        // public input) breaks the Poseidon constraints.
+    fn tampered_witnesses_are_rejected() {
         let it = items(5);
-        let tamper = |ctx: &mut Context<Fr>, cell: usize| {
-            let v = ctx.advice[cell].evaluate();
-            ctx.advice[cell] = halo2_base::halo2_proofs::plonk::Assigned::Trivial(v + Fr::ONE);
-        };
+        fn bump(ctx: &mut Context<Fr>, offset: usize) {
+            let v = ctx.advice[offset].evaluate();
+            ctx.advice[offset] = halo2_base::halo2_proofs::plonk::Assigned::Trivial(v + Fr::ONE);
+        }
+        // Untouched, the witness passes (so the failures below come from the tampering).
         assert!(run(&it, native_root(&it), Some(&|_, _| {})));
-        assert!(!run(&it, native_root(&it), Some(&tamper)));
+        // A prover who replaces the computed first leaf by another value, keeping the honest root as the
+        // public input, breaks the Poseidon gates.
+        assert!(!run(
+            &it,
+            native_root(&it),
+            Some(&|ctx, cells| bump(ctx, cells[0]))
+        ));
+        // A prover who swaps in another contributor for item 2 breaks the copy into the leaf hash.
+        assert!(!run(
+            &it,
+            native_root(&it),
+            Some(&|ctx, cells| bump(ctx, cells[1]))
+        ));
     }
 }

@@ -215,8 +215,16 @@ pub fn verify_record_signature(
     record_hash: &B256,
     signature: &[u8; 65],
 ) -> Result<(), String> {
+    let v = signature[64];
+    if !matches!(v, 0 | 1 | 27 | 28) {
+        return Err(format!("signature v = {v}; expected 27, 28, 0 or 1"));
+    }
     let sig =
         Signature::from_raw_array(signature).map_err(|e| format!("malformed signature: {e}"))?;
+    if sig.normalize_s().is_some() {
+        // Only the low-s form is accepted, so nobody can turn a valid signature into a second one by negating s.
+        return Err("signature s is in the upper half of the curve order (non-canonical)".into());
+    }
     let signer = sig
         .recover_address_from_msg(record_hash)
         .map_err(|e| format!("cannot recover signer: {e}"))?;
@@ -275,6 +283,24 @@ mod tests {
         let mut x = r.clone();
         x.signature[10] ^= 1;
         assert!(x.verify_signature().is_err());
+        // v outside {0, 1, 27, 28}.
+        let mut x = r.clone();
+        x.signature[64] = 37;
+        assert!(x.verify_signature().unwrap_err().contains("expected 27"));
+        // The high-s twin of a valid signature recovers the same signer but is refused.
+        let sig = Signature::from_raw_array(&r.signature).unwrap();
+        let n: alloy_primitives::U256 =
+            "0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+                .parse()
+                .unwrap();
+        let twin = Signature::new(sig.r(), n - sig.s(), !sig.v());
+        assert_eq!(
+            twin.recover_address_from_msg(r.record_hash()).unwrap(),
+            r.contributor
+        );
+        let mut x = r.clone();
+        x.signature = twin.as_bytes();
+        assert!(x.verify_signature().unwrap_err().contains("non-canonical"));
     }
 
     #[test]
@@ -336,10 +362,11 @@ mod tests {
         let mut broken = sum.clone().into_bytes();
         broken[i] ^= 0x20;
         let broken = String::from_utf8(broken).unwrap();
-        if broken[2..].chars().any(|c| c.is_ascii_lowercase())
-            && broken[2..].chars().any(|c| c.is_ascii_uppercase())
-        {
-            assert!(parse_address(&broken).is_err());
-        }
+        assert!(
+            broken[2..].chars().any(|c| c.is_ascii_lowercase())
+                && broken[2..].chars().any(|c| c.is_ascii_uppercase()),
+            "the flipped address must stay mixed-case for this test to mean anything"
+        );
+        assert!(parse_address(&broken).is_err());
     }
 }

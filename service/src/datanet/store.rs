@@ -125,6 +125,9 @@ fn read_line_bounded<R: BufRead>(
     buf.clear();
     let mut len = 0u64;
     let mut any = false;
+    let mut last = None;
+    // Keep at most limit + 1 bytes: enough to see a trailing '\r' on a line of exactly `limit` bytes.
+    let keep_max = limit.saturating_add(1);
     loop {
         let available = r.fill_buf()?;
         if available.is_empty() {
@@ -135,15 +138,20 @@ fn read_line_bounded<R: BufRead>(
             Some(i) => (&available[..i], Some(i + 1)),
             None => (available, None),
         };
-        let room = limit.saturating_sub(len) as usize;
-        buf.extend_from_slice(&chunk[..chunk.len().min(room + 1)]);
+        let keep = keep_max
+            .saturating_sub(buf.len() as u64)
+            .min(chunk.len() as u64) as usize;
+        buf.extend_from_slice(&chunk[..keep]);
+        last = chunk.last().copied().or(last);
         len += chunk.len() as u64;
         let used = done.unwrap_or(chunk.len());
         r.consume(used);
         *consumed += used as u64;
         if done.is_some() {
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
+            if last == Some(b'\r') {
+                if buf.len() as u64 == len {
+                    buf.pop();
+                }
                 len -= 1;
             }
             return Ok(Some(len));
@@ -215,13 +223,10 @@ impl Datanets {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists: Option<i64> = tx
-            .query_row("SELECT id FROM datanets WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_some() {
-            return Err(Error::DatanetExists { name: name.into() });
+        match Self::id(&tx, name) {
+            Ok(_) => return Err(Error::DatanetExists { name: name.into() }),
+            Err(Error::DatanetNotFound { .. }) => {}
+            Err(e) => return Err(e),
         }
         tx.execute(
             "INSERT INTO datanets (name, created_at) VALUES (?1, ?2)",
@@ -281,6 +286,7 @@ impl Datanets {
                                     signature, import_id, line)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
+            let mut too_large = None;
             while !eof {
                 let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(BATCH_LINES);
                 while batch.len() < BATCH_LINES {
@@ -297,11 +303,14 @@ impl Datanets {
                     };
                     line_no += 1;
                     if len > opts.max_record_bytes {
-                        return Err(Error::RecordTooLarge {
+                        // Reported after the lines before it, so the first bad line is the one named.
+                        too_large = Some(Error::RecordTooLarge {
                             line: line_no,
                             bytes: len,
                             limit: opts.max_record_bytes,
                         });
+                        eof = true;
+                        break;
                     }
                     if buf.iter().all(u8::is_ascii_whitespace) {
                         continue;
@@ -358,6 +367,9 @@ impl Datanets {
                     next += 1;
                 }
                 progress(consumed);
+            }
+            if let Some(e) = too_large {
+                return Err(e);
             }
         }
         let records = next - first_item;
@@ -539,8 +551,8 @@ impl Datanets {
         let leaves = Self::leaves(&self.conn, id, v.items)?;
         let tree = MerkleTree::new(&leaves)?;
         if field::to_hex(&tree.root()) != v.root {
-            return Err(Error::InclusionInvalid(format!(
-                "the stored items of {name} no longer hash to the sealed root of version {version}: the database is corrupt"
+            return Err(Error::Corrupt(format!(
+                "the stored items of {name} no longer hash to the sealed root of version {version}"
             )));
         }
         let path = tree.proof(item)?;
@@ -567,7 +579,7 @@ impl Datanets {
             },
         )?;
         let content: Content = serde_json::from_str(&content).map_err(|e| {
-            Error::InclusionInvalid(format!("stored content of item {item} is unreadable: {e}"))
+            Error::Corrupt(format!("stored content of item {item} is unreadable: {e}"))
         })?;
         Ok(InclusionProof {
             format: InclusionProof::FORMAT.into(),
@@ -591,11 +603,9 @@ impl Datanets {
 }
 
 fn address(bytes: &[u8]) -> Result<Address> {
-    <[u8; 20]>::try_from(bytes).map(Address::from).map_err(|_| {
-        Error::InclusionInvalid(
-            "a stored contributor is not 20 bytes: the database is corrupt".into(),
-        )
-    })
+    <[u8; 20]>::try_from(bytes)
+        .map(Address::from)
+        .map_err(|_| Error::Corrupt("a stored contributor is not 20 bytes".into()))
 }
 
 fn contributor_field(bytes: &[u8]) -> Result<Fr> {
@@ -606,11 +616,7 @@ fn stored_field(bytes: &[u8]) -> Result<Fr> {
     <[u8; 32]>::try_from(bytes)
         .ok()
         .and_then(|b| field::from_bytes_be(&b))
-        .ok_or_else(|| {
-            Error::InclusionInvalid(
-                "a stored field element is malformed: the database is corrupt".into(),
-            )
-        })
+        .ok_or_else(|| Error::Corrupt("a stored field element is malformed".into()))
 }
 
 #[cfg(test)]
@@ -647,6 +653,19 @@ mod tests {
             None
         );
         assert_eq!(n, 15);
+        // The largest limit does not overflow, and a line over the limit is not kept whole.
+        let mut r = Cursor::new(b"abc\r\n".to_vec());
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, u64::MAX, &mut n).unwrap(),
+            Some(3)
+        );
+        assert_eq!(buf, b"abc");
+        let mut r = Cursor::new(vec![b'x'; 100_000]);
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 10, &mut n).unwrap(),
+            Some(100_000)
+        );
+        assert_eq!(buf.len(), 11);
     }
 
     #[test]
