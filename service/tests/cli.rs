@@ -292,6 +292,21 @@ fn malformed_lines_are_reported_with_their_number() {
 }
 
 #[test]
+fn the_first_bad_line_is_the_one_reported() {
+    // Line 4 is malformed and line 5 is oversize: line 4 is named, although line 5 is caught while reading.
+    let big = Record::sign(
+        &test_key("verbose"),
+        Content::Text("x".repeat(3000)),
+        "",
+        "MIT",
+    )
+    .to_json();
+    let mut file = valid_then("garbage".into());
+    file.push(big);
+    refused(file, &["--max-record-bytes", "2000"], &["line 4:"]);
+}
+
+#[test]
 fn unknown_datanet_and_bad_names_are_explained() {
     let tmp = tempfile::tempdir().unwrap();
     let err = fails(tmp.path(), &["datanet", "add", "nope", SAMPLE]);
