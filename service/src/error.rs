@@ -29,6 +29,9 @@ pub enum Error {
     /// A statement type was invalid.
     #[error(transparent)]
     Statement(#[from] zkattr_circuits::Error),
+    /// Training or feature extraction failed.
+    #[error(transparent)]
+    Train(#[from] zkattr_trainer::Error),
     /// A Datanet name is not allowed.
     #[error("invalid Datanet name {name:?}: {reason}")]
     InvalidName {

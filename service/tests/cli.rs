@@ -536,3 +536,78 @@ fn params_show_prints_the_hash_and_rejects_bad_files() {
     let err = fails(tmp.path(), &["params", "show", s(&f)]);
     assert!(err.contains("governance parameters"), "{err}");
 }
+
+#[test]
+fn training_is_deterministic_across_runs_and_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("h");
+    ok_json(&home, &["datanet", "create", "digits"]);
+    ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
+    ok_json(&home, &["datanet", "seal", "digits"]);
+    let mut commitments = vec![];
+    for (threads, out) in [("1", "m1"), ("2", "m2")] {
+        let out = tmp.path().join(out);
+        let o = Command::new(env!("CARGO_BIN_EXE_zkattr"))
+            .arg("--home")
+            .arg(&home)
+            .args([
+                "--json",
+                "train",
+                "digits",
+                "--version",
+                "1",
+                "--steps",
+                "100",
+                "--out",
+                s(&out),
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(v["train_accuracy"].as_f64().unwrap() > 0.8, "{v}");
+        let manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["model_commitment"], v["model_commitment"]);
+        assert_eq!(manifest["datanet_root"], SAMPLE_ROOT);
+        commitments.push((
+            v["model_commitment"].clone(),
+            std::fs::read(out.join("model.safetensors")).unwrap(),
+        ));
+    }
+    assert_eq!(
+        commitments[0], commitments[1],
+        "weights differ between runs with 1 and 2 threads"
+    );
+}
+
+#[test]
+fn training_refuses_what_the_model_cannot_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("h");
+    let text = Record::sign(
+        &test_key("writer"),
+        Content::Text("hello".into()),
+        "1",
+        "MIT",
+    )
+    .to_json();
+    let file = write_lines(tmp.path(), "t.jsonl", &[sample_lines()[0].clone(), text]);
+    ok_json(&home, &["datanet", "create", "mixed"]);
+    ok_json(&home, &["datanet", "add", "mixed", s(&file)]);
+    let out = tmp.path().join("m");
+    let err = fails(
+        &home,
+        &["train", "mixed", "--version", "1", "--out", s(&out)],
+    );
+    assert!(err.contains("no sealed version 1"), "{err}");
+    ok_json(&home, &["datanet", "seal", "mixed"]);
+    let err = fails(
+        &home,
+        &["train", "mixed", "--version", "1", "--out", s(&out)],
+    );
+    assert!(err.contains("item 1") && err.contains("text"), "{err}");
+    assert!(!out.join("model.json").exists());
+}

@@ -10,6 +10,7 @@ use crate::error::Result;
 pub mod datanet;
 pub mod demo;
 pub mod params;
+pub mod train;
 
 /// zkattr: verifiable data attribution receipts.
 #[derive(Debug, Parser)]
@@ -35,6 +36,8 @@ pub enum Command {
     /// Inspect governance parameter sets and their params_hash.
     #[command(subcommand)]
     Params(params::ParamsCmd),
+    /// Fine-tune the model on a sealed Datanet version (CPU, or GPU with the `cuda` feature).
+    Train(train::TrainCmd),
     /// Run the whole pipeline on the embedded sample Datanet in <home>/demo.
     Demo(demo::DemoCmd),
 }
@@ -67,6 +70,7 @@ impl Cli {
         match &self.command {
             Command::Datanet(c) => c.run(&ctx),
             Command::Params(c) => c.run(&ctx),
+            Command::Train(c) => c.run(&ctx),
             Command::Demo(c) => c.run(&ctx),
         }
     }

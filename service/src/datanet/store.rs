@@ -511,6 +511,50 @@ impl Datanets {
             })
     }
 
+    /// Every item of a sealed version, in item order, as the trainer reads them. Text items are refused
+    /// (the digits model takes integer features).
+    pub fn snapshot_items(
+        &self,
+        name: &str,
+        version: u64,
+    ) -> Result<Vec<zkattr_trainer::data::SnapshotItem>> {
+        let id = Self::id(&self.conn, name)?;
+        let v = self.version(name, version)?;
+        let mut st = self.conn.prepare(
+            "SELECT idx, contributor, content, label FROM items WHERE datanet_id = ?1 AND idx < ?2 ORDER BY idx",
+        )?;
+        let rows = st
+            .query_map(params![id, v.items], |r| {
+                Ok((
+                    r.get::<_, u64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(index, contributor, content, label)| {
+                let content: Content = serde_json::from_str(&content).map_err(|e| {
+                    Error::Corrupt(format!("stored content of item {index} is unreadable: {e}"))
+                })?;
+                let Content::Features(features) = content else {
+                    return Err(zkattr_trainer::Error::BadItem {
+                        item: index,
+                        reason: "is text; this model takes integer features".into(),
+                    }
+                    .into());
+                };
+                Ok(zkattr_trainer::data::SnapshotItem {
+                    index,
+                    contributor: address(&contributor)?.0 .0,
+                    features,
+                    label,
+                })
+            })
+            .collect()
+    }
+
     /// Overview of a Datanet.
     pub fn show(&self, name: &str) -> Result<DatanetSummary> {
         let id = Self::id(&self.conn, name)?;

@@ -1,0 +1,99 @@
+//! Training examples from a Datanet snapshot.
+
+use crate::error::{Error, Result};
+
+/// One item of a sealed snapshot, as the trainer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotItem {
+    /// Item index in the snapshot.
+    pub index: u64,
+    /// Contributor address.
+    pub contributor: [u8; 20],
+    /// Integer features (for the digits model: 64 pixels, 0..=16).
+    pub features: Vec<i32>,
+    /// The label as stored (for the digits model: "0".."9").
+    pub label: String,
+}
+
+/// A classification example: scaled inputs and a class index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// Inputs (pixels / 16 for the digits model).
+    pub x: Vec<f32>,
+    /// Class, `0..classes`.
+    pub y: u32,
+}
+
+/// Turns snapshot items into examples for a classifier over `inputs` integer features in `0..=max_value`
+/// and `classes` labels written as decimal integers.
+pub fn examples(
+    items: &[SnapshotItem],
+    inputs: usize,
+    max_value: i32,
+    classes: u32,
+) -> Result<Vec<Example>> {
+    if items.is_empty() {
+        return Err(Error::Empty);
+    }
+    items
+        .iter()
+        .map(|it| {
+            let bad = |reason: String| Error::BadItem {
+                item: it.index,
+                reason,
+            };
+            if it.features.len() != inputs {
+                return Err(bad(format!(
+                    "has {} features, the model takes {inputs}",
+                    it.features.len()
+                )));
+            }
+            if let Some(v) = it.features.iter().find(|v| !(0..=max_value).contains(*v)) {
+                return Err(bad(format!("feature value {v} outside 0..={max_value}")));
+            }
+            let y: u32 = it
+                .label
+                .parse()
+                .map_err(|_| bad(format!("label {:?} is not a class number", it.label)))?;
+            if y >= classes {
+                return Err(bad(format!("label {y} outside 0..{classes}")));
+            }
+            let scale = max_value as f32;
+            Ok(Example {
+                x: it.features.iter().map(|&v| v as f32 / scale).collect(),
+                y,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(features: Vec<i32>, label: &str) -> SnapshotItem {
+        SnapshotItem {
+            index: 7,
+            contributor: [1; 20],
+            features,
+            label: label.into(),
+        }
+    }
+
+    #[test]
+    fn scales_and_checks() {
+        let ex = examples(&[item(vec![0, 8, 16], "2")], 3, 16, 10).unwrap();
+        assert_eq!(ex[0].x, vec![0.0, 0.5, 1.0]);
+        assert_eq!(ex[0].y, 2);
+        for (it, needle) in [
+            (item(vec![0, 8], "2"), "has 2 features"),
+            (item(vec![0, 8, 17], "2"), "outside 0..=16"),
+            (item(vec![0, 8, 16], "x"), "not a class number"),
+            (item(vec![0, 8, 16], "10"), "outside 0..10"),
+        ] {
+            let err = examples(&[it], 3, 16, 10).unwrap_err().to_string();
+            assert!(err.contains("item 7") && err.contains(needle), "{err}");
+        }
+        assert!(matches!(examples(&[], 3, 16, 10), Err(Error::Empty)));
+    }
+}
