@@ -15,6 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod commitments;
 pub mod error;
 pub mod field;
 pub mod fixed;

@@ -4,6 +4,7 @@
 //! Usage: `gen_sample_datanet DIGITS_CSV_GZ OUT_DIR`
 //!
 //! Deterministic: fixed test keys and a fixed-seed generator, so the output is byte-identical every run.
+//! Also writes `queries.jsonl`, the sample epoch's 100 query inputs.
 //! Contributors 0..=17 are honest; 18 labels every sample wrongly; 19 submits near-duplicates (one pixel
 //! changed by one) of other contributors' samples.
 
@@ -22,6 +23,7 @@ const NEAR_DUPLICATOR: usize = 19;
 const NEAR_DUPLICATES: usize = 60;
 const LICENCE: &str = "CC-BY-4.0";
 const SEED: u64 = 2026;
+const QUERIES: usize = 100;
 
 /// SplitMix64: tiny, fixed and documented, so the sample does not depend on a crate's RNG stream.
 struct SplitMix(u64);
@@ -158,6 +160,16 @@ fn main() -> anyhow::Result<()> {
         dir.join("contributors.json"),
         serde_json::to_string_pretty(&roster)? + "\n",
     )?;
+    // The epoch's queries: 100 inputs the model is asked about, not in the Datanet. Every 18th digit shifted
+    // one pixel to the right (the left column becomes blank), so they resemble but do not equal any record.
+    let mut queries = String::new();
+    for (pixels, _) in samples.iter().step_by(18).take(QUERIES) {
+        let shifted: Vec<i32> = (0..64)
+            .map(|p| if p % 8 == 0 { 0 } else { pixels[p - 1] })
+            .collect();
+        writeln!(queries, "{}", serde_json::json!({ "features": shifted }))?;
+    }
+    std::fs::write(dir.join("queries.jsonl"), queries)?;
     eprintln!(
         "wrote {} records from {CONTRIBUTORS} contributors to {}",
         counts.iter().sum::<usize>(),

@@ -131,6 +131,12 @@ pub enum Error {
     /// The state database holds something zkattr never writes (edited or damaged by hand).
     #[error("the state database is corrupt: {0}")]
     Corrupt(String),
+    /// A model or attribution file is not well-formed.
+    #[error("{0}")]
+    BadArtifact(String),
+    /// `zkattr recompute` found differences.
+    #[error("recompute does not match the artifact: {0}")]
+    RecomputeMismatch(String),
     /// An inclusion proof file is not well-formed.
     #[error("inclusion proof: {0}")]
     BadProofFile(String),

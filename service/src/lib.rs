@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod datanet;
 pub mod db;
+pub mod epoch;
 pub mod error;
 pub mod sample;
 

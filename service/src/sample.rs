@@ -6,3 +6,6 @@ pub const DIGITS_RECORDS: &[u8] = include_bytes!("../../data/digits/records.json
 
 /// `data/digits/contributors.json`: the test contributors and their roles (honest, mislabeler, near-duplicator).
 pub const DIGITS_CONTRIBUTORS: &str = include_str!("../../data/digits/contributors.json");
+
+/// `data/digits/queries.jsonl`: the sample epoch's 100 query inputs (shifted digits, not in the Datanet).
+pub const DIGITS_QUERIES: &str = include_str!("../../data/digits/queries.jsonl");

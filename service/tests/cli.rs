@@ -12,6 +12,7 @@ use serde_json::Value;
 use zkattr_service::datanet::{record::test_key, Content, Record};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/digits/records.jsonl");
+const QUERIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/digits/queries.jsonl");
 /// Root of version 1 of the sample: pins the record format, the leaf layout and the hash together.
 const SAMPLE_ROOT: &str = "0x26f7fc52818edcfcf454b64a1f9c810b14f240f6be6774f206e44045610f445d";
 
@@ -516,6 +517,8 @@ fn demo_runs_and_is_rerunnable() {
         assert_eq!(v["items"], 1857);
         assert_eq!(v["contributors"], 20);
         assert_eq!(v["inclusion_verified"], true);
+        assert_eq!(v["recompute_matches"], true);
+        assert!(v["train_accuracy"].as_f64().unwrap() > 0.9, "{v}");
     }
     // The demo refuses to clear a directory it did not create.
     let other = tmp.path().join("other");
@@ -566,14 +569,20 @@ fn training_is_deterministic_across_runs_and_thread_counts() {
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert!(v["train_accuracy"].as_f64().unwrap() > 0.8, "{v}");
+        assert!(
+            v["manifest"]["train_accuracy"].as_f64().unwrap() > 0.8,
+            "{v}"
+        );
         let manifest: Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap())
                 .unwrap();
-        assert_eq!(manifest["model_commitment"], v["model_commitment"]);
+        assert_eq!(
+            manifest["model_commitment"],
+            v["manifest"]["model_commitment"]
+        );
         assert_eq!(manifest["datanet_root"], SAMPLE_ROOT);
         commitments.push((
-            v["model_commitment"].clone(),
+            v["manifest"]["model_commitment"].clone(),
             std::fs::read(out.join("model.safetensors")).unwrap(),
         ));
     }
@@ -609,5 +618,133 @@ fn training_refuses_what_the_model_cannot_use() {
         &["train", "mixed", "--version", "1", "--out", s(&out)],
     );
     assert!(err.contains("item 1") && err.contains("text"), "{err}");
+    assert!(!out.join("model.json").exists());
+}
+
+/// A home with the sample sealed and an epoch directory from `train --queries` (short schedule).
+fn trained(tmp: &Path) -> (PathBuf, PathBuf) {
+    let home = tmp.join("h");
+    ok_json(&home, &["datanet", "create", "digits"]);
+    ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
+    ok_json(&home, &["datanet", "seal", "digits"]);
+    let out = tmp.join("epoch");
+    let v = ok_json(
+        &home,
+        &[
+            "train",
+            "digits",
+            "--version",
+            "1",
+            "--steps",
+            "100",
+            "--out",
+            s(&out),
+            "--queries",
+            QUERIES,
+        ],
+    );
+    assert!(v["features_root"].as_str().unwrap().starts_with("0x"));
+    (home, out)
+}
+
+fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, v.to_string()).unwrap();
+}
+
+#[test]
+fn recompute_round_trips_and_names_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, out) = trained(tmp.path());
+    let v = ok_json(&home, &["recompute", s(&out)]);
+    assert_eq!(v["matches"], true);
+    assert_eq!(v["items"], 1857);
+    let pristine = tmp.path().join("pristine");
+    std::fs::create_dir_all(&pristine).unwrap();
+    for f in ["model.json", "model.safetensors", "attribution.json"] {
+        std::fs::copy(out.join(f), pristine.join(f)).unwrap();
+    }
+    let restore = || {
+        for f in ["model.json", "model.safetensors", "attribution.json"] {
+            std::fs::copy(pristine.join(f), out.join(f)).unwrap();
+        }
+    };
+
+    // A changed feature is named by item and position.
+    edit_json(&out.join("attribution.json"), |a| {
+        let x = a["items"][42]["features"][5].as_i64().unwrap();
+        a["items"][42]["features"][5] = (x + 1).into();
+    });
+    let err = fails(&home, &["recompute", s(&out)]);
+    assert!(err.contains("item 42: feature 5"), "{err}");
+    restore();
+
+    // A changed scale.
+    edit_json(&out.join("attribution.json"), |a| {
+        let x = a["feature_scale_log2"].as_i64().unwrap();
+        a["feature_scale_log2"] = (x - 1).into();
+    });
+    let err = fails(&home, &["recompute", s(&out)]);
+    assert!(err.contains("feature_scale_log2"), "{err}");
+    restore();
+
+    // A changed weight: the weights no longer match model.json, and item features change.
+    let mut bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+    let n = bytes.len();
+    bytes[n - 40] ^= 0x40; // a byte inside the last tensor's data (b2 / w2)
+    std::fs::write(out.join("model.safetensors"), bytes).unwrap();
+    let err = fails(&home, &["recompute", s(&out)]);
+    assert!(err.contains("model_commitment"), "{err}");
+    assert!(err.contains("item "), "{err}");
+    restore();
+
+    ok_json(&home, &["recompute", s(&out)]);
+}
+
+#[test]
+fn recompute_holds_across_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, out) = trained(tmp.path());
+    for threads in ["1", "3"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_zkattr"))
+            .arg("--home")
+            .arg(&home)
+            .args(["--json", "recompute", s(&out)])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{threads} threads: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn bad_queries_are_reported_by_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("h");
+    ok_json(&home, &["datanet", "create", "digits"]);
+    ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
+    ok_json(&home, &["datanet", "seal", "digits"]);
+    let q = tmp.path().join("q.jsonl");
+    std::fs::write(&q, "{\"features\":[0]}\n").unwrap();
+    let out = tmp.path().join("e");
+    let err = fails(
+        &home,
+        &[
+            "train",
+            "digits",
+            "--version",
+            "1",
+            "--out",
+            s(&out),
+            "--queries",
+            s(&q),
+        ],
+    );
+    assert!(err.contains("queries, line 1"), "{err}");
     assert!(!out.join("model.json").exists());
 }

@@ -67,9 +67,63 @@ pub fn examples(
         .collect()
 }
 
+/// Parses a queries file: one `{"features": [int, …]}` object per line (blank lines skipped), each with
+/// `inputs` values in `0..=max_value`. Errors name the 1-based line.
+pub fn parse_queries(text: &str, inputs: usize, max_value: i32) -> Result<Vec<Vec<i32>>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Query {
+        features: Vec<i32>,
+    }
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| Error::BadQuery {
+            line: i as u64 + 1,
+            reason,
+        };
+        let q: Query = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        if q.features.len() != inputs {
+            return Err(bad(format!(
+                "has {} features, the model takes {inputs}",
+                q.features.len()
+            )));
+        }
+        if let Some(v) = q.features.iter().find(|v| !(0..=max_value).contains(*v)) {
+            return Err(bad(format!("feature value {v} outside 0..={max_value}")));
+        }
+        out.push(q.features);
+    }
+    if out.is_empty() {
+        return Err(Error::BadQuery {
+            line: 0,
+            reason: "no queries".into(),
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_are_parsed_and_checked() {
+        let q =
+            parse_queries("{\"features\":[1,2,3]}\n\n{\"features\":[0,0,16]}\n", 3, 16).unwrap();
+        assert_eq!(q, vec![vec![1, 2, 3], vec![0, 0, 16]]);
+        for (text, needle) in [
+            ("{\"features\":[1,2]}", "line 1"),
+            ("{\"features\":[1,2,3]}\n{\"features\":[1,2,30]}", "line 2"),
+            ("{\"feature\":[1,2,3]}", "line 1"),
+            ("", "no queries"),
+        ] {
+            let err = parse_queries(text, 3, 16).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
 
     fn item(features: Vec<i32>, label: &str) -> SnapshotItem {
         SnapshotItem {

@@ -17,6 +17,14 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// A query is malformed.
+    #[error("queries, line {line}: {reason}")]
+    BadQuery {
+        /// 1-based line number (0 for the file as a whole).
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// The snapshot holds nothing to train on.
     #[error("the snapshot has no items to train on")]
     Empty,

@@ -15,6 +15,7 @@
 pub mod data;
 pub mod error;
 pub mod features;
+pub mod influence;
 pub mod mlp;
 
 pub use error::{Error, Result};

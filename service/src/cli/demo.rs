@@ -1,18 +1,21 @@
 //! `zkattr demo`: the main job on the embedded sample Datanet.
 //!
 //! Today it creates the `digits` Datanet in a fresh `<home>/demo`, imports the embedded signed records,
-//! seals version 1, writes an inclusion proof for one item and verifies it against the sealed root.
-//! Training, influence, proving and settlement join this pipeline as they land.
+//! seals version 1, writes an inclusion proof for one item and verifies it against the sealed root, trains the
+//! model on the snapshot, extracts the attribution artifact for the embedded queries, and recomputes it.
+//! Proving and settlement join this pipeline as they land.
 
 use std::{io::Cursor, path::Path};
 
 use clap::Args;
 use serde_json::json;
 use zkattr_circuits::field;
+use zkattr_trainer::mlp::MlpConfig;
 
 use super::{datanet::write_atomic, Ctx, Output};
 use crate::{
     datanet::{Datanets, ImportOptions, InclusionProof},
+    epoch,
     error::{Error, Result},
     sample,
 };
@@ -81,9 +84,30 @@ impl DemoCmd {
         let verified =
             InclusionProof::from_json(&text)?.verify(Some(field::from_hex(&sealed.root)?))?;
 
+        let epoch_dir = dir.join("epoch");
+        let trained = epoch::train(
+            &nets,
+            name,
+            sealed.version,
+            MlpConfig::digits(2026),
+            Some(sample::DIGITS_QUERIES),
+            &epoch_dir,
+        )?;
+        let recomputed = epoch::recompute(&nets, &epoch_dir)?;
+        if !recomputed.mismatches.is_empty() {
+            return Err(Error::RecomputeMismatch(format!(
+                "{} difference(s) in the demo's own artifact",
+                recomputed.mismatches.len()
+            )));
+        }
+        let m = &trained.manifest;
+
         let text = format!(
             "demo in {}\n  imported {} signed records from {} contributors\n  sealed {name} v{}: root {} (depth {})\n  \
-             inclusion proof of item {} by {} written to {} and verified against the sealed root",
+             inclusion proof of item {} by {} written to {} and verified against the sealed root\n  \
+             trained {} ({:.1} s, train accuracy {:.3}): model_commitment {}\n  \
+             attribution artifact for {} queries: features_root {}, query_commitment {}\n  \
+             recomputed all {} items' features bit for bit",
             dir.display(),
             import.records,
             summary.contributors,
@@ -92,7 +116,15 @@ impl DemoCmd {
             sealed.depth,
             verified.item,
             verified.contributor,
-            path.display()
+            path.display(),
+            m.model_id,
+            trained.seconds,
+            m.train_accuracy,
+            m.model_commitment,
+            sample::DIGITS_QUERIES.lines().filter(|l| !l.trim().is_empty()).count(),
+            trained.features_root.as_deref().unwrap_or("-"),
+            trained.query_commitment.as_deref().unwrap_or("-"),
+            recomputed.items,
         );
         Ok(Output {
             json: json!({
@@ -106,6 +138,11 @@ impl DemoCmd {
                 "inclusion_verified": true,
                 "item": verified.item,
                 "contributor": verified.contributor,
+                "model_commitment": m.model_commitment,
+                "train_accuracy": m.train_accuracy,
+                "features_root": trained.features_root,
+                "query_commitment": trained.query_commitment,
+                "recompute_matches": true,
             }),
             text,
         })

@@ -38,6 +38,8 @@ pub enum Command {
     Params(params::ParamsCmd),
     /// Fine-tune the model on a sealed Datanet version (CPU, or GPU with the `cuda` feature).
     Train(train::TrainCmd),
+    /// Re-derive an attribution artifact from its model and the snapshot; report any difference by item.
+    Recompute(train::RecomputeCmd),
     /// Run the whole pipeline on the embedded sample Datanet in <home>/demo.
     Demo(demo::DemoCmd),
 }
@@ -71,6 +73,7 @@ impl Cli {
             Command::Datanet(c) => c.run(&ctx),
             Command::Params(c) => c.run(&ctx),
             Command::Train(c) => c.run(&ctx),
+            Command::Recompute(c) => c.run(&ctx),
             Command::Demo(c) => c.run(&ctx),
         }
     }

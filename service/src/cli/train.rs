@@ -1,25 +1,20 @@
-//! `zkattr train NAME --version V --out DIR`
+//! `zkattr train NAME --version V --out DIR [--queries FILE]` and `zkattr recompute DIR`.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use zkattr_circuits::field;
-use zkattr_trainer::{
-    data,
-    mlp::{default_device, MlpConfig, MlpWeights},
-};
+use zkattr_trainer::mlp::MlpConfig;
 
-use super::{datanet::write_atomic, Ctx, Output};
+use super::{Ctx, Output};
 use crate::{
     datanet::Datanets,
+    epoch,
     error::{Error, Result},
 };
 
-/// Format tag of `model.json`.
-pub const MODEL_FORMAT: &str = "zkattr.model.v1";
-
-/// Fine-tune the model on a sealed snapshot; writes `model.safetensors` and `model.json` to `--out`.
+/// Fine-tune the model on a sealed snapshot; writes `model.safetensors`, `model.json` and, with `--queries`,
+/// `attribution.json` to `--out`.
 #[derive(Debug, Args)]
 pub struct TrainCmd {
     /// The Datanet.
@@ -30,6 +25,9 @@ pub struct TrainCmd {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
+    /// The epoch's queries (JSONL, one {"features": [...]} per line): also write the attribution artifact.
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
     /// Seed of the weight initialisation.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
@@ -42,60 +40,78 @@ impl TrainCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let nets = Datanets::open(&ctx.home)?;
-        let sealed = nets.version(&self.name, self.version)?;
-        let items = nets.snapshot_items(&self.name, self.version)?;
+        let queries = match &self.queries {
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),
+            None => None,
+        };
         let config = MlpConfig {
             steps: self.steps,
             ..MlpConfig::digits(self.seed)
         };
-        let examples = data::examples(&items, config.inputs, 16, config.classes as u32)?;
-        let device = default_device();
-        let started = std::time::Instant::now();
-        let model = MlpWeights::train(config, &examples, &device)?;
-        let seconds = started.elapsed().as_secs_f64();
-        let accuracy = model.accuracy(&examples);
-        let commitment = field::to_hex(&model.commitment());
-
-        std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
-        let weights = self.out.join("model.safetensors");
-        let tmp = self.out.join(".model.safetensors.tmp");
-        model.save(&tmp)?;
-        std::fs::rename(&tmp, &weights).map_err(|e| Error::io(&weights, e))?;
-        let manifest = json!({
-            "format": MODEL_FORMAT,
-            "model_id": config.model_id(),
-            "config": config,
-            "model_commitment": commitment,
-            "datanet": self.name,
-            "version": self.version,
-            "datanet_root": sealed.root,
-            "items": items.len(),
-            "train_accuracy": accuracy,
-            "device": format!("{device:?}"),
-        });
-        write_atomic(
-            &self.out.join("model.json"),
-            &serde_json::to_string_pretty(&manifest).expect("json"),
+        let r = epoch::train(
+            &nets,
+            &self.name,
+            self.version,
+            config,
+            queries.as_deref(),
+            &self.out,
         )?;
+        let m = &r.manifest;
+        let mut text = format!(
+            "trained {} on {} v{} ({} items, {:.1} s on {}): train accuracy {:.3}\n  model_commitment {}",
+            m.model_id, m.datanet, m.version, m.items, r.seconds, m.device, m.train_accuracy, m.model_commitment
+        );
+        if let (Some(f), Some(q)) = (&r.features_root, &r.query_commitment) {
+            text.push_str(&format!("\n  features_root {f}\n  query_commitment {q}"));
+        }
+        text.push_str(&format!("\n  wrote {}", r.out.display()));
+        Ok(Output {
+            json: serde_json::to_value(&r).expect("serialisable"),
+            text,
+        })
+    }
+}
+
+/// Re-derive every feature of an attribution artifact from its model and the snapshot, bit for bit.
+#[derive(Debug, Args)]
+pub struct RecomputeCmd {
+    /// Directory written by `zkattr train --queries`.
+    pub dir: PathBuf,
+}
+
+impl RecomputeCmd {
+    /// Runs it; any difference is an error that lists the items concerned.
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        let nets = Datanets::open(&ctx.home)?;
+        let r = epoch::recompute(&nets, &self.dir)?;
+        if !r.mismatches.is_empty() {
+            let lines: Vec<String> = r
+                .mismatches
+                .iter()
+                .take(20)
+                .map(|m| match m.item {
+                    Some(i) => format!("item {i}: {}", m.what),
+                    None => m.what.clone(),
+                })
+                .collect();
+            let more = r.mismatches.len().saturating_sub(20);
+            let tail = if more > 0 {
+                format!("\n  … and {more} more")
+            } else {
+                String::new()
+            };
+            return Err(Error::RecomputeMismatch(format!(
+                "{} difference(s):\n  {}{tail}",
+                r.mismatches.len(),
+                lines.join("\n  ")
+            )));
+        }
         Ok(Output {
             text: format!(
-                "trained {} on {} v{} ({} items, {:.1} s on {device:?}): train accuracy {:.3}, model_commitment {commitment}\n  wrote {}",
-                config.model_id(),
-                self.name,
-                self.version,
-                items.len(),
-                seconds,
-                accuracy,
-                self.out.display()
+                "recomputed {} items: the artifact matches bit for bit",
+                r.items
             ),
-            json: json!({
-                "model_commitment": commitment,
-                "model_id": config.model_id(),
-                "items": items.len(),
-                "train_accuracy": accuracy,
-                "seconds": seconds,
-                "out": self.out,
-            }),
+            json: json!({ "matches": true, "items": r.items }),
         })
     }
 }

@@ -1,0 +1,437 @@
+//! The TRAK-style query vector and the attribution artifact.
+//!
+//! For the epoch's queries (inputs whose outputs are attributed) the query vector is
+//! `P = (Φᵀ Φ + λ I)⁻¹ Σ_j g_j`, with `Φ` the items' projected gradients (float), `g_j` the projected
+//! gradient of the loss of query `j` at the model's own prediction, and `λ = damping · trace(ΦᵀΦ) / k`.
+//! Upweighting item `i` by `ε` moves the weights by `-ε H⁻¹ g_i` and the queries' loss by `-ε <g_q, H⁻¹ g_i>`,
+//! so `score_i = <phi_i, P>` is positive for items that lower the queries' loss. The Gauss–Newton
+//! inverse is applied once to the summed query gradient (it is linear), in f64 with a Cholesky solve, all in a
+//! fixed order.
+
+use serde::{Deserialize, Serialize};
+use zkattr_circuits::{commitments, field, fixed::FixedFormat};
+
+use crate::{
+    data::Example,
+    error::{Error, Result},
+    features::{self, last_layer_gradient, Projection},
+    mlp::MlpWeights,
+};
+
+/// Solves `A x = b` for symmetric positive-definite `A` (row-major `n × n`) by Cholesky.
+pub fn cholesky_solve(a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
+    let n = b.len();
+    let mut l = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s = (0..j).fold(a[i * n + j], |acc, k| acc - l[i * n + k] * l[j * n + k]);
+            if i == j {
+                if s <= 0.0 {
+                    return None;
+                }
+                l[i * n + i] = s.sqrt();
+            } else {
+                l[i * n + j] = s / l[j * n + j];
+            }
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        y[i] = (0..i).fold(b[i], |acc, k| acc - l[i * n + k] * y[k]) / l[i * n + i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        x[i] = (i + 1..n).fold(y[i], |acc, k| acc - l[k * n + i] * x[k]) / l[i * n + i];
+    }
+    Some(x)
+}
+
+/// The float query vector `P`.
+pub fn query_vector(
+    model: &MlpWeights,
+    proj: &Projection,
+    item_features: &[Vec<f32>],
+    queries: &[Vec<f32>],
+    damping: f64,
+) -> Result<Vec<f64>> {
+    let k = proj.k;
+    if queries.is_empty() {
+        return Err(Error::BadWeights("no queries to attribute".into()));
+    }
+    let mut gram = vec![0.0f64; k * k];
+    for phi in item_features {
+        for a in 0..k {
+            let pa = f64::from(phi[a]);
+            for b in 0..k {
+                gram[a * k + b] += pa * f64::from(phi[b]);
+            }
+        }
+    }
+    let trace: f64 = (0..k).map(|a| gram[a * k + a]).sum();
+    let lambda = damping * trace / k as f64;
+    for a in 0..k {
+        gram[a * k + a] += lambda.max(f64::MIN_POSITIVE);
+    }
+    let mut sum = vec![0.0f64; k];
+    for x in queries {
+        let y = model.predict(x);
+        for (s, g) in sum
+            .iter_mut()
+            .zip(proj.apply(&last_layer_gradient(model, x, y)))
+        {
+            *s += f64::from(g);
+        }
+    }
+    let p = cholesky_solve(&gram, &sum).ok_or_else(|| {
+        Error::BadWeights("the damped Gauss-Newton matrix is not positive definite".into())
+    })?;
+    Ok(p)
+}
+
+/// Settings of feature extraction, recorded in the artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSettings {
+    /// Projection dimension `k` (the governance `feature_dim`).
+    pub k: usize,
+    /// Projection seed.
+    pub projection_seed: u64,
+    /// Signed width of item features.
+    pub feature_bits: u32,
+    /// Signed width of query-vector entries.
+    pub query_bits: u32,
+    /// Relative damping of the Gauss–Newton matrix.
+    pub damping: f64,
+}
+
+impl Default for FeatureSettings {
+    fn default() -> Self {
+        Self {
+            k: 64,
+            projection_seed: 7,
+            feature_bits: 16,
+            query_bits: 16,
+            damping: 0.1,
+        }
+    }
+}
+
+/// One item in the artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactItem {
+    /// Item index in the snapshot.
+    pub index: u64,
+    /// Contributor address, `0x…`.
+    pub contributor: String,
+    /// Quantised features.
+    pub features: Vec<i64>,
+}
+
+/// The attribution artifact that the prover reads (`attribution.json`, format `zkattr.attribution.v1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributionArtifact {
+    /// Always [`AttributionArtifact::FORMAT`].
+    pub format: String,
+    /// `model_commitment`, `0x…`.
+    pub model_commitment: String,
+    /// Extraction settings.
+    pub settings: FeatureSettings,
+    /// Global scale of item features (`q / 2^scale_log2`).
+    pub feature_scale_log2: i32,
+    /// Items in snapshot order.
+    pub items: Vec<ArtifactItem>,
+    /// The queries' inputs (integer features), so the artifact can be recomputed from the model and snapshot.
+    pub queries: Vec<Vec<i32>>,
+    /// Scale of the query vector.
+    pub query_scale_log2: i32,
+    /// Quantised query vector `P`.
+    pub query: Vec<i64>,
+    /// `features_root`, `0x…`.
+    pub features_root: String,
+    /// `query_commitment`, `0x…`.
+    pub query_commitment: String,
+}
+
+/// One difference found by [`AttributionArtifact::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// Item index, or `None` for a field of the whole artifact.
+    pub item: Option<u64>,
+    /// What differs.
+    pub what: String,
+}
+
+impl AttributionArtifact {
+    /// The format tag.
+    pub const FORMAT: &'static str = "zkattr.attribution.v1";
+
+    /// Builds the artifact for `examples` (the snapshot's items in order, with their contributors) and the
+    /// query inputs `queries` (scaled by `1/max_value` like the items).
+    pub fn build(
+        model: &MlpWeights,
+        settings: FeatureSettings,
+        examples: &[Example],
+        contributors: &[[u8; 20]],
+        queries: &[Vec<i32>],
+        max_value: i32,
+    ) -> Result<Self> {
+        let proj = Projection::new(model, settings.k, settings.projection_seed);
+        let phi = features::features(model, &proj, examples);
+        let q = features::quantise(&phi, settings.feature_bits)?;
+        let query_inputs: Vec<Vec<f32>> = queries
+            .iter()
+            .map(|x| x.iter().map(|&v| v as f32 / max_value as f32).collect())
+            .collect();
+        let p = query_vector(model, &proj, &phi, &query_inputs, settings.damping)?;
+        let query_scale_log2 = FixedFormat::best_scale(settings.query_bits, &p)
+            .ok_or_else(|| Error::BadWeights("the query vector is zero".into()))?;
+        let query = FixedFormat {
+            bits: settings.query_bits,
+            scale_log2: query_scale_log2,
+        }
+        .quantize_all(&p)?;
+        let features_root = field::to_hex(&commitments::features_root(&q.values)?);
+        let query_commitment =
+            field::to_hex(&commitments::query_commitment(query_scale_log2, &query));
+        let items = q
+            .values
+            .into_iter()
+            .zip(contributors)
+            .enumerate()
+            .map(|(i, (features, c))| ArtifactItem {
+                index: i as u64,
+                contributor: format!("0x{}", hex_lower(c)),
+                features,
+            })
+            .collect();
+        Ok(Self {
+            format: Self::FORMAT.into(),
+            model_commitment: field::to_hex(&model.commitment()),
+            settings,
+            feature_scale_log2: q.format.scale_log2,
+            items,
+            queries: queries.to_vec(),
+            query_scale_log2,
+            query,
+            features_root,
+            query_commitment,
+        })
+    }
+
+    /// Integer scores `<phi_i, P>` of every item (exact).
+    pub fn scores(&self) -> Vec<i64> {
+        self.items
+            .iter()
+            .map(|it| {
+                it.features
+                    .iter()
+                    .zip(&self.query)
+                    .map(|(a, b)| a * b)
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// Re-derives the artifact from the model and the snapshot and lists every difference, by item.
+    pub fn check(
+        &self,
+        model: &MlpWeights,
+        examples: &[Example],
+        contributors: &[[u8; 20]],
+        max_value: i32,
+    ) -> Result<Vec<Mismatch>> {
+        let fresh = Self::build(
+            model,
+            self.settings,
+            examples,
+            contributors,
+            &self.queries,
+            max_value,
+        )?;
+        let mut out = Vec::new();
+        let mut whole = |what: &str, a: String, b: String| {
+            if a != b {
+                out.push(Mismatch {
+                    item: None,
+                    what: format!("{what}: artifact has {a}, recomputed {b}"),
+                });
+            }
+        };
+        whole("format", self.format.clone(), fresh.format.clone());
+        whole(
+            "model_commitment",
+            self.model_commitment.clone(),
+            fresh.model_commitment.clone(),
+        );
+        whole(
+            "feature_scale_log2",
+            self.feature_scale_log2.to_string(),
+            fresh.feature_scale_log2.to_string(),
+        );
+        whole(
+            "query_scale_log2",
+            self.query_scale_log2.to_string(),
+            fresh.query_scale_log2.to_string(),
+        );
+        whole(
+            "query",
+            format!("{:?}", self.query),
+            format!("{:?}", fresh.query),
+        );
+        whole(
+            "features_root",
+            self.features_root.clone(),
+            fresh.features_root.clone(),
+        );
+        whole(
+            "query_commitment",
+            self.query_commitment.clone(),
+            fresh.query_commitment.clone(),
+        );
+        whole(
+            "item count",
+            self.items.len().to_string(),
+            fresh.items.len().to_string(),
+        );
+        for (a, b) in self.items.iter().zip(&fresh.items) {
+            if a != b {
+                let what = if a.contributor != b.contributor {
+                    format!(
+                        "contributor {} recomputed as {}",
+                        a.contributor, b.contributor
+                    )
+                } else if a.index != b.index {
+                    format!("index {} recomputed as {}", a.index, b.index)
+                } else {
+                    let j = a
+                        .features
+                        .iter()
+                        .zip(&b.features)
+                        .position(|(x, y)| x != y)
+                        .unwrap_or(0);
+                    format!(
+                        "feature {j} is {:?}, recomputed {:?}",
+                        a.features.get(j),
+                        b.features.get(j)
+                    )
+                };
+                out.push(Mismatch {
+                    item: Some(b.index),
+                    what,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mlp::MlpConfig;
+    use candle_core::Device;
+
+    #[test]
+    fn cholesky_solves() {
+        let a = [4.0, 2.0, 2.0, 3.0];
+        let x = cholesky_solve(&a, &[2.0, 1.0]).unwrap();
+        assert!((4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-12);
+        assert!((2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-12);
+        assert!(cholesky_solve(&[0.0, 0.0, 0.0, 0.0], &[1.0, 1.0]).is_none());
+    }
+
+    /// Model, examples, contributors, query inputs.
+    type Setup = (MlpWeights, Vec<Example>, Vec<[u8; 20]>, Vec<Vec<i32>>);
+
+    fn setup() -> Setup {
+        let raw: Vec<(Vec<i32>, u32)> = (0..60)
+            .map(|i: i32| {
+                let y = (i % 3) as u32;
+                (
+                    (0..6)
+                        .map(|j| {
+                            if j / 2 == y as i32 {
+                                12 + (i + j) % 5
+                            } else {
+                                (i * j) % 4
+                            }
+                        })
+                        .collect(),
+                    y,
+                )
+            })
+            .collect();
+        let ex: Vec<Example> = raw
+            .iter()
+            .map(|(x, y)| Example {
+                x: x.iter().map(|&v| v as f32 / 16.0).collect(),
+                y: *y,
+            })
+            .collect();
+        let config = MlpConfig {
+            inputs: 6,
+            hidden: 8,
+            classes: 3,
+            steps: 80,
+            lr: 0.05,
+            weight_decay: 0.0,
+            seed: 5,
+        };
+        let model = MlpWeights::train(config, &ex, &Device::Cpu).unwrap();
+        let contributors = (0..60).map(|i| [(i % 4) as u8; 20]).collect();
+        let queries = raw
+            .iter()
+            .take(9)
+            .map(|(x, _)| x.iter().map(|v| (v + 1).min(16)).collect())
+            .collect();
+        (model, ex, contributors, queries)
+    }
+
+    fn settings() -> FeatureSettings {
+        FeatureSettings {
+            k: 8,
+            ..FeatureSettings::default()
+        }
+    }
+
+    #[test]
+    fn artifact_recomputes_and_names_tampered_items() {
+        let (model, ex, contributors, queries) = setup();
+        let art = AttributionArtifact::build(&model, settings(), &ex, &contributors, &queries, 16)
+            .unwrap();
+        assert_eq!(art.check(&model, &ex, &contributors, 16).unwrap(), vec![]);
+        assert!(art.scores().iter().any(|&s| s > 0));
+
+        let mut t = art.clone();
+        t.items[17].features[3] += 1;
+        let m = t.check(&model, &ex, &contributors, 16).unwrap();
+        assert_eq!(
+            m,
+            vec![Mismatch {
+                item: Some(17),
+                what: m[0].what.clone()
+            }]
+        );
+        assert!(m[0].what.contains("feature 3"));
+
+        let mut t = art.clone();
+        t.feature_scale_log2 += 1;
+        let m = t.check(&model, &ex, &contributors, 16).unwrap();
+        assert!(m
+            .iter()
+            .any(|m| m.item.is_none() && m.what.starts_with("feature_scale_log2")));
+
+        let mut changed = model.clone();
+        changed.w2[0] += 0.01;
+        let m = art.check(&changed, &ex, &contributors, 16).unwrap();
+        assert!(m.iter().any(|m| m.what.starts_with("model_commitment")));
+        assert!(
+            m.iter().any(|m| m.item.is_some()),
+            "a weight change alters item features"
+        );
+    }
+}
