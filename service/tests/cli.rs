@@ -748,3 +748,47 @@ fn bad_queries_are_reported_by_line() {
     assert!(err.contains("queries, line 1"), "{err}");
     assert!(!out.join("model.json").exists());
 }
+
+#[test]
+fn eval_attribution_reports_every_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("h");
+    ok_json(&home, &["datanet", "create", "digits"]);
+    ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
+    ok_json(&home, &["datanet", "seal", "digits"]);
+    let v = ok_json(
+        &home,
+        &[
+            "eval-attribution",
+            "digits",
+            "--version",
+            "1",
+            "--retrains",
+            "3",
+            "--steps",
+            "150",
+        ],
+    );
+    for key in ["lds", "noise_ceiling", "quantised_lds_gap"] {
+        let x = v[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing: {v}"));
+        assert!((-1.0..=1.0).contains(&x), "{key} = {x}");
+    }
+    assert!(v["baselines"]["grad_dot"].as_f64().is_some(), "{v}");
+    assert_eq!(v["retrains"], 3);
+    // The sample's mislabeler is found by self-influence even with this short schedule.
+    assert!(v["mislabel_recall_at_10"].as_f64().unwrap() > 0.5, "{v}");
+    let err = fails(
+        &home,
+        &[
+            "eval-attribution",
+            "digits",
+            "--version",
+            "1",
+            "--retrains",
+            "1",
+        ],
+    );
+    assert!(err.contains("too few"), "{err}");
+}

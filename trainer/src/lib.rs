@@ -14,6 +14,7 @@
 
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod features;
 pub mod influence;
 pub mod mlp;

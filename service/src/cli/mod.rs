@@ -9,6 +9,7 @@ use crate::error::Result;
 
 pub mod datanet;
 pub mod demo;
+pub mod eval;
 pub mod params;
 pub mod train;
 
@@ -40,6 +41,8 @@ pub enum Command {
     Train(train::TrainCmd),
     /// Re-derive an attribution artifact from its model and the snapshot; report any difference by item.
     Recompute(train::RecomputeCmd),
+    /// Measure attribution quality on a sealed Datanet version.
+    EvalAttribution(eval::EvalCmd),
     /// Run the whole pipeline on the embedded sample Datanet in <home>/demo.
     Demo(demo::DemoCmd),
 }
@@ -74,6 +77,7 @@ impl Cli {
             Command::Params(c) => c.run(&ctx),
             Command::Train(c) => c.run(&ctx),
             Command::Recompute(c) => c.run(&ctx),
+            Command::EvalAttribution(c) => c.run(&ctx),
             Command::Demo(c) => c.run(&ctx),
         }
     }
