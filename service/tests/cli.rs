@@ -791,4 +791,16 @@ fn eval_attribution_reports_every_figure() {
         ],
     );
     assert!(err.contains("too few"), "{err}");
+    let err = fails(
+        &home,
+        &[
+            "eval-attribution",
+            "digits",
+            "--version",
+            "1",
+            "--models",
+            "6",
+        ],
+    );
+    assert!(err.contains("1 to 5 models (got 6)"), "{err}");
 }

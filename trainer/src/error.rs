@@ -25,6 +25,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Evaluation settings are out of range.
+    #[error("eval-attribution: {0}")]
+    BadEval(String),
     /// The snapshot holds nothing to train on.
     #[error("the snapshot has no items to train on")]
     Empty,

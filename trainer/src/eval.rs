@@ -24,6 +24,8 @@ use crate::{
 /// Evaluation settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EvalConfig {
+    /// Attributed models averaged (TRAK ensemble), 1 to 5, trained on all training items with different seeds.
+    pub models: usize,
     /// Number of retrains on random halves (at least 2; the protocol uses >= 50).
     pub retrains: usize,
     /// Every n-th example is a query.
@@ -43,6 +45,8 @@ pub struct EvalConfig {
 /// The report printed by `zkattr eval-attribution --json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalReport {
+    /// Attributed models averaged.
+    pub models: usize,
     /// Mean per-query LDS of the TRAK-style scores (float).
     pub lds: f64,
     /// Mean per-query Spearman between retrains that differ only in their initialisation seed.
@@ -54,6 +58,8 @@ pub struct EvalReport {
     pub quantised_lds_gap: f64,
     /// Baseline LDS values.
     pub baselines: Baselines,
+    /// Accuracy of the attributed model on the held-out queries.
+    pub query_accuracy: f64,
     /// Retrains run (each twice: two seeds).
     pub retrains: usize,
     /// Queries.
@@ -152,29 +158,32 @@ fn lds(tau: &[Vec<f64>], subsets: &[Vec<bool>], actual: &[Vec<f64>]) -> f64 {
     per_query.iter().sum::<f64>() / per_query.len() as f64
 }
 
-/// Runs the protocol. `flagged[i]` marks examples known to be mislabeled (for recall).
-pub fn evaluate(examples: &[Example], flagged: &[bool], config: EvalConfig) -> Result<EvalReport> {
-    if config.retrains < 2 || config.holdout_every < 2 {
-        return Err(Error::BadWeights(
-            "eval needs at least 2 retrains and holdout_every >= 2".into(),
-        ));
-    }
-    let (mut train, mut train_flags, mut queries) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, e) in examples.iter().enumerate() {
-        if i % config.holdout_every == config.holdout_every - 1 {
-            queries.push(e.clone());
-        } else {
-            train.push(e.clone());
-            train_flags.push(flagged.get(i).copied().unwrap_or(false));
-        }
-    }
-    if queries.is_empty() || train.len() < 4 {
-        return Err(Error::Empty);
-    }
-    let device = candle_core::Device::Cpu;
-    let model = MlpWeights::train(config.model, &train, &device)?;
+/// Scores from one attributed model (an ensemble member).
+struct Member {
+    model: MlpWeights,
+    tau: Vec<Vec<f64>>,
+    tau_q: Vec<Vec<f64>>,
+    tau_gd: Vec<Vec<f64>>,
+    self_influence: Vec<f64>,
+}
+
+fn member(
+    config: &EvalConfig,
+    seed: u64,
+    train: &[Example],
+    queries: &[Example],
+    device: &candle_core::Device,
+) -> Result<Member> {
+    let model = MlpWeights::train(
+        MlpConfig {
+            seed,
+            ..config.model
+        },
+        train,
+        device,
+    )?;
     let proj = Projection::new(&model, config.k, config.projection_seed);
-    let phi = features::features(&model, &proj, &train);
+    let phi = features::features(&model, &proj, train);
 
     // Damped Gauss-Newton matrix and per-query preconditioned vectors.
     let k = config.k;
@@ -246,6 +255,71 @@ pub fn evaluate(examples: &[Example], flagged: &[bool], config: EvalConfig) -> R
         })
         .collect();
 
+    let self_influence = phi
+        .iter()
+        .map(|f| {
+            let g: Vec<f64> = f.iter().map(|v| f64::from(*v)).collect();
+            Ok(dot(f, &solve(&g)?))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Member {
+        model,
+        tau,
+        tau_q,
+        tau_gd,
+        self_influence,
+    })
+}
+
+/// Element-wise mean of score matrices.
+fn mean(ms: &[&Vec<Vec<f64>>]) -> Vec<Vec<f64>> {
+    let n = ms.len() as f64;
+    (0..ms[0].len())
+        .map(|j| {
+            (0..ms[0][j].len())
+                .map(|i| ms.iter().map(|m| m[j][i]).sum::<f64>() / n)
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs the protocol. `flagged[i]` marks examples known to be mislabeled (for recall).
+pub fn evaluate(examples: &[Example], flagged: &[bool], config: EvalConfig) -> Result<EvalReport> {
+    if config.retrains < 2 || config.holdout_every < 2 || !(1..=5).contains(&config.models) {
+        return Err(Error::BadEval(format!(
+            "needs at least 2 retrains (got {}), holdout_every >= 2 (got {}) and 1 to 5 models (got {})",
+            config.retrains, config.holdout_every, config.models
+        )));
+    }
+    let (mut train, mut train_flags, mut queries) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, e) in examples.iter().enumerate() {
+        if i % config.holdout_every == config.holdout_every - 1 {
+            queries.push(e.clone());
+        } else {
+            train.push(e.clone());
+            train_flags.push(flagged.get(i).copied().unwrap_or(false));
+        }
+    }
+    if queries.is_empty() || train.len() < 4 {
+        return Err(Error::Empty);
+    }
+    let device = candle_core::Device::Cpu;
+    let members: Vec<Member> = (0..config.models as u64)
+        .map(|e| {
+            member(
+                &config,
+                config.model.seed.wrapping_add(1000 * e),
+                &train,
+                &queries,
+                &device,
+            )
+        })
+        .collect::<Result<_>>()?;
+    let tau = mean(&members.iter().map(|m| &m.tau).collect::<Vec<_>>());
+    let tau_q = mean(&members.iter().map(|m| &m.tau_q).collect::<Vec<_>>());
+    let tau_gd = &members[0].tau_gd;
+    let model = &members[0].model;
+
     // Retrains on random halves, each with two initialisation seeds.
     let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
     let (mut subsets, mut actual, mut actual2) = (Vec::new(), Vec::new(), Vec::new());
@@ -300,14 +374,14 @@ pub fn evaluate(examples: &[Example], flagged: &[bool], config: EvalConfig) -> R
     let mislabel_recall_at_10 = if flagged_total == 0 {
         None
     } else {
-        let mut self_inf: Vec<(f64, bool)> = phi
-            .iter()
-            .zip(&train_flags)
-            .map(|(f, fl)| {
-                let g: Vec<f64> = f.iter().map(|v| f64::from(*v)).collect();
-                Ok((dot(f, &solve(&g)?), *fl))
+        let mut self_inf: Vec<(f64, bool)> = (0..train.len())
+            .map(|i| {
+                (
+                    members.iter().map(|m| m.self_influence[i]).sum::<f64>(),
+                    train_flags[i],
+                )
             })
-            .collect::<Result<_>>()?;
+            .collect();
         self_inf.sort_by(|a, b| b.0.total_cmp(&a.0));
         let top = (train.len() as f64 * 0.1).ceil() as usize;
         Some(self_inf[..top].iter().filter(|(_, fl)| *fl).count() as f64 / flagged_total as f64)
@@ -320,8 +394,10 @@ pub fn evaluate(examples: &[Example], flagged: &[bool], config: EvalConfig) -> R
         mislabel_recall_at_10,
         quantised_lds_gap: lds(&tau_q, &subsets, &actual) - lds_float,
         baselines: Baselines {
-            grad_dot: lds(&tau_gd, &subsets, &actual),
+            grad_dot: lds(tau_gd, &subsets, &actual),
         },
+        models: config.models,
+        query_accuracy: model.accuracy(&queries),
         retrains: config.retrains,
         queries: queries.len(),
         train_items: train.len(),

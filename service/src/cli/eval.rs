@@ -28,6 +28,9 @@ pub struct EvalCmd {
     /// Retrains on random 50% subsets (each run with two seeds for the noise ceiling).
     #[arg(long, default_value_t = 50)]
     pub retrains: usize,
+    /// Attributed models averaged (TRAK ensemble), 1 to 5.
+    #[arg(long, default_value_t = 1)]
+    pub models: usize,
     /// Every n-th item is held out as a query.
     #[arg(long, default_value_t = 10)]
     pub holdout_every: usize,
@@ -83,6 +86,7 @@ impl EvalCmd {
             .collect();
         let fs = FeatureSettings::default();
         let config = EvalConfig {
+            models: self.models,
             retrains: self.retrains,
             holdout_every: self.holdout_every,
             model,
@@ -97,13 +101,15 @@ impl EvalCmd {
             .map_or("n/a".to_owned(), |v| format!("{v:.3}"));
         Ok(Output {
             text: format!(
-                "{} v{}: {} retrains, {} queries, {} training items\n  LDS {:.3} (noise ceiling {:.3}; grad-dot {:.3})\n  \
+                "{} v{}: {} model(s), {} retrains, {} queries, {} training items, query accuracy {:.3}\n  LDS {:.3} (noise ceiling {:.3}; grad-dot {:.3})\n  \
                  mislabel recall at 10%: {recall}\n  quantised LDS gap {:+.4}",
                 self.name,
                 self.version,
+                r.models,
                 r.retrains,
                 r.queries,
                 r.train_items,
+                r.query_accuracy,
                 r.lds,
                 r.noise_ceiling,
                 r.baselines.grad_dot,
