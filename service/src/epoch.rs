@@ -191,7 +191,13 @@ pub fn recompute(nets: &Datanets, dir: &Path) -> Result<RecomputeReport> {
     }
     let (examples, contributors) =
         snapshot(nets, &manifest.datanet, manifest.version, &manifest.config)?;
-    mismatches.extend(artifact.check(&model, &examples, &contributors, MAX_VALUE)?);
+    mismatches.extend(artifact.check(
+        &model,
+        &examples,
+        &contributors,
+        MAX_VALUE,
+        FeatureSettings::default(),
+    )?);
     Ok(RecomputeReport {
         items: examples.len(),
         mismatches,

@@ -227,6 +227,7 @@ fn member(
         .iter()
         .map(|p| {
             let s = FixedFormat::best_scale(16, p).unwrap_or(0);
+            let unit = 2f64.powi(q_items.format.scale_log2 + s);
             let qp = FixedFormat {
                 bits: 16,
                 scale_log2: s,
@@ -235,7 +236,8 @@ fn member(
             Ok(q_items
                 .values
                 .iter()
-                .map(|f| f.iter().zip(&qp).map(|(a, b)| (a * b) as f64).sum())
+                // Back to real units, so ensemble members with different scales weigh the same.
+                .map(|f| f.iter().zip(&qp).map(|(a, b)| (a * b) as f64).sum::<f64>() / unit)
                 .collect())
         })
         .collect::<Result<_>>()?;

@@ -90,6 +90,7 @@ pub fn query_vector(
 
 /// Settings of feature extraction, recorded in the artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FeatureSettings {
     /// Projection dimension `k` (the governance `feature_dim`).
     pub k: usize,
@@ -101,6 +102,24 @@ pub struct FeatureSettings {
     pub query_bits: u32,
     /// Relative damping of the Gauss–Newton matrix.
     pub damping: f64,
+}
+
+impl FeatureSettings {
+    /// Checks the ranges: `k` 1..=4096, widths 2..=32, damping finite and positive.
+    pub fn validate(&self) -> Result<()> {
+        let ok = (1..=4096).contains(&self.k)
+            && (2..=32).contains(&self.feature_bits)
+            && (2..=32).contains(&self.query_bits)
+            && self.damping.is_finite()
+            && self.damping > 0.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::BadWeights(format!(
+                "feature settings out of range (k 1..=4096, bits 2..=32, damping > 0): {self:?}"
+            )))
+        }
+    }
 }
 
 impl Default for FeatureSettings {
@@ -117,6 +136,7 @@ impl Default for FeatureSettings {
 
 /// One item in the artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ArtifactItem {
     /// Item index in the snapshot.
     pub index: u64,
@@ -175,6 +195,15 @@ impl AttributionArtifact {
         queries: &[Vec<i32>],
         max_value: i32,
     ) -> Result<Self> {
+        settings.validate()?;
+        for (i, q) in queries.iter().enumerate() {
+            if q.len() != model.config.inputs || q.iter().any(|v| !(0..=max_value).contains(v)) {
+                return Err(Error::BadQuery {
+                    line: i as u64 + 1,
+                    reason: format!("needs {} values in 0..={max_value}", model.config.inputs),
+                });
+            }
+        }
         let proj = Projection::new(model, settings.k, settings.projection_seed);
         let phi = features::features(model, &proj, examples);
         let q = features::quantise(&phi, settings.feature_bits)?;
@@ -232,14 +261,28 @@ impl AttributionArtifact {
             .collect()
     }
 
-    /// Re-derives the artifact from the model and the snapshot and lists every difference, by item.
+    /// Re-derives the artifact from the model and the snapshot under the `expected` settings and lists every
+    /// difference, by item. The query inputs are taken from the artifact: this proves that `P` follows from
+    /// them, not which queries the epoch had (they are the operator's published input).
     pub fn check(
         &self,
         model: &MlpWeights,
         examples: &[Example],
         contributors: &[[u8; 20]],
         max_value: i32,
+        expected: FeatureSettings,
     ) -> Result<Vec<Mismatch>> {
+        // The settings are part of what is checked: features extracted under other settings (another
+        // projection, damping or width) are reported, not silently re-derived under those settings.
+        if self.settings != expected {
+            return Ok(vec![Mismatch {
+                item: None,
+                what: format!(
+                    "settings: artifact has {:?}, expected {expected:?}",
+                    self.settings
+                ),
+            }]);
+        }
         let fresh = Self::build(
             model,
             self.settings,
@@ -303,17 +346,17 @@ impl AttributionArtifact {
                 } else if a.index != b.index {
                     format!("index {} recomputed as {}", a.index, b.index)
                 } else {
-                    let j = a
-                        .features
-                        .iter()
-                        .zip(&b.features)
-                        .position(|(x, y)| x != y)
-                        .unwrap_or(0);
-                    format!(
-                        "feature {j} is {:?}, recomputed {:?}",
-                        a.features.get(j),
-                        b.features.get(j)
-                    )
+                    match a.features.iter().zip(&b.features).position(|(x, y)| x != y) {
+                        Some(j) => format!(
+                            "feature {j} is {}, recomputed {}",
+                            a.features[j], b.features[j]
+                        ),
+                        None => format!(
+                            "{} features, recomputed {}",
+                            a.features.len(),
+                            b.features.len()
+                        ),
+                    }
                 };
                 out.push(Mismatch {
                     item: Some(b.index),
@@ -403,12 +446,16 @@ mod tests {
         let (model, ex, contributors, queries) = setup();
         let art = AttributionArtifact::build(&model, settings(), &ex, &contributors, &queries, 16)
             .unwrap();
-        assert_eq!(art.check(&model, &ex, &contributors, 16).unwrap(), vec![]);
+        assert_eq!(
+            art.check(&model, &ex, &contributors, 16, settings())
+                .unwrap(),
+            vec![]
+        );
         assert!(art.scores().iter().any(|&s| s > 0));
 
         let mut t = art.clone();
         t.items[17].features[3] += 1;
-        let m = t.check(&model, &ex, &contributors, 16).unwrap();
+        let m = t.check(&model, &ex, &contributors, 16, settings()).unwrap();
         assert_eq!(
             m,
             vec![Mismatch {
@@ -420,14 +467,43 @@ mod tests {
 
         let mut t = art.clone();
         t.feature_scale_log2 += 1;
-        let m = t.check(&model, &ex, &contributors, 16).unwrap();
+        let m = t.check(&model, &ex, &contributors, 16, settings()).unwrap();
         assert!(m
             .iter()
             .any(|m| m.item.is_none() && m.what.starts_with("feature_scale_log2")));
 
+        // Features extracted under other settings are reported even if everything else is consistent.
+        let other = FeatureSettings {
+            damping: 0.2,
+            ..settings()
+        };
+        let rebuilt =
+            AttributionArtifact::build(&model, other, &ex, &contributors, &queries, 16).unwrap();
+        let m = rebuilt
+            .check(&model, &ex, &contributors, 16, settings())
+            .unwrap();
+        assert!(m.len() == 1 && m[0].what.starts_with("settings"), "{m:?}");
+        // A truncated feature vector is described by its length.
+        let mut t = art.clone();
+        t.items[3].features.pop();
+        let m = t.check(&model, &ex, &contributors, 16, settings()).unwrap();
+        assert!(m[0].what.contains("7 features, recomputed 8"), "{m:?}");
+        // Out-of-range settings and queries are refused before any work.
+        let bad = FeatureSettings {
+            query_bits: 64,
+            ..settings()
+        };
+        assert!(AttributionArtifact::build(&model, bad, &ex, &contributors, &queries, 16).is_err());
+        let bad_q = vec![vec![0; 5]];
+        assert!(
+            AttributionArtifact::build(&model, settings(), &ex, &contributors, &bad_q, 16).is_err()
+        );
+
         let mut changed = model.clone();
         changed.w2[0] += 0.01;
-        let m = art.check(&changed, &ex, &contributors, 16).unwrap();
+        let m = art
+            .check(&changed, &ex, &contributors, 16, settings())
+            .unwrap();
         assert!(m.iter().any(|m| m.what.starts_with("model_commitment")));
         assert!(
             m.iter().any(|m| m.item.is_some()),

@@ -1,5 +1,5 @@
-//! zkattr trainer: turns a sealed Datanet snapshot into a committed model (and, next, the per-item
-//! influence features the attribution proof consumes; DESIGN §4–5).
+//! zkattr trainer: turns a sealed Datanet snapshot into a committed model and the per-item influence
+//! features the attribution proof consumes, and measures their quality (DESIGN §4–5).
 //!
 //! ```
 //! use zkattr_trainer::{data::Example, mlp::{MlpConfig, MlpWeights}};

@@ -57,6 +57,32 @@ impl MlpConfig {
         }
     }
 
+    /// Checks the sizes (each 1..=4096) and the schedule, so a config read from a file cannot ask for absurd
+    /// allocations.
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [
+            ("inputs", self.inputs),
+            ("hidden", self.hidden),
+            ("classes", self.classes),
+        ] {
+            if !(1..=4096).contains(&v) {
+                return Err(Error::BadWeights(format!(
+                    "config {name} = {v}, must be 1..=4096"
+                )));
+            }
+        }
+        if !(self.lr.is_finite()
+            && self.lr > 0.0
+            && self.weight_decay.is_finite()
+            && self.weight_decay >= 0.0)
+        {
+            return Err(Error::BadWeights(
+                "config lr must be finite and positive, weight_decay finite and >= 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Identifier of the architecture, part of the model commitment.
     pub fn model_id(&self) -> String {
         format!(
@@ -267,8 +293,8 @@ impl MlpWeights {
 
     /// Reads weights written by [`Self::save`], checking every shape against `config`.
     pub fn load(config: MlpConfig, path: &Path) -> Result<Self> {
+        config.validate()?;
         let mut map = candle_core::safetensors::load(path, &Device::Cpu)?;
-        let shell = Self::init(config);
         let mut take = |name: &str, shape: Vec<usize>| -> Result<Vec<f32>> {
             let t = map
                 .remove(name)
@@ -281,14 +307,13 @@ impl MlpWeights {
             }
             Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
         };
-        let [(_, s1, _), (_, s2, _), (_, s3, _), (_, s4, _)] = shell.tensors();
-        let (s1, s2, s3, s4) = (s1.clone(), s2.clone(), s3.clone(), s4.clone());
+        let c = &config;
         let w = Self {
             config,
-            w1: take("w1", s1)?,
-            b1: take("b1", s2)?,
-            w2: take("w2", s3)?,
-            b2: take("b2", s4)?,
+            w1: take("w1", vec![c.hidden, c.inputs])?,
+            b1: take("b1", vec![c.hidden])?,
+            w2: take("w2", vec![c.classes, c.hidden])?,
+            b2: take("b2", vec![c.classes])?,
         };
         if let Some(extra) = map.keys().next() {
             return Err(Error::BadWeights(format!("unexpected tensor {extra}")));

@@ -12,7 +12,7 @@ use super::{Ctx, Output};
 use crate::{
     datanet::{record::parse_address, Datanets},
     epoch::MAX_VALUE,
-    error::{Error, Result},
+    error::Result,
     sample,
 };
 
@@ -60,17 +60,22 @@ impl EvalCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         if self.retrains < 2 {
-            return Err(Error::BadArtifact(format!(
+            return Err(zkattr_trainer::Error::BadEval(format!(
                 "--retrains {} is too few (at least 2; the protocol uses 50)",
                 self.retrains
-            )));
+            ))
+            .into());
         }
         let mislabelers = if self.mislabelers.is_empty() {
             sample_mislabelers()
         } else {
             self.mislabelers
                 .iter()
-                .map(|a| parse_address(a).map(|a| a.0 .0).map_err(Error::BadArtifact))
+                .map(|a| {
+                    parse_address(a).map(|a| a.0 .0).map_err(|e| {
+                        zkattr_trainer::Error::BadEval(format!("--mislabeler: {e}")).into()
+                    })
+                })
                 .collect::<Result<_>>()?
         };
         let nets = Datanets::open(&ctx.home)?;

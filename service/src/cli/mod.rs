@@ -37,7 +37,7 @@ pub enum Command {
     /// Inspect governance parameter sets and their params_hash.
     #[command(subcommand)]
     Params(params::ParamsCmd),
-    /// Fine-tune the model on a sealed Datanet version (CPU, or GPU with the `cuda` feature).
+    /// Train the model on a sealed Datanet version (CPU, or GPU with the `cuda` feature).
     Train(train::TrainCmd),
     /// Re-derive an attribution artifact from its model and the snapshot; report any difference by item.
     Recompute(train::RecomputeCmd),

@@ -13,7 +13,7 @@ use crate::{
     error::{Error, Result},
 };
 
-/// Fine-tune the model on a sealed snapshot; writes `model.safetensors`, `model.json` and, with `--queries`,
+/// Train the model on a sealed snapshot (from a seeded initialisation); writes `model.safetensors`, `model.json` and, with `--queries`,
 /// `attribution.json` to `--out`.
 #[derive(Debug, Args)]
 pub struct TrainCmd {
