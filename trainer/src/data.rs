@@ -24,6 +24,24 @@ pub struct Example {
     pub y: u32,
 }
 
+/// Why `features` cannot be a model input (`inputs` values in `0..=max_value`), if it cannot.
+pub fn check_features(
+    features: &[i32],
+    inputs: usize,
+    max_value: i32,
+) -> std::result::Result<(), String> {
+    if features.len() != inputs {
+        return Err(format!(
+            "has {} features, the model takes {inputs}",
+            features.len()
+        ));
+    }
+    match features.iter().find(|v| !(0..=max_value).contains(*v)) {
+        Some(v) => Err(format!("feature value {v} outside 0..={max_value}")),
+        None => Ok(()),
+    }
+}
+
 /// Turns snapshot items into examples for a classifier over `inputs` integer features in `0..=max_value`
 /// and `classes` labels written as decimal integers.
 pub fn examples(
@@ -42,15 +60,7 @@ pub fn examples(
                 item: it.index,
                 reason,
             };
-            if it.features.len() != inputs {
-                return Err(bad(format!(
-                    "has {} features, the model takes {inputs}",
-                    it.features.len()
-                )));
-            }
-            if let Some(v) = it.features.iter().find(|v| !(0..=max_value).contains(*v)) {
-                return Err(bad(format!("feature value {v} outside 0..={max_value}")));
-            }
+            check_features(&it.features, inputs, max_value).map_err(bad)?;
             let y: u32 = it
                 .label
                 .parse()
@@ -85,15 +95,7 @@ pub fn parse_queries(text: &str, inputs: usize, max_value: i32) -> Result<Vec<Ve
             reason,
         };
         let q: Query = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        if q.features.len() != inputs {
-            return Err(bad(format!(
-                "has {} features, the model takes {inputs}",
-                q.features.len()
-            )));
-        }
-        if let Some(v) = q.features.iter().find(|v| !(0..=max_value).contains(*v)) {
-            return Err(bad(format!("feature value {v} outside 0..={max_value}")));
-        }
+        check_features(&q.features, inputs, max_value).map_err(bad)?;
         out.push(q.features);
     }
     if out.is_empty() {

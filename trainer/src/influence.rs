@@ -197,12 +197,12 @@ impl AttributionArtifact {
     ) -> Result<Self> {
         settings.validate()?;
         for (i, q) in queries.iter().enumerate() {
-            if q.len() != model.config.inputs || q.iter().any(|v| !(0..=max_value).contains(v)) {
-                return Err(Error::BadQuery {
+            crate::data::check_features(q, model.config.inputs, max_value).map_err(|reason| {
+                Error::BadQuery {
                     line: i as u64 + 1,
-                    reason: format!("needs {} values in 0..={max_value}", model.config.inputs),
-                });
-            }
+                    reason,
+                }
+            })?;
         }
         let proj = Projection::new(model, settings.k, settings.projection_seed);
         let phi = features::features(model, &proj, examples);
