@@ -789,6 +789,7 @@ fn eval_attribution_reports_every_figure() {
         assert!((-1.0..=1.0).contains(&x), "{key} = {x}");
     }
     assert!(v["baselines"]["grad_dot"].as_f64().is_some(), "{v}");
+    assert!(v["baselines"]["tracin"].as_f64().is_some(), "{v}");
     assert!(v["quantised_lds_gap"].as_f64().unwrap().abs() < 0.01, "{v}");
     assert_eq!(v["retrains"], 3);
     // The sample's mislabeler is found by self-influence even with this short schedule.

@@ -73,6 +73,9 @@ pub struct EvalReport {
 pub struct Baselines {
     /// Dot product of full last-layer gradients, no preconditioning.
     pub grad_dot: f64,
+    /// TracIn: last-layer gradient dot products summed over 4 checkpoints of the first model's training,
+    /// each weighted by the learning rate.
+    pub tracin: f64,
 }
 
 /// Ranks with ties averaged (1-based).
@@ -243,19 +246,7 @@ fn member(
         .collect::<Result<_>>()?;
 
     // Gradient-dot baseline on the full last-layer gradients.
-    let full: Vec<Vec<f32>> = train
-        .iter()
-        .map(|e| last_layer_gradient(&model, &e.x, e.y))
-        .collect();
-    let tau_gd: Vec<Vec<f64>> = queries
-        .iter()
-        .map(|q| {
-            let g = last_layer_gradient(&model, &q.x, q.y);
-            full.iter()
-                .map(|f| f.iter().zip(&g).map(|(a, b)| f64::from(a * b)).sum())
-                .collect()
-        })
-        .collect();
+    let tau_gd = grad_dot(&model, train, queries);
 
     let self_influence = phi
         .iter()
@@ -271,6 +262,23 @@ fn member(
         tau_gd,
         self_influence,
     })
+}
+
+/// `tau[j][i] = <g_i, g_j>` on the full last-layer gradients of `model`.
+fn grad_dot(model: &MlpWeights, train: &[Example], queries: &[Example]) -> Vec<Vec<f64>> {
+    let full: Vec<Vec<f32>> = train
+        .iter()
+        .map(|e| last_layer_gradient(model, &e.x, e.y))
+        .collect();
+    queries
+        .iter()
+        .map(|q| {
+            let g = last_layer_gradient(model, &q.x, q.y);
+            full.iter()
+                .map(|f| f.iter().zip(&g).map(|(a, b)| f64::from(a * b)).sum())
+                .collect()
+        })
+        .collect()
 }
 
 /// Element-wise mean of score matrices.
@@ -320,6 +328,21 @@ pub fn evaluate(examples: &[Example], flagged: &[bool], config: EvalConfig) -> R
     let tau = mean(&members.iter().map(|m| &m.tau).collect::<Vec<_>>());
     let tau_q = mean(&members.iter().map(|m| &m.tau_q).collect::<Vec<_>>());
     let tau_gd = &members[0].tau_gd;
+    // TracIn over 4 checkpoints of the first model's run (same seed, so the last checkpoint is that model).
+    let every = (config.model.steps / 4).max(1);
+    let (_, checkpoints) =
+        MlpWeights::train_with_checkpoints(config.model, &train, &device, every)?;
+    let tau_tracin =
+        checkpoints
+            .iter()
+            .fold(vec![vec![0.0; train.len()]; queries.len()], |mut acc, c| {
+                for (a, t) in acc.iter_mut().zip(grad_dot(c, &train, &queries)) {
+                    for (x, y) in a.iter_mut().zip(t) {
+                        *x += config.model.lr * y;
+                    }
+                }
+                acc
+            });
     let model = &members[0].model;
 
     // Retrains on random halves, each with two initialisation seeds.
@@ -397,6 +420,7 @@ pub fn evaluate(examples: &[Example], flagged: &[bool], config: EvalConfig) -> R
         quantised_lds_gap: lds(&tau_q, &subsets, &actual) - lds_float,
         baselines: Baselines {
             grad_dot: lds(tau_gd, &subsets, &actual),
+            tracin: lds(&tau_tracin, &subsets, &actual),
         },
         models: config.models,
         query_accuracy: model.accuracy(&queries),

@@ -143,6 +143,17 @@ impl MlpWeights {
 
     /// Trains from [`Self::init`] on `examples`.
     pub fn train(config: MlpConfig, examples: &[Example], device: &Device) -> Result<Self> {
+        Ok(Self::train_with_checkpoints(config, examples, device, 0)?.0)
+    }
+
+    /// Trains like [`Self::train`] and also returns the weights after every `every` steps (none when
+    /// `every` is 0), for TracIn.
+    pub fn train_with_checkpoints(
+        config: MlpConfig,
+        examples: &[Example],
+        device: &Device,
+        every: usize,
+    ) -> Result<(Self, Vec<Self>)> {
         if examples.is_empty() {
             return Err(Error::Empty);
         }
@@ -164,7 +175,23 @@ impl MlpWeights {
             ..Default::default()
         };
         let mut opt = AdamW::new(vec![w1.clone(), b1.clone(), w2.clone(), b2.clone()], params)?;
-        for _ in 0..config.steps {
+        let get = |v: &Var| -> Result<Vec<f32>> {
+            Ok(v.as_tensor()
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1()?)
+        };
+        let snapshot = || -> Result<Self> {
+            Ok(Self {
+                config,
+                w1: get(&w1)?,
+                b1: get(&b1)?,
+                w2: get(&w2)?,
+                b2: get(&b2)?,
+            })
+        };
+        let mut checkpoints = Vec::new();
+        for step in 1..=config.steps {
             let h = x
                 .matmul(&w1.as_tensor().t()?)?
                 .broadcast_add(b1.as_tensor())?
@@ -174,20 +201,11 @@ impl MlpWeights {
                 .broadcast_add(b2.as_tensor())?;
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             opt.backward_step(&loss)?;
+            if every > 0 && step % every == 0 {
+                checkpoints.push(snapshot()?);
+            }
         }
-        let get = |v: &Var| -> Result<Vec<f32>> {
-            Ok(v.as_tensor()
-                .to_dtype(DType::F32)?
-                .flatten_all()?
-                .to_vec1()?)
-        };
-        Ok(Self {
-            config,
-            w1: get(&w1)?,
-            b1: get(&b1)?,
-            w2: get(&w2)?,
-            b2: get(&b2)?,
-        })
+        Ok((snapshot()?, checkpoints))
     }
 
     /// Hidden activations `relu(W1 x + b1)`, summed in a fixed order.
@@ -372,6 +390,23 @@ mod tests {
         )
         .unwrap();
         assert_ne!(a.commitment(), other.commitment());
+    }
+
+    #[test]
+    fn checkpoints_are_taken_along_the_same_run() {
+        let ex = toy(50);
+        let (model, cps) =
+            MlpWeights::train_with_checkpoints(config(), &ex, &Device::Cpu, 15).unwrap();
+        assert_eq!(cps.len(), 4);
+        assert_eq!(
+            cps[3], model,
+            "the last checkpoint (step 60) is the trained model"
+        );
+        assert_eq!(
+            model,
+            MlpWeights::train(config(), &ex, &Device::Cpu).unwrap()
+        );
+        assert_ne!(cps[0], cps[1]);
     }
 
     #[test]

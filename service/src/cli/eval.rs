@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Measure attribution quality on a sealed snapshot: LDS over retrains on random halves, the noise ceiling,
-/// mislabel recall at 10%, the quantisation gap and the grad-dot baseline.
+/// mislabel recall at 10%, the quantisation gap and the grad-dot and TracIn baselines.
 #[derive(Debug, Args)]
 pub struct EvalCmd {
     /// The Datanet.
@@ -106,7 +106,7 @@ impl EvalCmd {
             .map_or("n/a".to_owned(), |v| format!("{v:.3}"));
         Ok(Output {
             text: format!(
-                "{} v{}: {} model(s), {} retrains, {} queries, {} training items, query accuracy {:.3}\n  LDS {:.3} (noise ceiling {:.3}; grad-dot {:.3})\n  \
+                "{} v{}: {} model(s), {} retrains, {} queries, {} training items, query accuracy {:.3}\n  LDS {:.3} (noise ceiling {:.3}; grad-dot {:.3}, TracIn {:.3})\n  \
                  mislabel recall at 10%: {recall}\n  quantised LDS gap {:+.4}",
                 self.name,
                 self.version,
@@ -118,6 +118,7 @@ impl EvalCmd {
                 r.lds,
                 r.noise_ceiling,
                 r.baselines.grad_dot,
+                r.baselines.tracin,
                 r.quantised_lds_gap
             ),
             json: serde_json::to_value(&r).expect("serialisable"),
