@@ -542,10 +542,7 @@ fn params_show_prints_the_hash_and_rejects_bad_files() {
 #[test]
 fn training_is_deterministic_across_runs_and_thread_counts() {
     let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("h");
-    ok_json(&home, &["datanet", "create", "digits"]);
-    ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
-    ok_json(&home, &["datanet", "seal", "digits"]);
+    let home = sealed_sample(tmp.path());
     let mut commitments = vec![];
     for (threads, out) in [("1", "m1"), ("2", "m2")] {
         let out = tmp.path().join(out);
@@ -620,12 +617,18 @@ fn training_refuses_what_the_model_cannot_use() {
     assert!(!out.join("model.json").exists());
 }
 
-/// A home with the sample sealed and an epoch directory from `train --queries` (short schedule).
-fn trained(tmp: &Path) -> (PathBuf, PathBuf) {
+/// `tmp/h` with the sample imported as `digits` and sealed as version 1.
+fn sealed_sample(tmp: &Path) -> PathBuf {
     let home = tmp.join("h");
     ok_json(&home, &["datanet", "create", "digits"]);
     ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
     ok_json(&home, &["datanet", "seal", "digits"]);
+    home
+}
+
+/// A home with the sample sealed and an epoch directory from `train --queries` (short schedule).
+fn trained(tmp: &Path) -> (PathBuf, PathBuf) {
+    let home = sealed_sample(tmp);
     let out = tmp.join("epoch");
     let v = ok_json(
         &home,
@@ -738,10 +741,7 @@ fn recompute_holds_across_thread_counts() {
 #[test]
 fn bad_queries_are_reported_by_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("h");
-    ok_json(&home, &["datanet", "create", "digits"]);
-    ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
-    ok_json(&home, &["datanet", "seal", "digits"]);
+    let home = sealed_sample(tmp.path());
     let q = tmp.path().join("q.jsonl");
     std::fs::write(&q, "{\"features\":[0]}\n").unwrap();
     let out = tmp.path().join("e");
@@ -765,10 +765,7 @@ fn bad_queries_are_reported_by_line() {
 #[test]
 fn eval_attribution_reports_every_figure() {
     let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("h");
-    ok_json(&home, &["datanet", "create", "digits"]);
-    ok_json(&home, &["datanet", "add", "digits", SAMPLE]);
-    ok_json(&home, &["datanet", "seal", "digits"]);
+    let home = sealed_sample(tmp.path());
     let v = ok_json(
         &home,
         &[

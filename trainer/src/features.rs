@@ -176,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn features_do_not_depend_on_chunking_and_quantise_within_range() {
+    fn parallel_features_equal_serial_and_quantise_within_range() {
         let m = model();
         let p = Projection::new(&m, 4, 3);
         let ex: Vec<Example> = (0..37)
