@@ -777,8 +777,13 @@ fn eval_attribution_reports_every_figure() {
             "3",
             "--steps",
             "150",
+            "--plot",
+            tmp.path().join("plots/margins.png").to_str().unwrap(),
         ],
     );
+    let png = std::fs::read(tmp.path().join("plots/margins.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(v["plot"].as_str().unwrap().ends_with("margins.png"), "{v}");
     for key in ["lds", "noise_ceiling", "quantised_lds_gap"] {
         let x = v[key]
             .as_f64()

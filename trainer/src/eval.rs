@@ -66,6 +66,20 @@ pub struct EvalReport {
     pub queries: usize,
     /// Training items.
     pub train_items: usize,
+    /// Per query, the predicted (float TRAK scores) and measured margins behind `lds`, for plots.
+    #[serde(skip)]
+    pub margins: Vec<QueryMargins>,
+}
+
+/// One query's predicted and measured margins over the retrains.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryMargins {
+    /// `sum_{i in S_m} tau_ij` for every retrain `m`.
+    pub predicted: Vec<f64>,
+    /// The margin measured after retrain `m`.
+    pub actual: Vec<f64>,
+    /// Spearman correlation of the two (this query's LDS).
+    pub lds: f64,
 }
 
 /// Baseline methods' LDS.
@@ -140,11 +154,20 @@ pub fn margin(model: &MlpWeights, e: &Example) -> f64 {
 /// Per-query LDS averaged over queries: `tau[j][i]` are the scores, `subsets[m]` the membership masks,
 /// `actual[m][j]` the measured margins.
 fn lds(tau: &[Vec<f64>], subsets: &[Vec<bool>], actual: &[Vec<f64>]) -> f64 {
-    let per_query: Vec<f64> = tau
-        .iter()
+    let per_query = query_margins(tau, subsets, actual);
+    per_query.iter().map(|q| q.lds).sum::<f64>() / per_query.len() as f64
+}
+
+/// Each query's predicted and measured margins over the retrains, with its Spearman correlation.
+fn query_margins(
+    tau: &[Vec<f64>],
+    subsets: &[Vec<bool>],
+    actual: &[Vec<f64>],
+) -> Vec<QueryMargins> {
+    tau.iter()
         .enumerate()
         .map(|(j, t)| {
-            let pred: Vec<f64> = subsets
+            let predicted: Vec<f64> = subsets
                 .iter()
                 .map(|s| {
                     t.iter()
@@ -154,11 +177,14 @@ fn lds(tau: &[Vec<f64>], subsets: &[Vec<bool>], actual: &[Vec<f64>]) -> f64 {
                         .sum()
                 })
                 .collect();
-            let act: Vec<f64> = actual.iter().map(|a| a[j]).collect();
-            spearman(&pred, &act)
+            let actual: Vec<f64> = actual.iter().map(|a| a[j]).collect();
+            QueryMargins {
+                lds: spearman(&predicted, &actual),
+                predicted,
+                actual,
+            }
         })
-        .collect();
-    per_query.iter().sum::<f64>() / per_query.len() as f64
+        .collect()
 }
 
 /// Scores from one attributed model (an ensemble member).
@@ -412,8 +438,10 @@ pub fn evaluate(examples: &[Example], flagged: &[bool], config: EvalConfig) -> R
         Some(self_inf[..top].iter().filter(|(_, fl)| *fl).count() as f64 / flagged_total as f64)
     };
 
-    let lds_float = lds(&tau, &subsets, &actual);
+    let margins = query_margins(&tau, &subsets, &actual);
+    let lds_float = margins.iter().map(|q| q.lds).sum::<f64>() / margins.len() as f64;
     Ok(EvalReport {
+        margins,
         lds: lds_float,
         noise_ceiling,
         mislabel_recall_at_10,

@@ -18,5 +18,6 @@ pub mod eval;
 pub mod features;
 pub mod influence;
 pub mod mlp;
+pub mod plot;
 
 pub use error::{Error, Result};

@@ -41,6 +41,10 @@ pub struct EvalCmd {
     /// sample Datanet's mislabeler.
     #[arg(long = "mislabeler")]
     pub mislabelers: Vec<String>,
+    /// Where to write the PNG plot of predicted against measured margins [default:
+    /// docs/attribution-NAME-vV.png under the current directory].
+    #[arg(long)]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 fn sample_mislabelers() -> Vec<[u8; 20]> {
@@ -101,13 +105,27 @@ impl EvalCmd {
             seed: 0xe7a1,
         };
         let r = evaluate(&examples, &flagged, config)?;
+        let plot = self.plot.clone().unwrap_or_else(|| {
+            std::path::Path::new("docs")
+                .join(format!("attribution-{}-v{}.png", self.name, self.version))
+        });
+        zkattr_trainer::plot::margins_png(
+            &r,
+            &format!(
+                "{} v{}: TRAK scores, {} model(s), {} retrains on random halves",
+                self.name, self.version, r.models, r.retrains
+            ),
+            &plot,
+        )?;
+        let mut json = serde_json::to_value(&r).expect("serialisable");
+        json["plot"] = serde_json::Value::String(plot.display().to_string());
         let recall = r
             .mislabel_recall_at_10
             .map_or("n/a".to_owned(), |v| format!("{v:.3}"));
         Ok(Output {
             text: format!(
                 "{} v{}: {} model(s), {} retrains, {} queries, {} training items, query accuracy {:.3}\n  LDS {:.3} (noise ceiling {:.3}; grad-dot {:.3}, TracIn {:.3})\n  \
-                 mislabel recall at 10%: {recall}\n  quantised LDS gap {:+.4}",
+                 mislabel recall at 10%: {recall}\n  quantised LDS gap {:+.4}\n  plot: {}",
                 self.name,
                 self.version,
                 r.models,
@@ -119,9 +137,10 @@ impl EvalCmd {
                 r.noise_ceiling,
                 r.baselines.grad_dot,
                 r.baselines.tracin,
-                r.quantised_lds_gap
+                r.quantised_lds_gap,
+                plot.display()
             ),
-            json: serde_json::to_value(&r).expect("serialisable"),
+            json,
         })
     }
 }
