@@ -19,5 +19,6 @@ pub mod features;
 pub mod influence;
 pub mod mlp;
 pub mod plot;
+pub mod text;
 
 pub use error::{Error, Result};

@@ -92,6 +92,24 @@ impl MlpConfig {
     }
 }
 
+/// `model_commitment` (DESIGN §4) of a model with architecture id `model_id` and weights digest `digest`:
+/// `Poseidon(domain, keccak(model_id) mod p, digest mod p)` with `domain` the ASCII bytes `zkattr.model`
+/// read as an integer.
+pub fn model_commitment(model_id: &str, digest: &[u8; 32]) -> Fr {
+    let domain = {
+        let tag = b"zkattr.model";
+        let mut b = [0u8; 32];
+        b[32 - tag.len()..].copy_from_slice(tag);
+        field::from_bytes_be_reduced(&b)
+    };
+    let id: [u8; 32] = Keccak256::digest(model_id.as_bytes()).into();
+    poseidon::hash(&[
+        domain,
+        field::from_bytes_be_reduced(&id),
+        field::from_bytes_be_reduced(digest),
+    ])
+}
+
 /// Trained weights, row-major: `w1` is `hidden × inputs`, `w2` is `classes × hidden`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlpWeights {
@@ -141,6 +159,52 @@ impl MlpWeights {
         }
     }
 
+    /// The weights as trainable variables `[w1, b1, w2, b2]`.
+    pub fn vars(&self, device: &Device) -> Result<Vec<Var>> {
+        self.tensors()
+            .iter()
+            .map(|(_, shape, v)| {
+                Ok(Var::from_tensor(&Tensor::from_slice(
+                    v,
+                    shape.as_slice(),
+                    device,
+                )?)?)
+            })
+            .collect()
+    }
+
+    /// Copies trained variables (from [`Self::vars`]) back.
+    pub fn set_from(&mut self, vars: &[Var]) -> Result<()> {
+        let get = |v: &Var| -> Result<Vec<f32>> {
+            Ok(v.as_tensor()
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1()?)
+        };
+        let [w1, b1, w2, b2] = vars else {
+            return Err(Error::BadWeights("expected 4 MLP variables".into()));
+        };
+        self.w1 = get(w1)?;
+        self.b1 = get(b1)?;
+        self.w2 = get(w2)?;
+        self.b2 = get(b2)?;
+        Ok(())
+    }
+
+    /// Logits `W2 relu(W1 x + b1) + b2` for a batch `x` `(n, inputs)`, differentiable in `vars`
+    /// (from [`Self::vars`]).
+    pub fn forward_vars(vars: &[Var], x: &Tensor) -> Result<Tensor> {
+        let [w1, b1, w2, b2] = vars else {
+            return Err(Error::BadWeights("expected 4 MLP variables".into()));
+        };
+        let h = x
+            .matmul(&w1.as_tensor().t()?)?
+            .broadcast_add(b1.as_tensor())?
+            .relu()?;
+        Ok(h.matmul(&w2.as_tensor().t()?)?
+            .broadcast_add(b2.as_tensor())?)
+    }
+
     /// Trains from [`Self::init`] on `examples`.
     pub fn train(config: MlpConfig, examples: &[Example], device: &Device) -> Result<Self> {
         Ok(Self::train_with_checkpoints(config, examples, device, 0)?.0)
@@ -163,42 +227,21 @@ impl MlpWeights {
         let y: Vec<u32> = examples.iter().map(|e| e.y).collect();
         let x = Tensor::from_vec(x, (n, config.inputs), device)?;
         let y = Tensor::from_vec(y, n, device)?;
-        let var =
-            |v: &[f32], shape: &[usize]| Var::from_tensor(&Tensor::from_slice(v, shape, device)?);
-        let w1 = var(&init.w1, &[config.hidden, config.inputs])?;
-        let b1 = var(&init.b1, &[config.hidden])?;
-        let w2 = var(&init.w2, &[config.classes, config.hidden])?;
-        let b2 = var(&init.b2, &[config.classes])?;
+        let vars = init.vars(device)?;
         let params = ParamsAdamW {
             lr: config.lr,
             weight_decay: config.weight_decay,
             ..Default::default()
         };
-        let mut opt = AdamW::new(vec![w1.clone(), b1.clone(), w2.clone(), b2.clone()], params)?;
-        let get = |v: &Var| -> Result<Vec<f32>> {
-            Ok(v.as_tensor()
-                .to_dtype(DType::F32)?
-                .flatten_all()?
-                .to_vec1()?)
-        };
+        let mut opt = AdamW::new(vars.clone(), params)?;
         let snapshot = || -> Result<Self> {
-            Ok(Self {
-                config,
-                w1: get(&w1)?,
-                b1: get(&b1)?,
-                w2: get(&w2)?,
-                b2: get(&b2)?,
-            })
+            let mut w = init.clone();
+            w.set_from(&vars)?;
+            Ok(w)
         };
         let mut checkpoints = Vec::new();
         for step in 1..=config.steps {
-            let h = x
-                .matmul(&w1.as_tensor().t()?)?
-                .broadcast_add(b1.as_tensor())?
-                .relu()?;
-            let logits = h
-                .matmul(&w2.as_tensor().t()?)?
-                .broadcast_add(b2.as_tensor())?;
+            let logits = Self::forward_vars(&vars, &x)?;
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             opt.backward_step(&loss)?;
             if every > 0 && step % every == 0 {
@@ -282,18 +325,7 @@ impl MlpWeights {
     /// `model_commitment` (DESIGN §4): `Poseidon(domain, keccak(model_id) mod p, keccak(weights) mod p)` with
     /// `domain` the ASCII bytes `zkattr.model` read as an integer.
     pub fn commitment(&self) -> Fr {
-        let domain = {
-            let tag = b"zkattr.model";
-            let mut b = [0u8; 32];
-            b[32 - tag.len()..].copy_from_slice(tag);
-            field::from_bytes_be_reduced(&b)
-        };
-        let id: [u8; 32] = Keccak256::digest(self.config.model_id().as_bytes()).into();
-        poseidon::hash(&[
-            domain,
-            field::from_bytes_be_reduced(&id),
-            field::from_bytes_be_reduced(&self.weights_digest()),
-        ])
+        model_commitment(&self.config.model_id(), &self.weights_digest())
     }
 
     /// Writes the weights as safetensors.
