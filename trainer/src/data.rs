@@ -9,10 +9,68 @@ pub struct SnapshotItem {
     pub index: u64,
     /// Contributor address.
     pub contributor: [u8; 20],
-    /// Integer features (for the digits model: 64 pixels, 0..=16).
-    pub features: Vec<i32>,
+    /// The content: integer features (for the digits model: 64 pixels, 0..=16) or text.
+    pub content: ItemContent,
     /// The label as stored (for the digits model: "0".."9").
     pub label: String,
+}
+
+/// What an item holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemContent {
+    /// Integer features.
+    Features(Vec<i32>),
+    /// Text.
+    Text(String),
+}
+
+/// The texts of a text snapshot, in order (an item with features is an error naming it).
+pub fn texts(items: &[SnapshotItem]) -> Result<Vec<&str>> {
+    if items.is_empty() {
+        return Err(Error::Empty);
+    }
+    items
+        .iter()
+        .map(|it| match &it.content {
+            ItemContent::Text(t) => Ok(t.as_str()),
+            ItemContent::Features(_) => Err(Error::BadItem {
+                item: it.index,
+                reason: "has integer features; a text model takes text".into(),
+            }),
+        })
+        .collect()
+}
+
+/// Parses a text queries file: one `{"text": "…"}` object per line (blank lines skipped), each text
+/// non-empty. Errors name the 1-based line.
+pub fn parse_text_queries(text: &str) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Query {
+        text: String,
+    }
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| Error::BadQuery {
+            line: i as u64 + 1,
+            reason,
+        };
+        let q: Query = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        if q.text.trim().is_empty() {
+            return Err(bad("text is empty".into()));
+        }
+        out.push(q.text);
+    }
+    if out.is_empty() {
+        return Err(Error::BadQuery {
+            line: 0,
+            reason: "no queries".into(),
+        });
+    }
+    Ok(out)
 }
 
 /// A classification example: scaled inputs and a class index.
@@ -60,7 +118,10 @@ pub fn examples(
                 item: it.index,
                 reason,
             };
-            check_features(&it.features, inputs, max_value).map_err(bad)?;
+            let ItemContent::Features(features) = &it.content else {
+                return Err(bad("is text; this model takes integer features".into()));
+            };
+            check_features(features, inputs, max_value).map_err(bad)?;
             let y: u32 = it
                 .label
                 .parse()
@@ -70,7 +131,7 @@ pub fn examples(
             }
             let scale = max_value as f32;
             Ok(Example {
-                x: it.features.iter().map(|&v| v as f32 / scale).collect(),
+                x: features.iter().map(|&v| v as f32 / scale).collect(),
                 y,
             })
         })
@@ -131,7 +192,7 @@ mod tests {
         SnapshotItem {
             index: 7,
             contributor: [1; 20],
-            features,
+            content: ItemContent::Features(features),
             label: label.into(),
         }
     }

@@ -160,8 +160,9 @@ pub struct AttributionArtifact {
     pub feature_scale_log2: i32,
     /// Items in snapshot order.
     pub items: Vec<ArtifactItem>,
-    /// The queries' inputs (integer features), so the artifact can be recomputed from the model and snapshot.
-    pub queries: Vec<Vec<i32>>,
+    /// The queries' inputs (integer features or texts), so the artifact can be recomputed from the model and
+    /// snapshot.
+    pub queries: Queries,
     /// Scale of the query vector.
     pub query_scale_log2: i32,
     /// Quantised query vector `P`.
@@ -170,6 +171,32 @@ pub struct AttributionArtifact {
     pub features_root: String,
     /// `query_commitment`, `0x…`.
     pub query_commitment: String,
+}
+
+/// The epoch's query inputs as recorded in the artifact: integer features (a JSON array of arrays) or texts
+/// (a JSON array of strings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Queries {
+    /// Integer feature vectors (the digits model).
+    Features(Vec<Vec<i32>>),
+    /// Texts (text models).
+    Texts(Vec<String>),
+}
+
+impl Queries {
+    /// Number of queries.
+    pub fn len(&self) -> usize {
+        match self {
+            Queries::Features(q) => q.len(),
+            Queries::Texts(q) => q.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One difference found by [`AttributionArtifact::check`].
@@ -195,23 +222,60 @@ impl AttributionArtifact {
         queries: &[Vec<i32>],
         max_value: i32,
     ) -> Result<Self> {
+        let query_inputs = scaled_queries(queries, model.config.inputs, max_value)?;
+        Self::build_with(
+            model,
+            model.commitment(),
+            settings,
+            examples,
+            contributors,
+            Queries::Features(queries.to_vec()),
+            &query_inputs,
+        )
+    }
+
+    /// Builds the artifact for any model whose last layers are `head`: `examples` hold the head's inputs
+    /// (pixels, or a text model's embeddings), `query_inputs` the queries' head inputs, `queries` what the
+    /// artifact records of them, `commitment` the whole model's `model_commitment`.
+    pub fn build_with(
+        head: &MlpWeights,
+        commitment: field::Fr,
+        settings: FeatureSettings,
+        examples: &[Example],
+        contributors: &[[u8; 20]],
+        queries: Queries,
+        query_inputs: &[Vec<f32>],
+    ) -> Result<Self> {
         settings.validate()?;
-        for (i, q) in queries.iter().enumerate() {
-            crate::data::check_features(q, model.config.inputs, max_value).map_err(|reason| {
-                Error::BadQuery {
-                    line: i as u64 + 1,
-                    reason,
-                }
-            })?;
+        if queries.len() != query_inputs.len() {
+            return Err(Error::BadQuery {
+                line: 0,
+                reason: format!(
+                    "{} queries but {} query inputs",
+                    queries.len(),
+                    query_inputs.len()
+                ),
+            });
         }
+        if let Some((i, q)) = query_inputs
+            .iter()
+            .enumerate()
+            .find(|(_, q)| q.len() != head.config.inputs)
+        {
+            return Err(Error::BadQuery {
+                line: i as u64 + 1,
+                reason: format!(
+                    "has {} inputs, the model takes {}",
+                    q.len(),
+                    head.config.inputs
+                ),
+            });
+        }
+        let model = head;
         let proj = Projection::new(model, settings.k, settings.projection_seed);
         let phi = features::features(model, &proj, examples);
         let q = features::quantise(&phi, settings.feature_bits)?;
-        let query_inputs: Vec<Vec<f32>> = queries
-            .iter()
-            .map(|x| x.iter().map(|&v| v as f32 / max_value as f32).collect())
-            .collect();
-        let p = query_vector(model, &proj, &phi, &query_inputs, settings.damping)?;
+        let p = query_vector(model, &proj, &phi, query_inputs, settings.damping)?;
         let query_scale_log2 = FixedFormat::best_scale(settings.query_bits, &p)
             .ok_or_else(|| Error::BadWeights("the query vector is zero".into()))?;
         let query = FixedFormat {
@@ -235,11 +299,11 @@ impl AttributionArtifact {
             .collect();
         Ok(Self {
             format: Self::FORMAT.into(),
-            model_commitment: field::to_hex(&model.commitment()),
+            model_commitment: field::to_hex(&commitment),
             settings,
             feature_scale_log2: q.format.scale_log2,
             items,
-            queries: queries.to_vec(),
+            queries,
             query_scale_log2,
             query,
             features_root,
@@ -272,6 +336,34 @@ impl AttributionArtifact {
         max_value: i32,
         expected: FeatureSettings,
     ) -> Result<Vec<Mismatch>> {
+        let Queries::Features(queries) = &self.queries else {
+            return Ok(vec![Mismatch {
+                item: None,
+                what: "queries: the artifact has texts, this model takes integer features".into(),
+            }]);
+        };
+        let query_inputs = scaled_queries(queries, model.config.inputs, max_value)?;
+        self.check_with(
+            model,
+            model.commitment(),
+            examples,
+            contributors,
+            &query_inputs,
+            expected,
+        )
+    }
+
+    /// [`Self::check`] for any model with last layers `head` (see [`Self::build_with`]); `query_inputs` are
+    /// the head inputs of the artifact's own queries.
+    pub fn check_with(
+        &self,
+        head: &MlpWeights,
+        commitment: field::Fr,
+        examples: &[Example],
+        contributors: &[[u8; 20]],
+        query_inputs: &[Vec<f32>],
+        expected: FeatureSettings,
+    ) -> Result<Vec<Mismatch>> {
         // The settings are part of what is checked: features extracted under other settings (another
         // projection, damping or width) are reported, not silently re-derived under those settings.
         if self.settings != expected {
@@ -283,13 +375,14 @@ impl AttributionArtifact {
                 ),
             }]);
         }
-        let fresh = Self::build(
-            model,
+        let fresh = Self::build_with(
+            head,
+            commitment,
             self.settings,
             examples,
             contributors,
-            &self.queries,
-            max_value,
+            self.queries.clone(),
+            query_inputs,
         )?;
         let mut out = Vec::new();
         let mut whole = |what: &str, a: String, b: String| {
@@ -366,6 +459,23 @@ impl AttributionArtifact {
         }
         Ok(out)
     }
+}
+
+/// Integer query features checked (`inputs` values in `0..=max_value`) and scaled like the items.
+fn scaled_queries(queries: &[Vec<i32>], inputs: usize, max_value: i32) -> Result<Vec<Vec<f32>>> {
+    queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            crate::data::check_features(q, inputs, max_value).map_err(|reason| {
+                Error::BadQuery {
+                    line: i as u64 + 1,
+                    reason,
+                }
+            })?;
+            Ok(q.iter().map(|&v| v as f32 / max_value as f32).collect())
+        })
+        .collect()
 }
 
 fn hex_lower(bytes: &[u8]) -> String {

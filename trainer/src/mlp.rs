@@ -344,7 +344,11 @@ impl MlpWeights {
     /// Reads weights written by [`Self::save`], checking every shape against `config`.
     pub fn load(config: MlpConfig, path: &Path) -> Result<Self> {
         config.validate()?;
-        let mut map = candle_core::safetensors::load(path, &Device::Cpu)?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut map = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)?;
         let mut take = |name: &str, shape: Vec<usize>| -> Result<Vec<f32>> {
             let t = map
                 .remove(name)

@@ -10,7 +10,6 @@ use std::{io::Cursor, path::Path};
 use clap::Args;
 use serde_json::json;
 use zkattr_circuits::field;
-use zkattr_trainer::mlp::MlpConfig;
 
 use super::{datanet::write_atomic, Ctx, Output};
 use crate::{
@@ -89,11 +88,11 @@ impl DemoCmd {
             &nets,
             name,
             sealed.version,
-            MlpConfig::digits(2026),
+            &epoch::TrainOptions::default(),
             Some(sample::DIGITS_QUERIES),
             &epoch_dir,
         )?;
-        let recomputed = epoch::recompute(&nets, &epoch_dir)?;
+        let recomputed = epoch::recompute(&nets, &epoch_dir, None)?;
         if !recomputed.mismatches.is_empty() {
             return Err(Error::RecomputeMismatch(format!(
                 "{} difference(s) in the demo's own artifact",

@@ -5,7 +5,11 @@ use zkattr_trainer::{
     data,
     eval::{evaluate, EvalConfig},
     influence::FeatureSettings,
-    mlp::MlpConfig,
+    mlp::{default_device, MlpConfig},
+    text::{
+        bert::{locate, Encoder},
+        model::{to_examples, TextConfig},
+    },
 };
 
 use super::{Ctx, Output};
@@ -34,9 +38,14 @@ pub struct EvalCmd {
     /// Every n-th item is held out as a query.
     #[arg(long, default_value_t = 10)]
     pub holdout_every: usize,
-    /// Training steps of every model.
-    #[arg(long, default_value_t = MlpConfig::digits(0).steps)]
-    pub steps: usize,
+    /// Training steps of every model (for text Datanets: of the head) [default: 60 for digits, 20 for
+    /// text].
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Text Datanets: the MiniLM encoder directory (as for `train`). The encoder stays frozen: retrains
+    /// train the head on its embeddings.
+    #[arg(long)]
+    pub encoder: Option<std::path::PathBuf>,
     /// Contributors whose items count as mislabeled for the recall figure (repeatable). By default, the
     /// sample Datanet's mislabeler.
     #[arg(long = "mislabeler")]
@@ -48,12 +57,12 @@ pub struct EvalCmd {
 }
 
 fn sample_mislabelers() -> Vec<[u8; 20]> {
-    let roster: serde_json::Value =
-        serde_json::from_str(sample::DIGITS_CONTRIBUTORS).unwrap_or_default();
-    roster
-        .as_array()
-        .into_iter()
-        .flatten()
+    [sample::DIGITS_CONTRIBUTORS, sample::SUPPORT_CONTRIBUTORS]
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .iter()
+        .flat_map(|roster| roster.as_array().into_iter().flatten())
         .filter(|c| c["role"] == "mislabeler")
         .filter_map(|c| parse_address(c["address"].as_str()?).ok())
         .map(|a| a.0 .0)
@@ -84,11 +93,39 @@ impl EvalCmd {
         };
         let nets = Datanets::open(&ctx.home)?;
         let items = nets.snapshot_items(&self.name, self.version)?;
-        let model = MlpConfig {
-            steps: self.steps,
-            ..MlpConfig::digits(2026)
+        let text = matches!(
+            items.first().map(|i| &i.content),
+            Some(data::ItemContent::Text(_))
+        );
+        let (model, examples) = if text {
+            let labels: std::collections::BTreeSet<&str> =
+                items.iter().map(|i| i.label.as_str()).collect();
+            let mut config =
+                TextConfig::minilm(labels.into_iter().map(String::from).collect(), 2026);
+            if let Some(s) = self.steps {
+                config.head.steps = s;
+            }
+            config.validate()?;
+            let encoder = Encoder::load(
+                &locate(self.encoder.as_deref())?,
+                config.max_tokens,
+                &default_device(),
+            )?;
+            let texts = data::texts(&items)?;
+            let classes: Vec<u32> = items
+                .iter()
+                .map(|i| config.class(&i.label).unwrap_or(0))
+                .collect();
+            let embeddings = encoder.embed(&texts, None)?;
+            (config.head, to_examples(&embeddings, &classes))
+        } else {
+            let mut model = MlpConfig::digits(2026);
+            if let Some(s) = self.steps {
+                model.steps = s;
+            }
+            let examples = data::examples(&items, model.inputs, MAX_VALUE, model.classes as u32)?;
+            (model, examples)
         };
-        let examples = data::examples(&items, model.inputs, MAX_VALUE, model.classes as u32)?;
         let flagged: Vec<bool> = items
             .iter()
             .map(|i| mislabelers.contains(&i.contributor))

