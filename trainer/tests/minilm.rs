@@ -119,3 +119,32 @@ fn encoder_digest_pins_the_files() {
         .to_string()
         .contains("512 positions"));
 }
+
+/// With `cuda`, on a machine with a GPU: the encoder on the GPU agrees with the CPU path, and a LoRA step
+/// runs there. Built (not run) by CI's CUDA compile check; run on a lent GPU machine.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_encoder_matches_the_cpu() {
+    let gpu = Device::new_cuda(0).expect("built with cuda: this test needs a CUDA device");
+    let r = reference();
+    let cpu_enc = Encoder::load(&encoder_dir(), r.max_tokens, &Device::Cpu).unwrap();
+    let gpu_enc = Encoder::load(&encoder_dir(), r.max_tokens, &gpu).unwrap();
+    let texts: Vec<&str> = r.cases.iter().map(|c| c.text.as_str()).collect();
+    let lora = LoraWeights::init(LoraConfig::new(4, 1, 2), 6, 384);
+    let mut lora = lora;
+    lora.tensors[1].1[0] = 0.25;
+    for adapters in [None, Some(&lora)] {
+        let tc = adapters.map(|l| LoraTensors::from_weights(l, &Device::Cpu).unwrap());
+        let tg = adapters.map(|l| LoraTensors::from_weights(l, &gpu).unwrap());
+        let a = cpu_enc.embed(&texts, tc.as_ref()).unwrap();
+        let b = gpu_enc.embed(&texts, tg.as_ref()).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            let worst = x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f32::max);
+            assert!(worst < 1e-4, "GPU and CPU embeddings differ by {worst}");
+        }
+    }
+}

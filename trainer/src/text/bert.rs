@@ -358,7 +358,9 @@ impl Encoder {
         })?;
         if config.hidden_act != "gelu"
             || config.num_attention_heads == 0
-            || !config.hidden_size.is_multiple_of(config.num_attention_heads)
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
         {
             return Err(Error::BadWeights(format!(
                 "unsupported encoder config: hidden_act {:?}, hidden {} over {} heads",
