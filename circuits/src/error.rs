@@ -33,6 +33,9 @@ pub enum Error {
     /// The governance parameter file could not be written.
     #[error("governance parameters: {0}")]
     ParamsSerialize(#[from] toml::ser::Error),
+    /// An epoch's statement inputs are inconsistent or out of range.
+    #[error("statement: {0}")]
+    InvalidStatement(String),
     /// A governance parameter is out of its allowed range.
     #[error("governance parameter `{field}` = {value}: {reason}")]
     InvalidParam {

@@ -43,6 +43,11 @@ pub fn from_address(address: &[u8; 20]) -> Fr {
     from_bytes_be(&b).expect("a 160-bit integer is below the modulus")
 }
 
+/// `x` as a field element (exact: `x < 2^128 < p`).
+pub fn from_u128(x: u128) -> Fr {
+    <Fr as ff::PrimeField>::from_u128(x)
+}
+
 /// Embeds a signed integer: non-negative values as themselves, negative values as `p - |x|`.
 pub fn from_i64(x: i64) -> Fr {
     if x >= 0 {

@@ -22,6 +22,7 @@ pub mod fixed;
 pub mod merkle;
 pub mod params;
 pub mod poseidon;
+pub mod statement;
 
 #[cfg(feature = "halo2")]
 pub mod halo2;
