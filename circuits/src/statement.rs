@@ -535,7 +535,8 @@ mod tests {
     fn bad_inputs_are_refused() {
         let ok = input(vec![item(1, vec![1, 2])], vec![1, 2], 10);
         assert!(evaluate(&ok).is_ok());
-        let cases: Vec<(Box<dyn Fn(&mut EpochInput)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut EpochInput)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|e| e.items.clear()), "no items"),
             (Box::new(|e| e.query.push(0)), "query has 3"),
             (
