@@ -28,7 +28,10 @@ TEXTS = [
     "literal [SEP] and [CLS] markers, [mask] lower-case",
     "3.14159 is \u03c0; e\u0301 decomposed vs \u00e9 composed",
     "   leading and trailing spaces   ",
+    "ΟΔΟΣ final sigma, ͸ unassigned, a⹒b new punctuation, x࣢y new format, ഻ mark",
+    " ".join(f"word{i} tokenisation" for i in range(120)),
 ]
+MAX_TOKENS = 256
 
 
 def load_safetensors(path):
@@ -88,13 +91,14 @@ def main():
     cfg = json.loads((model / "config.json").read_text())
     tok = Tokenizer.from_file(str(model / "tokenizer.json"))
     tok.no_padding()
+    tok.enable_truncation(MAX_TOKENS)
     W = load_safetensors(model / "model.safetensors")
     cases = []
     for t in TEXTS:
         ids = tok.encode(t).ids
         cases.append({"text": t, "ids": ids, "embedding": [float(v) for v in embed(W, cfg, ids)]})
     out = Path(__file__).resolve().parent.parent / "trainer/tests/fixtures/minilm_reference.json"
-    out.write_text(json.dumps({"max_tokens": 128, "cases": cases}, ensure_ascii=False) + "\n")
+    out.write_text(json.dumps({"max_tokens": MAX_TOKENS, "cases": cases}, ensure_ascii=False) + "\n")
     print(f"wrote {out}")
 
 

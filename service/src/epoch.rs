@@ -16,7 +16,7 @@ use zkattr_trainer::{
     influence::{AttributionArtifact, FeatureSettings, Mismatch, Queries},
     mlp::{default_device, MlpConfig, MlpWeights},
     text::{
-        bert::{locate, Encoder, LoraConfig, LoraWeights, ENCODER_PACKAGE},
+        bert::{locate, Encoder, LoraConfig, LoraWeights, ENCODER_DIGEST, ENCODER_PACKAGE},
         model::{to_examples, TextConfig, TextModel},
     },
 };
@@ -216,12 +216,29 @@ fn train_text(
     config.validate()?;
     let queries = queries.map(data::parse_text_queries).transpose()?;
     let classes = text_classes(items, &config)?;
-    let encoder = Encoder::load(&locate(opts.encoder.as_deref())?, config.max_tokens, device)?;
+    let dir = locate(opts.encoder.as_deref())?;
+    let encoder = Encoder::load(&dir, config.max_tokens, device)?;
+    let digest = format!("0x{}", hex::encode(encoder.digest()));
+    let encoder_package = if digest == ENCODER_DIGEST {
+        ENCODER_PACKAGE.to_owned()
+    } else {
+        tracing::warn!(dir = %dir.display(), %digest, "the encoder is not the files {ENCODER_PACKAGE} ships");
+        format!("unknown (files at {})", dir.display())
+    };
     let (model, embeddings) = TextModel::train(config.clone(), &encoder, &texts, &classes)?;
+    // The artifact's embeddings always come from the CPU path, which recompute uses: GPU kernels sum in
+    // other orders.
+    let cpu_encoder;
+    let (embeddings, artifact_encoder) = if device.is_cpu() {
+        (embeddings, &encoder)
+    } else {
+        cpu_encoder = Encoder::load(&dir, config.max_tokens, &candle_core::Device::Cpu)?;
+        (model.embed(&cpu_encoder, &texts)?, &cpu_encoder)
+    };
     let queries = queries
         .map(|q| -> Result<_> {
             let refs: Vec<&str> = q.iter().map(String::as_str).collect();
-            let x = model.embed(&encoder, &refs)?;
+            let x = model.embed(artifact_encoder, &refs)?;
             Ok((Queries::Texts(q), x))
         })
         .transpose()?;
@@ -232,8 +249,8 @@ fn train_text(
             labels: config.labels,
             max_tokens: config.max_tokens,
             lora: config.lora,
-            encoder_package: ENCODER_PACKAGE.into(),
-            encoder_digest: format!("0x{}", hex::encode(encoder.digest())),
+            encoder_package,
+            encoder_digest: digest,
         }),
         head: model.head,
         lora: model.lora,
@@ -378,10 +395,29 @@ pub fn recompute(nets: &Datanets, dir: &Path, encoder: Option<&Path>) -> Result<
             ),
         });
     }
+    if artifact.queries.is_empty() {
+        return Err(Error::BadArtifact("attribution.json has no queries".into()));
+    }
+    if manifest.device != "Cpu" {
+        tracing::info!(
+            device = %manifest.device,
+            "the model was trained on another device; its artifact features were still computed on the CPU"
+        );
+    }
     let items = nets.snapshot_items(&manifest.datanet, manifest.version)?;
     let contributors: Vec<[u8; 20]> = items.iter().map(|i| i.contributor).collect();
     let (commitment, examples, query_inputs) = match &manifest.text {
         None => {
+            if manifest.config.model_id() != manifest.model_id {
+                mismatches.push(Mismatch {
+                    item: None,
+                    what: format!(
+                        "model_id: model.json has {}, its config gives {}",
+                        manifest.model_id,
+                        manifest.config.model_id()
+                    ),
+                });
+            }
             let examples = digits_examples(&items, &manifest.config)?;
             let Queries::Features(q) = &artifact.queries else {
                 return Err(Error::BadArtifact(
@@ -410,8 +446,37 @@ pub fn recompute(nets: &Datanets, dir: &Path, encoder: Option<&Path>) -> Result<
                 lora: t.lora,
             };
             config.validate()?;
-            let device = default_device();
-            let encoder = Encoder::load(&locate(encoder)?, config.max_tokens, &device)?;
+            let labels: std::collections::BTreeSet<&str> =
+                items.iter().map(|i| i.label.as_str()).collect();
+            if !labels
+                .iter()
+                .copied()
+                .eq(config.labels.iter().map(String::as_str))
+            {
+                mismatches.push(Mismatch {
+                    item: None,
+                    what: format!(
+                        "labels: model.json has {:?}, the snapshot's distinct labels in order are {labels:?}",
+                        config.labels
+                    ),
+                });
+            }
+            if config.model_id() != manifest.model_id {
+                mismatches.push(Mismatch {
+                    item: None,
+                    what: format!(
+                        "model_id: model.json has {}, its config gives {}",
+                        manifest.model_id,
+                        config.model_id()
+                    ),
+                });
+            }
+            // Always the CPU: the path that `train` computes the artifact's embeddings on.
+            let encoder = Encoder::load(
+                &locate(encoder)?,
+                config.max_tokens,
+                &candle_core::Device::Cpu,
+            )?;
             let digest = format!("0x{}", hex::encode(encoder.digest()));
             if digest != t.encoder_digest {
                 mismatches.push(Mismatch {

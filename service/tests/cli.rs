@@ -928,6 +928,19 @@ fn text_model_trains_and_recomputes_bit_for_bit_across_thread_counts() {
     assert!(err.contains("model_commitment"), "{err}");
     assert!(err.contains("item "), "{err}");
 
+    // Permuted labels (every item's class changes) are caught: labels, commitment and features.
+    let manifest_path = b.join("model.json");
+    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    let mut mj: Value = serde_json::from_str(&original).unwrap();
+    mj["text"]["labels"] = serde_json::json!(["billing", "account", "delivery", "technical"]);
+    std::fs::write(&manifest_path, mj.to_string()).unwrap();
+    let err = fails(&home, &["recompute", b.to_str().unwrap()]);
+    assert!(
+        err.contains("labels:") && err.contains("model_commitment"),
+        "{err}"
+    );
+    std::fs::write(&manifest_path, original).unwrap();
+
     // A text artifact checked against a model told to use another encoder fails on the encoder digest.
     let fake = tmp.path().join("fake-encoder");
     std::fs::create_dir_all(&fake).unwrap();
@@ -989,6 +1002,15 @@ fn lora_adapters_train_deterministically_and_are_checked() {
     let err = fails(&home, &["recompute", a.to_str().unwrap()]);
     assert!(err.contains("model_commitment"), "{err}");
     assert!(err.contains("item "), "{err}");
+    // LoRA's alpha changes what the adapters compute: edited in model.json, it is caught by the commitment.
+    let manifest_path = a.join("model.json");
+    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    let mut m: Value = serde_json::from_str(&original).unwrap();
+    m["text"]["lora"]["alpha"] = serde_json::json!(8.0);
+    std::fs::write(&manifest_path, m.to_string()).unwrap();
+    let err = fails(&home, &["recompute", a.to_str().unwrap()]);
+    assert!(err.contains("model_commitment"), "{err}");
+    std::fs::write(&manifest_path, original).unwrap();
     // Without the adapters file, recompute says which file is missing.
     std::fs::remove_file(&path).unwrap();
     let err = fails(&home, &["recompute", a.to_str().unwrap()]);
@@ -1018,7 +1040,7 @@ fn text_training_without_an_encoder_says_how_to_install_it() {
         "{err}"
     );
     assert!(!out.join("model.json").exists());
-    // Text queries for the digits model, and feature queries for the text model, are refused by line.
+    // Feature queries for the text model are refused by line.
     let bad = write_lines(tmp.path(), "q.jsonl", &["{\"features\":[1,2]}".to_owned()]);
     let err = fails(
         &home,

@@ -73,7 +73,7 @@ fn median_query(margins: &[QueryMargins]) -> Option<&QueryMargins> {
 /// Renders `report`'s margins to a PNG at `path` (parent directories are created). `title` heads the image.
 pub fn margins_png(report: &EvalReport, title: &str, path: &Path) -> Result<()> {
     let Some(median) = median_query(&report.margins) else {
-        return Err(Error::Empty);
+        return Err(Error::BadEval("no queries to plot".into()));
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {

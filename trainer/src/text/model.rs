@@ -38,13 +38,14 @@ pub struct TextConfig {
 }
 
 impl TextConfig {
-    /// MiniLM (384-d embedding) → 64 (ReLU) → classes, 20 full-batch head steps, 128 tokens, no LoRA.
+    /// MiniLM (384-d embedding) → 64 (ReLU) → classes, 20 full-batch head steps, 256 tokens (the
+    /// sentence-transformers `max_seq_length` of all-MiniLM-L6-v2), no LoRA.
     /// Longer head schedules fit the mislabeled items and lose LDS (measured in `docs/attribution.md`).
     pub fn minilm(labels: Vec<String>, seed: u64) -> Self {
         let classes = labels.len();
         Self {
             labels,
-            max_tokens: 128,
+            max_tokens: 256,
             head: MlpConfig {
                 inputs: 384,
                 hidden: 64,
@@ -124,8 +125,15 @@ impl TextModel {
         labels: &[u32],
     ) -> Result<(Self, Vec<Vec<f32>>)> {
         config.validate()?;
-        if texts.is_empty() || texts.len() != labels.len() {
+        if texts.is_empty() {
             return Err(Error::Empty);
+        }
+        if texts.len() != labels.len() {
+            return Err(Error::BadEval(format!(
+                "{} texts but {} labels",
+                texts.len(),
+                labels.len()
+            )));
         }
         if config.head.inputs != encoder.config.hidden_size {
             return Err(Error::BadWeights(format!(
@@ -206,11 +214,16 @@ impl TextModel {
         encoder.embed(texts, adapters.as_ref())
     }
 
-    /// `keccak256("zkattr.text.v1" ‖ encoder digest ‖ LoRA digest (32 zero bytes without LoRA) ‖ head
-    /// weights digest)`.
+    /// `keccak256("zkattr.text.v1" ‖ keccak(config JSON) ‖ encoder digest ‖ LoRA digest (32 zero bytes
+    /// without LoRA) ‖ head weights digest)`. The config JSON (`serde_json` of [`TextConfig`], fields in
+    /// declaration order) binds the ordered labels, the token limit, the head schedule and LoRA's rank and
+    /// alpha, all of which change what the weights compute.
     pub fn weights_digest(&self, encoder_digest: &[u8; 32]) -> [u8; 32] {
         let mut h = Keccak256::new();
         h.update(b"zkattr.text.v1");
+        h.update(Keccak256::digest(
+            serde_json::to_vec(&self.config).expect("serialisable"),
+        ));
         h.update(encoder_digest);
         h.update(self.lora.as_ref().map_or([0u8; 32], LoraWeights::digest));
         h.update(self.head.weights_digest());

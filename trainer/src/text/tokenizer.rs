@@ -7,8 +7,8 @@
 
 use std::{collections::HashMap, path::Path};
 
-use unicode_general_category::{get_general_category, GeneralCategory as G};
-use unicode_normalization::UnicodeNormalization;
+use unicode_categories::UnicodeCategories;
+use unicode_normalization_alignments::UnicodeNormalization;
 
 use crate::error::{Error, Result};
 
@@ -28,26 +28,14 @@ pub struct Tokenizer {
     max_tokens: usize,
 }
 
+/// Hugging Face's `is_control`: categories Cc, Cf and Co (as in the `unicode_categories` tables it uses),
+/// except tab, newline and carriage return.
 fn is_control(c: char) -> bool {
-    !matches!(c, '\t' | '\n' | '\r')
-        && matches!(
-            get_general_category(c),
-            G::Control | G::Format | G::Surrogate | G::PrivateUse | G::Unassigned
-        )
+    !matches!(c, '\t' | '\n' | '\r') && c.is_other()
 }
 
 fn is_punctuation(c: char) -> bool {
-    c.is_ascii_punctuation()
-        || matches!(
-            get_general_category(c),
-            G::ConnectorPunctuation
-                | G::DashPunctuation
-                | G::OpenPunctuation
-                | G::ClosePunctuation
-                | G::InitialPunctuation
-                | G::FinalPunctuation
-                | G::OtherPunctuation
-        )
+    c.is_ascii_punctuation() || c.is_punctuation()
 }
 
 fn is_chinese(c: char) -> bool {
@@ -80,11 +68,15 @@ pub fn normalise(text: &str) -> String {
             cleaned.push(c);
         }
     }
+    // Lowercase one character at a time (as Hugging Face does): `str::to_lowercase` would map a word-final
+    // capital sigma to the final form, another token.
     cleaned
+        .as_str()
         .nfd()
-        .filter(|&c| get_general_category(c) != G::NonspacingMark)
-        .collect::<String>()
-        .to_lowercase()
+        .map(|(c, _)| c)
+        .filter(|c| !c.is_mark_nonspacing())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// `BertPreTokenizer`: split on whitespace (dropped) and around every punctuation character (kept alone).
