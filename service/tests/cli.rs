@@ -992,6 +992,23 @@ fn lora_adapters_train_deterministically_and_are_checked() {
     let r = ok_json(&home, &["recompute", a.to_str().unwrap()]);
     assert_eq!(r["matches"], true);
 
+    // LoRA's alpha changes what the adapters compute: edited in model.json, it is caught by the commitment,
+    // and the features it changes are named by item.
+    let manifest_path = a.join("model.json");
+    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    let mut m: Value = serde_json::from_str(&original).unwrap();
+    m["text"]["lora"]["alpha"] = serde_json::json!(8.0);
+    std::fs::write(&manifest_path, m.to_string()).unwrap();
+    let err = fails(&home, &["recompute", a.to_str().unwrap()]);
+    assert!(
+        err.contains("model_commitment") && err.contains("item "),
+        "{err}"
+    );
+    std::fs::write(&manifest_path, original).unwrap();
+    assert_eq!(
+        ok_json(&home, &["recompute", a.to_str().unwrap()])["matches"],
+        true
+    );
     // One changed adapter weight changes the commitment and every embedding-derived feature.
     let path = a.join("lora.safetensors");
     let cfg: zkattr_trainer::text::bert::LoraConfig =
@@ -1002,15 +1019,6 @@ fn lora_adapters_train_deterministically_and_are_checked() {
     let err = fails(&home, &["recompute", a.to_str().unwrap()]);
     assert!(err.contains("model_commitment"), "{err}");
     assert!(err.contains("item "), "{err}");
-    // LoRA's alpha changes what the adapters compute: edited in model.json, it is caught by the commitment.
-    let manifest_path = a.join("model.json");
-    let original = std::fs::read_to_string(&manifest_path).unwrap();
-    let mut m: Value = serde_json::from_str(&original).unwrap();
-    m["text"]["lora"]["alpha"] = serde_json::json!(8.0);
-    std::fs::write(&manifest_path, m.to_string()).unwrap();
-    let err = fails(&home, &["recompute", a.to_str().unwrap()]);
-    assert!(err.contains("model_commitment"), "{err}");
-    std::fs::write(&manifest_path, original).unwrap();
     // Without the adapters file, recompute says which file is missing.
     std::fs::remove_file(&path).unwrap();
     let err = fails(&home, &["recompute", a.to_str().unwrap()]);
