@@ -334,8 +334,12 @@ pub fn evaluate(input: &EpochInput) -> Result<Outcome> {
         params_hash: p.hash(),
         datanet_root: merkle::root(&leaves)?,
         model_commitment: input.model_commitment,
-        features_root: commitments::features_root(&features)?,
-        query_commitment: commitments::query_commitment(input.query_scale_log2, &input.query),
+        features_root: commitments::features_root(p.fixed_point.feature_bits, &features)?,
+        query_commitment: commitments::query_commitment(
+            input.query_scale_log2,
+            p.fixed_point.query_bits,
+            &input.query,
+        )?,
         pool: input.pool,
         total_rewarded,
         r,
@@ -525,9 +529,12 @@ mod tests {
         assert_eq!(pi[4], merkle::root(&leaves).unwrap());
         assert_eq!(
             pi[6],
-            commitments::features_root(&[vec![1, 0], vec![0, 1]]).unwrap()
+            commitments::features_root(16, &[vec![1, 0], vec![0, 1]]).unwrap()
         );
-        assert_eq!(pi[7], commitments::query_commitment(10, &[1, 1]));
+        assert_eq!(
+            pi[7],
+            commitments::query_commitment(10, 16, &[1, 1]).unwrap()
+        );
         assert_eq!(pi[9], Fr::from(10u64));
     }
 

@@ -283,9 +283,15 @@ impl AttributionArtifact {
             scale_log2: query_scale_log2,
         }
         .quantize_all(&p)?;
-        let features_root = field::to_hex(&commitments::features_root(&q.values)?);
-        let query_commitment =
-            field::to_hex(&commitments::query_commitment(query_scale_log2, &query));
+        let features_root = field::to_hex(&commitments::features_root(
+            settings.feature_bits,
+            &q.values,
+        )?);
+        let query_commitment = field::to_hex(&commitments::query_commitment(
+            query_scale_log2,
+            settings.query_bits,
+            &query,
+        )?);
         let items = q
             .values
             .into_iter()
