@@ -73,7 +73,8 @@ pub fn features_root(bits: u32, items: &[Vec<i64>]) -> Result<Fr> {
     merkle::root(&leaves)
 }
 
-fn query_domain() -> Fr {
+/// The domain tag of `query_commitment`: the ASCII bytes `zkattr.query` as an integer.
+pub fn query_domain() -> Fr {
     let tag = b"zkattr.query";
     let mut b = [0u8; 32];
     b[32 - tag.len()..].copy_from_slice(tag);

@@ -4,6 +4,7 @@
 //! Circuits are written against `halo2_base::halo2_proofs`, which is halo2-axiom, or halo2-axiom-gpu when
 //! halo2-base's `cuda` feature is on (DESIGN §3).
 
+pub mod attribution;
 pub mod features;
 pub mod merkle;
 

@@ -1,0 +1,632 @@
+//! The attribution circuit's statement v1 (DESIGN §4) on halo2-base, over the plain-Rust reference
+//! [`crate::statement`].
+//!
+//! The prover supplies an [`AttributionWitness`]: the epoch's inputs (items, features, query, parameters,
+//! pool, context) and its claims: the reward-list slot of every item, the list's addresses and amounts, each
+//! contributor's uncapped share and the cap. Everything else is computed in-circuit and constrained:
+//!
+//! 1. `params_hash`: Poseidon over the parameter encoding, shape values as constants, value parameters
+//!    (`feature_scale_log2`, `clamp`, `min_score`, `max_share_bps`) as witnesses bound by the hash;
+//! 2. `datanet_root`: a leaf `Poseidon(contributor, content_hash, i)` per item, Merkle root over them;
+//! 3. `features_root` and `query_commitment` with signed range checks on every feature and query value
+//!    ([`super::features`]);
+//! 4. `score_i = <phi_i, P>`; no wrap-around since every factor is range-checked and
+//!    `|score_i| * N < 2^63` ([`crate::statement::EpochInput::validate`]);
+//! 5. slot of item `i`: a one-hot indicator over the `C = max_contributors` list slots whose selected address
+//!    equals the item's contributor; `T_c = sum_i [slot_i = c] score_i`;
+//! 6. `S_c = T_c` if `T_c >= min_score`, else 0 (a 64-bit signed comparison; `min_score` is constrained
+//!    to be non-negative, so this also zeroes every negative `T_c`);
+//! 7. list shape: a slot is active iff it has items; active slots form a prefix, their addresses are
+//!    non-zero 160-bit values strictly increasing; inactive slots hold address 0 and amount 0;
+//! 8. shares: with `sum S > 0`, `share_c * sum S <= pool * S_c < (share_c + 1) * sum S` (192-bit range
+//!    checks on both gaps); with `sum S = 0`, `share_c = 0`. Cap: `cap * 10000 <= pool * bps < (cap + 1) *
+//!    10000`; `amount_c = min(share_c, cap)`;
+//! 9. `total_rewarded = sum amount_c <= pool` (`pool` and amounts 128-bit);
+//! 10. `y = sum_k e_k r^k` over the slots' `[address, amount]` pairs, `r` public.
+//!
+//! Public inputs in [`PublicInputs::to_field_elements`] order.
+
+use halo2_base::{
+    gates::{circuit::builder::BaseCircuitBuilder, GateInstructions, RangeChip, RangeInstructions},
+    AssignedValue, Context, QuantumCell,
+};
+
+use super::{
+    features::{checked_pack, features_leaf},
+    merkle::{index_constant, leaf_hash, merkle_root, poseidon_hasher},
+};
+use crate::{
+    commitments,
+    error::{Error, Result},
+    field::{self, Fr},
+    statement::{self, EpochInput, Outcome, PublicInputs, RewardEntry},
+};
+
+/// Width of the range checks on the share inequalities' gaps (products are below 2^191).
+const GAP_BITS: usize = 192;
+/// Offset that maps signed 64-bit values into `[0, 2^64)`.
+const SIGNED_OFFSET: u128 = 1 << 63;
+
+/// What the prover supplies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributionWitness {
+    /// The epoch's inputs.
+    pub input: EpochInput,
+    /// Per item, the slot of its contributor in the reward list.
+    pub slots: Vec<u64>,
+    /// The reward list's slots, `max_contributors` of them: active entries first, then `(0, 0)`.
+    pub list: Vec<RewardEntry>,
+    /// Per slot, `floor(pool * S_c / sum S)` (0 when `sum S = 0`) before the cap.
+    pub shares: Vec<u128>,
+    /// `floor(pool * max_share_bps / 10000)`.
+    pub cap: u128,
+    /// `r`, the challenge the contract derives from the list bytes.
+    pub r: Fr,
+}
+
+impl AttributionWitness {
+    /// The honest witness for `input`, with the reference outcome.
+    pub fn honest(input: EpochInput) -> Result<(Self, Outcome)> {
+        let o = statement::evaluate(&input)?;
+        let c = input.params.circuit.max_contributors as usize;
+        let slot_of = |a: &[u8; 20]| {
+            o.rewards
+                .iter()
+                .position(|e| &e.contributor == a)
+                .map(|s| s as u64)
+        };
+        let slots = input
+            .items
+            .iter()
+            .map(|it| {
+                slot_of(&it.contributor)
+                    .ok_or_else(|| Error::InvalidStatement("unlisted contributor".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut list = o.rewards.clone();
+        list.resize(
+            c,
+            RewardEntry {
+                contributor: [0; 20],
+                amount: 0,
+            },
+        );
+        let shares = list
+            .iter()
+            .map(|e| {
+                let s = o.clamped.get(&e.contributor).copied().unwrap_or(0);
+                if o.sum_clamped == 0 {
+                    0
+                } else {
+                    mul_div(input.pool, s, o.sum_clamped)
+                }
+            })
+            .collect();
+        let cap = mul_div(
+            input.pool,
+            u128::from(input.params.attribution.max_share_bps),
+            10_000,
+        );
+        Ok((
+            Self {
+                slots,
+                list,
+                shares,
+                cap,
+                r: o.public.r,
+                input,
+            },
+            o,
+        ))
+    }
+}
+
+fn mul_div(a: u128, b: u128, c: u128) -> u128 {
+    use ruint::aliases::U256;
+    (U256::from(a) * U256::from(b) / U256::from(c)).to::<u128>()
+}
+
+fn constant(x: Fr) -> QuantumCell<Fr> {
+    QuantumCell::Constant(x)
+}
+
+/// Range-checks `a + 2^63` to 64 bits (a signed 64-bit value) and returns the offset cell.
+fn signed64(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    a: AssignedValue<Fr>,
+) -> AssignedValue<Fr> {
+    let z = range
+        .gate()
+        .add(ctx, a, constant(field::from_u128(SIGNED_OFFSET)));
+    range.range_check(ctx, z, 64);
+    z
+}
+
+/// Assigns the whole statement into `builder`'s first context and returns the public-input cells in
+/// statement order (also pushed to instance column 0). The witness shape must match the parameters:
+/// `list`/`shares` of `max_contributors` entries and one slot per item.
+pub fn assign(
+    builder: &mut BaseCircuitBuilder<Fr>,
+    w: &AttributionWitness,
+) -> Result<[AssignedValue<Fr>; PublicInputs::LEN]> {
+    let input = &w.input;
+    input.validate()?;
+    let p = &input.params;
+    let c = p.circuit.max_contributors as usize;
+    let (fb, qb) = (p.fixed_point.feature_bits, p.fixed_point.query_bits);
+    if w.slots.len() != input.items.len() || w.list.len() != c || w.shares.len() != c {
+        return Err(Error::InvalidStatement(format!(
+            "witness shape: {} slots for {} items, {} list entries and {} shares for {c} slots",
+            w.slots.len(),
+            input.items.len(),
+            w.list.len(),
+            w.shares.len()
+        )));
+    }
+    let range = builder.range_chip();
+    let gate = range.gate().clone();
+    let ctx = builder.main(0);
+    let hasher = poseidon_hasher(ctx, &gate);
+
+    // Context and parameters.
+    let chain_id = ctx.load_witness(Fr::from(input.chain_id));
+    range.range_check(ctx, chain_id, 64);
+    let settlement = ctx.load_witness(field::from_address(&input.settlement));
+    range.range_check(ctx, settlement, 160);
+    let epoch = ctx.load_witness(Fr::from(input.epoch));
+    range.range_check(ctx, epoch, 64);
+    let encoding = p.to_field_elements();
+    // Value parameters (indices 3, 6, 7, 8 of the encoding) are witnesses; the rest fix the circuit's shape.
+    let mut params_cells = Vec::with_capacity(encoding.len());
+    for (i, v) in encoding.iter().enumerate() {
+        params_cells.push(if matches!(i, 3 | 6 | 7 | 8) {
+            ctx.load_witness(*v)
+        } else {
+            ctx.load_constant(*v)
+        });
+    }
+    // Governance keeps min_score >= 0 (params validation); the circuit enforces it, so `T_c < min_score`
+    // covers `T_c < 0` and one comparison is the whole clamp.
+    let min_score = params_cells[7];
+    range.range_check(ctx, min_score, 63);
+    let min_offset = gate.add(ctx, min_score, constant(field::from_u128(SIGNED_OFFSET)));
+    let bps = params_cells[8];
+    range.check_less_than_safe(ctx, bps, 10_001);
+    let params_hash = hasher.hash_fix_len_array(ctx, &gate, &params_cells);
+
+    // Items: Datanet leaves, feature leaves, scores.
+    let query_values: Vec<Fr> = input.query.iter().map(|&v| field::from_i64(v)).collect();
+    let query = ctx.assign_witnesses(query_values);
+    let mut query_inputs = vec![
+        ctx.load_constant(commitments::query_domain()),
+        ctx.load_witness(field::from_i64(i64::from(input.query_scale_log2))),
+    ];
+    query_inputs.extend(checked_pack(ctx, &range, qb, &query));
+    let query_commitment = hasher.hash_fix_len_array(ctx, &gate, &query_inputs);
+
+    let list_addresses: Vec<AssignedValue<Fr>> = w
+        .list
+        .iter()
+        .map(|e| ctx.load_witness(field::from_address(&e.contributor)))
+        .collect();
+    let mut data_leaves = Vec::with_capacity(input.items.len());
+    let mut feature_leaves = Vec::with_capacity(input.items.len());
+    let mut indicators = Vec::with_capacity(input.items.len());
+    let mut scores = Vec::with_capacity(input.items.len());
+    for (i, it) in input.items.iter().enumerate() {
+        let contributor = ctx.load_witness(field::from_address(&it.contributor));
+        let content_hash = ctx.load_witness(it.content_hash);
+        let idx = index_constant(ctx, i as u64);
+        data_leaves.push(leaf_hash(
+            ctx,
+            &gate,
+            &hasher,
+            contributor,
+            content_hash,
+            idx,
+        ));
+        let phi = ctx.assign_witnesses(it.features.iter().map(|&v| field::from_i64(v)));
+        feature_leaves.push(features_leaf(ctx, &range, &hasher, fb, idx, &phi));
+        scores.push(gate.inner_product(ctx, phi, query.iter().map(|q| QuantumCell::Existing(*q))));
+        // The item's slot: a one-hot indicator (exactly one 1) selecting its contributor's address.
+        let slot = ctx.load_witness(Fr::from(w.slots[i]));
+        let ind = gate.idx_to_indicator(ctx, slot, c);
+        let ones = gate.sum(ctx, ind.iter().copied());
+        gate.assert_is_const(ctx, &ones, &Fr::from(1u64));
+        let selected =
+            gate.select_by_indicator(ctx, list_addresses.iter().copied(), ind.iter().copied());
+        ctx.constrain_equal(&selected, &contributor);
+        indicators.push(ind);
+    }
+    let datanet_root = merkle_root(ctx, &gate, &hasher, &data_leaves)?;
+    let features_root = merkle_root(ctx, &gate, &hasher, &feature_leaves)?;
+
+    // Per slot: T_c, S_c, activity.
+    let mut clamped = Vec::with_capacity(c);
+    let mut active = Vec::with_capacity(c);
+    for s in 0..c {
+        let t = gate.inner_product(
+            ctx,
+            scores.iter().copied(),
+            indicators.iter().map(|ind| QuantumCell::Existing(ind[s])),
+        );
+        let count = gate.sum(ctx, indicators.iter().map(|ind| ind[s]));
+        let empty = gate.is_zero(ctx, count);
+        active.push(gate.not(ctx, empty));
+        let t_offset = signed64(ctx, &range, t);
+        let below_min = range.is_less_than(ctx, t_offset, min_offset, 64);
+        let keep = gate.not(ctx, below_min);
+        clamped.push(gate.mul(ctx, t, keep));
+    }
+    let sum_clamped = gate.sum(ctx, clamped.iter().copied());
+    let sum_is_zero = gate.is_zero(ctx, sum_clamped);
+
+    // List shape.
+    for s in 0..c {
+        let addr = list_addresses[s];
+        range.range_check(ctx, addr, 160);
+        let inactive = gate.not(ctx, active[s]);
+        let masked = gate.mul(ctx, addr, inactive);
+        gate.assert_is_const(ctx, &masked, &Fr::from(0u64));
+        let addr_zero = gate.is_zero(ctx, addr);
+        let bad = gate.and(ctx, active[s], addr_zero);
+        gate.assert_is_const(ctx, &bad, &Fr::from(0u64));
+        if s + 1 < c {
+            // Active slots form a prefix: active[s+1] implies active[s].
+            let gap = gate.mul_not(ctx, active[s], active[s + 1]);
+            gate.assert_is_const(ctx, &gap, &Fr::from(0u64));
+            // Strictly increasing addresses between consecutive active slots.
+            let less = range.is_less_than(ctx, addr, list_addresses[s + 1], 160);
+            let violation = gate.mul_not(ctx, less, active[s + 1]);
+            gate.assert_is_const(ctx, &violation, &Fr::from(0u64));
+        }
+    }
+
+    // Pool, cap, shares and amounts.
+    let pool = ctx.load_witness(field::from_u128(input.pool));
+    range.range_check(ctx, pool, 128);
+    let cap = ctx.load_witness(field::from_u128(w.cap));
+    range.range_check(ctx, cap, 128);
+    let pool_bps = gate.mul(ctx, pool, bps);
+    let ten_k = Fr::from(10_000u64);
+    let cap_lo = gate.mul(ctx, cap, constant(ten_k));
+    let gap_lo = gate.sub(ctx, pool_bps, cap_lo);
+    range.range_check(ctx, gap_lo, GAP_BITS);
+    let cap_hi = gate.add(ctx, cap_lo, constant(ten_k));
+    let gap_hi = gate.sub(ctx, cap_hi, pool_bps);
+    let gap_hi = gate.sub(ctx, gap_hi, constant(Fr::from(1u64)));
+    range.range_check(ctx, gap_hi, GAP_BITS);
+    let not_zero = gate.not(ctx, sum_is_zero);
+    let mut amounts = Vec::with_capacity(c);
+    for ((&share_value, entry), &s_c) in w.shares.iter().zip(&w.list).zip(&clamped) {
+        let share = ctx.load_witness(field::from_u128(share_value));
+        range.range_check(ctx, share, 128);
+        // sum S = 0: the share is 0.
+        let forced = gate.mul(ctx, share, sum_is_zero);
+        gate.assert_is_const(ctx, &forced, &Fr::from(0u64));
+        // sum S > 0: share * sum S <= pool * S_c < (share + 1) * sum S; gaps zeroed when sum S = 0.
+        let mid = gate.mul(ctx, pool, s_c);
+        let lo = gate.mul(ctx, share, sum_clamped);
+        let g1 = gate.sub(ctx, mid, lo);
+        let g1 = gate.mul(ctx, g1, not_zero);
+        range.range_check(ctx, g1, GAP_BITS);
+        let hi = gate.add(ctx, lo, sum_clamped);
+        let g2 = gate.sub(ctx, hi, mid);
+        let g2 = gate.sub(ctx, g2, constant(Fr::from(1u64)));
+        let g2 = gate.mul(ctx, g2, not_zero);
+        range.range_check(ctx, g2, GAP_BITS);
+        let capped = range.is_less_than(ctx, cap, share, 128);
+        let amount = gate.select(ctx, cap, share, capped);
+        // The claimed list amount is the computed one.
+        let claimed = ctx.load_witness(field::from_u128(entry.amount));
+        ctx.constrain_equal(&claimed, &amount);
+        amounts.push(amount);
+    }
+    let total = gate.sum(ctx, amounts.iter().copied());
+    range.range_check(ctx, total, 128);
+    let headroom = gate.sub(ctx, pool, total);
+    range.range_check(ctx, headroom, 128);
+
+    // y = sum_k e_k r^k, Horner from the last element.
+    let r = ctx.load_witness(w.r);
+    let mut y = ctx.load_constant(Fr::from(0u64));
+    for s in (0..c).rev() {
+        y = gate.mul_add(ctx, y, r, amounts[s]);
+        y = gate.mul_add(ctx, y, r, list_addresses[s]);
+    }
+
+    let model_commitment = ctx.load_witness(input.model_commitment);
+    let public = [
+        chain_id,
+        settlement,
+        epoch,
+        params_hash,
+        datanet_root,
+        model_commitment,
+        features_root,
+        query_commitment,
+        pool,
+        total,
+        r,
+        y,
+    ];
+    builder.assigned_instances[0].extend(public);
+    Ok(public)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        params::GovernanceParams,
+        statement::{list_challenge, list_evaluation, StatementItem},
+    };
+    use halo2_base::halo2_proofs::dev::MockProver;
+
+    const K: u32 = 15;
+
+    fn addr(b: u8) -> [u8; 20] {
+        let mut a = [0u8; 20];
+        a[0] = b;
+        a[19] = 1;
+        a
+    }
+
+    /// Six items of three contributors (3 positive, 1 negative overall, 2 mixed), dimension 4, 4 slots.
+    fn epoch() -> EpochInput {
+        let mut params = GovernanceParams::default();
+        params.attribution.feature_dim = 4;
+        params.circuit.max_contributors = 4;
+        params.circuit.max_items = 16;
+        params.circuit.shard_items = 8;
+        let items = [
+            (3u8, [100i64, -20, 7, 0]),
+            (1, [-50, 30, 2, 9]),
+            (2, [-300, -10, -1, -32768]),
+            (3, [12, 12, 12, 12]),
+            (1, [80, -5, 0, 100]),
+            (3, [32767, 1, -1, 0]),
+        ];
+        EpochInput {
+            chain_id: 31337,
+            settlement: [0xab; 20],
+            epoch: 3,
+            params,
+            items: items
+                .iter()
+                .enumerate()
+                .map(|(i, (c, f))| StatementItem {
+                    contributor: addr(*c),
+                    content_hash: Fr::from(1000 + i as u64),
+                    features: f.to_vec(),
+                })
+                .collect(),
+            model_commitment: Fr::from(77u64),
+            query_scale_log2: 9,
+            query: vec![3, -2, 5, 1],
+            pool: 1_000_000_007,
+        }
+    }
+
+    /// Public inputs the way an attacker would present them for `w`: the context and commitments of the
+    /// honest epoch `honest`, the list-derived values (`total`, `r`, `y`) of `w`'s own list.
+    fn public_for(honest: &PublicInputs, w: &AttributionWitness) -> Vec<Fr> {
+        let active: Vec<RewardEntry> = w
+            .list
+            .iter()
+            .copied()
+            .filter(|e| e.contributor != [0; 20])
+            .collect();
+        let r = list_challenge(&active);
+        let mut p = *honest;
+        p.total_rewarded = w.list.iter().map(|e| e.amount).sum();
+        p.r = r;
+        p.y = list_evaluation(&active, r);
+        p.to_field_elements().to_vec()
+    }
+
+    fn run(w: &AttributionWitness, public: Vec<Fr>) -> bool {
+        let mut builder = BaseCircuitBuilder::<Fr>::new(false)
+            .use_k(K as usize)
+            .use_lookup_bits(10)
+            .use_instance_columns(1);
+        assign(&mut builder, w).unwrap();
+        builder.calculate_params(Some(9));
+        MockProver::run(K, &builder, vec![public])
+            .unwrap()
+            .verify()
+            .is_ok()
+    }
+
+    /// Runs `w` with its list-consistent public inputs, and with its list's `r` recomputed.
+    fn accepts(w: &AttributionWitness, honest: &PublicInputs) -> bool {
+        let mut w = w.clone();
+        let active: Vec<RewardEntry> = w
+            .list
+            .iter()
+            .copied()
+            .filter(|e| e.contributor != [0; 20])
+            .collect();
+        w.r = list_challenge(&active);
+        let public = public_for(honest, &w);
+        run(&w, public)
+    }
+
+    #[test]
+    fn honest_epoch_proves_and_matches_the_reference() {
+        let (w, o) = AttributionWitness::honest(epoch()).unwrap();
+        // The reference: contributor 2 is negative and clamped; the others share the pool.
+        assert_eq!(o.clamped[&addr(2)], 0);
+        assert!(o.clamped[&addr(1)] > 0 && o.clamped[&addr(3)] > 0);
+        let mut builder = BaseCircuitBuilder::<Fr>::new(false)
+            .use_k(K as usize)
+            .use_lookup_bits(10)
+            .use_instance_columns(1);
+        let cells = assign(&mut builder, &w).unwrap();
+        let values: Vec<Fr> = cells.iter().map(|c| *c.value()).collect();
+        assert_eq!(values, o.public.to_field_elements().to_vec());
+        assert!(run(&w, o.public.to_field_elements().to_vec()));
+        // min_score and the cap take effect too.
+        let mut e = epoch();
+        e.params.attribution.max_share_bps = 6000;
+        let (w2, o2) = AttributionWitness::honest(e).unwrap();
+        assert!(o2.rewards.iter().any(|r| r.amount == w2.cap));
+        assert!(run(&w2, o2.public.to_field_elements().to_vec()));
+    }
+
+    #[test]
+    fn wrong_public_inputs_are_rejected() {
+        let (w, o) = AttributionWitness::honest(epoch()).unwrap();
+        let honest = o.public.to_field_elements().to_vec();
+        for i in 0..PublicInputs::LEN {
+            let mut p = honest.clone();
+            p[i] += Fr::from(1u64);
+            assert!(!run(&w, p), "public input {i} changed and accepted");
+        }
+    }
+
+    #[test]
+    fn tampered_witnesses_are_rejected() {
+        let (w, o) = AttributionWitness::honest(epoch()).unwrap();
+        let h = o.public;
+        assert!(accepts(&w, &h), "the honest witness through the same path");
+        let mut cases: Vec<(&str, AttributionWitness)> = Vec::new();
+        let mut t = w.clone();
+        t.input.items[4].features[1] += 1;
+        cases.push(("wrong feature", t));
+        let mut t = w.clone();
+        t.input.query[2] += 1;
+        cases.push(("wrong query (scores)", t));
+        let mut t = w.clone();
+        t.slots[2] = 0;
+        cases.push(("item moved to another contributor", t));
+        let mut t = w.clone();
+        t.slots[2] = 7;
+        cases.push(("slot out of range", t));
+        let mut t = w.clone();
+        t.input.items[1].contributor = addr(3);
+        t.slots[1] = t.slots[0];
+        cases.push(("item's contributor changed", t));
+        // Slots 0 and 2 hold the positive contributors (1 and 3); +1 breaks the lower inequality, -1 the
+        // upper one.
+        for s in [0, 2] {
+            for (name, delta) in [("reward one too high", 1i128), ("reward one too low", -1)] {
+                let mut t = w.clone();
+                t.shares[s] = (t.shares[s] as i128 + delta) as u128;
+                t.list[s].amount = t.shares[s];
+                cases.push((name, t));
+            }
+        }
+        // Clamp skipped: contributor 2's negative total is counted, giving the others more.
+        let mut t = w.clone();
+        let neg = o.totals[&addr(2)];
+        assert!(neg < 0);
+        let pos: Vec<u128> = t
+            .list
+            .iter()
+            .map(|e| o.clamped.get(&e.contributor).copied().unwrap_or(0))
+            .collect();
+        let skewed_sum = (o.sum_clamped as i128 + neg) as u128;
+        for (s, e) in t.list.iter_mut().enumerate() {
+            if pos[s] > 0 {
+                e.amount = mul_div(w.input.pool, pos[s], skewed_sum).min(w.cap);
+                t.shares[s] = e.amount;
+            }
+        }
+        cases.push(("clamp skipped", t));
+        let mut t = w.clone();
+        t.list[0].amount += 1;
+        cases.push(("list amount changed", t));
+        let mut t = w.clone();
+        t.list[1].contributor[5] ^= 1;
+        cases.push(("list address changed", t));
+        let mut t = w.clone();
+        t.list.swap(0, 1);
+        t.shares.swap(0, 1);
+        for s in t.slots.iter_mut() {
+            *s = match *s {
+                0 => 1,
+                1 => 0,
+                x => x,
+            };
+        }
+        cases.push(("list reordered", t));
+        // A duplicate of the last entry in the unused slot (amount 0, so the share rules hold): only the
+        // rule that inactive slots are empty refuses it.
+        let mut t = w.clone();
+        t.list[3] = RewardEntry {
+            contributor: t.list[2].contributor,
+            amount: 0,
+        };
+        cases.push(("list entry duplicated", t));
+        // The same with a larger address: not a duplicate, still a phantom entry.
+        let mut t = w.clone();
+        t.list[3] = RewardEntry {
+            contributor: [0xff; 20],
+            amount: 0,
+        };
+        cases.push(("phantom list entry", t));
+        let mut t = w.clone();
+        t.list[2] = RewardEntry {
+            contributor: [0; 20],
+            amount: 0,
+        };
+        t.shares[2] = 0;
+        cases.push(("list entry omitted", t));
+        let mut t = w.clone();
+        t.input.params.attribution.min_score = 5;
+        cases.push(("wrong params", t));
+        // min_score ignored: with min_score above contributor 1's total, the honest epoch pays contributor 3
+        // everything; an attacker keeps paying contributor 1 (the honest list of min_score 0).
+        let mut e = epoch();
+        e.params.attribution.min_score = i64::try_from(o.totals[&addr(1)]).unwrap() + 1;
+        let (w_min, o_min) = AttributionWitness::honest(e.clone()).unwrap();
+        assert_eq!(o_min.clamped[&addr(1)], 0);
+        assert!(accepts(&w_min, &o_min.public));
+        let mut t = w.clone();
+        t.input = e;
+        let h_min = o_min.public;
+        assert!(!accepts(&t, &h_min), "min_score ignored: accepted");
+        let mut t = w.clone();
+        t.cap += 1;
+        cases.push(("wrong cap", t));
+        let mut t = w.clone();
+        for (e, s) in t.list.iter_mut().zip(t.shares.iter_mut()) {
+            if e.contributor != [0; 20] {
+                *s = w.input.pool;
+                e.amount = w.input.pool;
+            }
+        }
+        cases.push(("total above pool", t));
+        // A hole in the list (slot 1 empty, contributors 2 and 3 in slots 2 and 3), presented with the `r`
+        // and `y` of the list bytes including the empty entry: only the prefix rule refuses it.
+        let mut t = w.clone();
+        t.list.insert(
+            1,
+            RewardEntry {
+                contributor: [0; 20],
+                amount: 0,
+            },
+        );
+        t.list.pop();
+        t.shares.insert(1, 0);
+        t.shares.pop();
+        for s in t.slots.iter_mut() {
+            if *s >= 1 {
+                *s += 1;
+            }
+        }
+        t.r = list_challenge(&t.list);
+        let mut p = h;
+        p.r = t.r;
+        p.y = list_evaluation(&t.list, t.r);
+        assert!(
+            !run(&t, p.to_field_elements().to_vec()),
+            "hole in the list: accepted"
+        );
+        for (name, t) in cases {
+            assert!(!accepts(&t, &h), "{name}: accepted");
+        }
+    }
+}
