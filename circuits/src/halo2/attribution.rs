@@ -629,4 +629,67 @@ mod tests {
             assert!(!accepts(&t, &h), "{name}: accepted");
         }
     }
+
+    /// A random small epoch: 1..=8 items of up to `contributors` contributors, dimension 3, 4 slots.
+    fn random_epoch(
+        seed: u64,
+        contributors: u8,
+        pool: u128,
+        bps: u32,
+        min_score: i64,
+    ) -> EpochInput {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let mut params = GovernanceParams::default();
+        params.attribution.feature_dim = 3;
+        params.attribution.max_share_bps = bps;
+        params.attribution.min_score = min_score;
+        params.circuit.max_contributors = 4;
+        params.circuit.max_items = 16;
+        params.circuit.shard_items = 8;
+        let n = rng.gen_range(1..=8);
+        let v = |rng: &mut rand_chacha::ChaCha20Rng| rng.gen_range(-32_768i64..32_768);
+        EpochInput {
+            chain_id: rng.gen(),
+            settlement: rng.gen(),
+            epoch: rng.gen(),
+            params,
+            items: (0..n)
+                .map(|i| StatementItem {
+                    contributor: addr(rng.gen_range(1..=contributors)),
+                    content_hash: Fr::from(rng.gen::<u64>() + i),
+                    features: (0..3).map(|_| v(&mut rng)).collect(),
+                })
+                .collect(),
+            model_commitment: Fr::from(rng.gen::<u64>()),
+            query_scale_log2: rng.gen_range(-20..20),
+            query: (0..3).map(|_| v(&mut rng)).collect(),
+            pool,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10))]
+
+        /// On random small epochs the circuit's public outputs equal the reference's and the honest witness
+        /// satisfies every constraint.
+        #[test]
+        fn circuit_matches_the_reference_on_random_epochs(
+            seed in proptest::prelude::any::<u64>(),
+            contributors in 1u8..=4,
+            pool in 0u128..(1u128 << 127),
+            bps in 1u32..=10_000,
+            min_score in 0i64..2_000_000_000,
+        ) {
+            let (w, o) = AttributionWitness::honest(random_epoch(seed, contributors, pool, bps, min_score)).unwrap();
+            let mut builder = BaseCircuitBuilder::<Fr>::new(false)
+                .use_k(K as usize)
+                .use_lookup_bits(10)
+                .use_instance_columns(1);
+            let cells = assign(&mut builder, &w).unwrap();
+            let values: Vec<Fr> = cells.iter().map(|c| *c.value()).collect();
+            proptest::prop_assert_eq!(&values, &o.public.to_field_elements().to_vec());
+            proptest::prop_assert!(run(&w, values));
+        }
+    }
 }
