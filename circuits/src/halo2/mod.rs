@@ -7,5 +7,6 @@
 pub mod attribution;
 pub mod features;
 pub mod merkle;
+pub mod prove;
 
 pub use halo2_base;

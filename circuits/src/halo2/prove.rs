@@ -1,0 +1,178 @@
+//! Real (non-mock) proofs of the attribution statement: keys from an SRS and the circuit's shape, SHPLONK
+//! proofs over KZG/BN254, native verification.
+//!
+//! This is the first cut for #4: the SRS comes from [`insecure_test_srs`] (a seeded setup, for tests only;
+//! loading a ceremony's powers of tau from a file, key caching and the EVM transcript come next), and the
+//! Fiat–Shamir transcript is Blake2b.
+
+use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
+use halo2_base::{
+    gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage},
+    halo2_proofs::{
+        halo2curves::bn256::{Bn256, G1Affine},
+        plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey},
+        poly::{
+            commitment::{Params, ParamsProver},
+            kzg::{
+                commitment::{KZGCommitmentScheme, ParamsKZG},
+                multiopen::{ProverSHPLONK, VerifierSHPLONK},
+                strategy::SingleStrategy,
+            },
+        },
+        transcript::{
+            Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
+        },
+    },
+};
+use rand_chacha::rand_core::SeedableRng;
+
+use super::attribution::{assign, AttributionWitness};
+use crate::{
+    error::{Error, Result},
+    field::Fr,
+};
+
+/// Rows kept free for blinding.
+const UNUSABLE_ROWS: usize = 9;
+
+/// A KZG setup from a fixed seed: anyone can compute its toxic waste. For tests only.
+pub fn insecure_test_srs(k: u32) -> ParamsKZG<Bn256> {
+    ParamsKZG::<Bn256>::setup(
+        k,
+        rand_chacha::ChaCha20Rng::seed_from_u64(0x7e57_5e7u64 + u64::from(k)),
+    )
+}
+
+/// Proving key with the circuit shape it was made for.
+#[derive(Debug)]
+pub struct Keys {
+    /// The proving key (holds the verifying key).
+    pub pk: ProvingKey<G1Affine>,
+    /// Columns and lookup settings of the circuit.
+    pub params: BaseCircuitParams,
+    /// Where each thread's cells break across columns.
+    pub break_points: MultiPhaseThreadBreakPoints,
+}
+
+fn builder(stage: CircuitBuilderStage, k: u32, lookup_bits: usize) -> BaseCircuitBuilder<Fr> {
+    BaseCircuitBuilder::from_stage(stage)
+        .use_k(k as usize)
+        .use_lookup_bits(lookup_bits)
+        .use_instance_columns(1)
+}
+
+fn proof_error(e: impl std::fmt::Debug) -> Error {
+    Error::InvalidStatement(format!("proving system: {e:?}"))
+}
+
+/// Keys for the circuit of `w`'s shape (its item count, slots and dimension) on `srs`.
+pub fn keygen(srs: &ParamsKZG<Bn256>, lookup_bits: usize, w: &AttributionWitness) -> Result<Keys> {
+    let mut b = builder(CircuitBuilderStage::Keygen, srs.k(), lookup_bits);
+    assign(&mut b, w)?;
+    let params = b.calculate_params(Some(UNUSABLE_ROWS));
+    let vk = keygen_vk(srs, &b).map_err(proof_error)?;
+    let pk = keygen_pk(srs, vk, &b).map_err(proof_error)?;
+    Ok(Keys {
+        pk,
+        params,
+        break_points: b.break_points(),
+    })
+}
+
+/// A proof for `w` and its public inputs.
+pub fn prove(
+    srs: &ParamsKZG<Bn256>,
+    keys: &Keys,
+    w: &AttributionWitness,
+) -> Result<(Vec<u8>, Vec<Fr>)> {
+    let mut b = BaseCircuitBuilder::prover(keys.params.clone(), keys.break_points.clone());
+    let public: Vec<Fr> = assign(&mut b, w)?.iter().map(|c| *c.value()).collect();
+    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+        srs,
+        &keys.pk,
+        &[b],
+        &[&[&public]],
+        rand_chacha::ChaCha20Rng::from_entropy(),
+        &mut transcript,
+    )
+    .map_err(proof_error)?;
+    Ok((transcript.finalize(), public))
+}
+
+/// Verifies `proof` against `public` with `vk`.
+pub fn verify(
+    srs: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    proof: &[u8],
+    public: &[Fr],
+) -> Result<()> {
+    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
+    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+        srs.verifier_params(),
+        vk,
+        SingleStrategy::new(srs),
+        &[&[public]],
+        &mut transcript,
+    )
+    .map_err(|e| Error::InvalidStatement(format!("the proof does not verify: {e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        params::GovernanceParams,
+        statement::{EpochInput, StatementItem},
+    };
+
+    fn epoch() -> EpochInput {
+        let mut params = GovernanceParams::default();
+        params.attribution.feature_dim = 8;
+        params.circuit.max_contributors = 4;
+        params.circuit.max_items = 16;
+        params.circuit.shard_items = 8;
+        EpochInput {
+            chain_id: 1,
+            settlement: [0x42; 20],
+            epoch: 9,
+            params,
+            items: (0..10u8)
+                .map(|i| StatementItem {
+                    contributor: [1 + i % 3; 20],
+                    content_hash: Fr::from(u64::from(i) + 500),
+                    features: (0..8)
+                        .map(|j| (i64::from(i) * 131 + j * 17) % 200 - 90)
+                        .collect(),
+                })
+                .collect(),
+            model_commitment: Fr::from(5u64),
+            query_scale_log2: 3,
+            query: vec![4, -1, 2, 0, 7, -3, 1, 1],
+            pool: 10_000,
+        }
+    }
+
+    #[test]
+    fn a_real_proof_verifies_and_tampering_fails() {
+        let (w, o) = AttributionWitness::honest(epoch()).unwrap();
+        let srs = insecure_test_srs(15);
+        let keys = keygen(&srs, 10, &w).unwrap();
+        let (proof, public) = prove(&srs, &keys, &w).unwrap();
+        assert_eq!(public, o.public.to_field_elements().to_vec());
+        verify(&srs, keys.pk.get_vk(), &proof, &public).unwrap();
+        // Another epoch number, or one flipped proof byte, does not verify.
+        let mut other = public.clone();
+        other[2] += Fr::from(1u64);
+        assert!(verify(&srs, keys.pk.get_vk(), &proof, &other).is_err());
+        let mut bad = proof.clone();
+        bad[100] ^= 1;
+        assert!(verify(&srs, keys.pk.get_vk(), &bad, &public).is_err());
+        // Keys are a function of the SRS and the shape: a second keygen gives the same verifying key.
+        let again = keygen(&srs, 10, &w).unwrap();
+        assert_eq!(
+            format!("{:?}", again.pk.get_vk().pinned()),
+            format!("{:?}", keys.pk.get_vk().pinned())
+        );
+    }
+}
