@@ -39,7 +39,7 @@ const UNUSABLE_ROWS: usize = 9;
 pub fn insecure_test_srs(k: u32) -> ParamsKZG<Bn256> {
     ParamsKZG::<Bn256>::setup(
         k,
-        rand_chacha::ChaCha20Rng::seed_from_u64(0x7e57_5e7u64 + u64::from(k)),
+        rand_chacha::ChaCha20Rng::seed_from_u64(0x07e5_75e7_u64 + u64::from(k)),
     )
 }
 
