@@ -43,6 +43,46 @@ pub fn insecure_test_srs(k: u32) -> ParamsKZG<Bn256> {
     )
 }
 
+/// Cell counts of the circuit for a witness's shape (items, slots, dimension); independent of `k`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Advice cells of the main gate.
+    pub advice_cells: usize,
+    /// Cells copied into lookup (range-check) columns.
+    pub lookup_cells: usize,
+    /// Distinct constants (fixed cells).
+    pub fixed_cells: usize,
+}
+
+/// Most advice columns [`choose_k`] allows before it doubles the rows.
+pub const MAX_ADVICE_COLUMNS: usize = 16;
+
+/// Counts the cells of the circuit for `w`.
+pub fn shape(w: &AttributionWitness, lookup_bits: usize) -> Result<Shape> {
+    let mut b = builder(CircuitBuilderStage::Keygen, 20, lookup_bits);
+    assign(&mut b, w)?;
+    let st = b.statistics();
+    Ok(Shape {
+        advice_cells: st.gate.total_advice_per_phase.iter().sum(),
+        lookup_cells: st.total_lookup_advice_per_phase.iter().sum(),
+        fixed_cells: st.gate.total_fixed,
+    })
+}
+
+/// The circuit size for `shape`: the smallest `k` (at least `lookup_bits + 1`, so the lookup table fits)
+/// at which the advice cells fill at most [`MAX_ADVICE_COLUMNS`] columns of `2^k - 9` usable rows and the
+/// constants fit one fixed column.
+pub fn choose_k(shape: &Shape, lookup_bits: usize) -> u32 {
+    let mut k = lookup_bits as u32 + 1;
+    loop {
+        let rows = (1usize << k) - UNUSABLE_ROWS;
+        if shape.advice_cells.div_ceil(rows) <= MAX_ADVICE_COLUMNS && shape.fixed_cells <= rows {
+            return k;
+        }
+        k += 1;
+    }
+}
+
 /// Proving key with the circuit shape it was made for.
 #[derive(Debug)]
 pub struct Keys {
@@ -151,6 +191,24 @@ mod tests {
             query: vec![4, -1, 2, 0, 7, -3, 1, 1],
             pool: 10_000,
         }
+    }
+
+    #[test]
+    fn sizing_grows_with_the_epoch() {
+        let (w, _) = AttributionWitness::honest(epoch()).unwrap();
+        let small = shape(&w, 10).unwrap();
+        let mut e = epoch();
+        let extra = e.items.clone();
+        e.items.extend(extra);
+        let (w2, _) = AttributionWitness::honest(e).unwrap();
+        let big = shape(&w2, 10).unwrap();
+        assert!(big.advice_cells > small.advice_cells && big.lookup_cells > small.lookup_cells);
+        assert!(choose_k(&small, 10) >= 11);
+        let huge = Shape {
+            advice_cells: 40 << 20,
+            ..small
+        };
+        assert_eq!(choose_k(&huge, 10), 22);
     }
 
     #[test]
