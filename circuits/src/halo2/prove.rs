@@ -200,6 +200,7 @@ mod tests {
         let mut e = epoch();
         let extra = e.items.clone();
         e.items.extend(extra);
+        e.params.circuit.max_items = 32;
         let (w2, _) = AttributionWitness::honest(e).unwrap();
         let big = shape(&w2, 10).unwrap();
         assert!(big.advice_cells > small.advice_cells && big.lookup_cells > small.lookup_cells);
