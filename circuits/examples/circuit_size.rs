@@ -3,38 +3,12 @@
 #![allow(clippy::unwrap_used)]
 
 use zkattr_circuits::{
-    field::Fr,
     halo2::{
         attribution::AttributionWitness,
         prove::{choose_k, shape},
     },
-    params::GovernanceParams,
-    statement::{EpochInput, StatementItem},
+    statement::synthetic_epoch,
 };
-
-fn epoch(n: usize) -> EpochInput {
-    let mut params = GovernanceParams::default();
-    params.circuit.max_items = n.next_power_of_two().max(256) as u32;
-    EpochInput {
-        chain_id: 1,
-        settlement: [0x42; 20],
-        epoch: 1,
-        params,
-        items: (0..n)
-            .map(|i| StatementItem {
-                contributor: [1 + (i % 32) as u8; 20],
-                content_hash: Fr::from(i as u64),
-                features: (0..64)
-                    .map(|j| ((i * 31 + j * 7) % 2000) as i64 - 1000)
-                    .collect(),
-            })
-            .collect(),
-        model_commitment: Fr::from(1u64),
-        query_scale_log2: 0,
-        query: (0..64).map(|j| (j as i64 * 13) % 500 - 250).collect(),
-        pool: 1_000_000,
-    }
-}
 
 fn main() {
     let ns: Vec<usize> = std::env::args()
@@ -49,7 +23,7 @@ fn main() {
     println!("| N | advice cells | lookup cells | fixed | advice cells / item | k |");
     println!("|---|---|---|---|---|---|");
     for n in ns {
-        let (w, _) = AttributionWitness::honest(epoch(n)).unwrap();
+        let (w, _) = AttributionWitness::honest(synthetic_epoch(n, 64, 32)).unwrap();
         let s = shape(&w, 16).unwrap();
         println!(
             "| {n} | {} | {} | {} | {} | {} |",

@@ -355,6 +355,35 @@ pub fn evaluate(input: &EpochInput) -> Result<Outcome> {
     })
 }
 
+/// A synthetic epoch for sizing and benches: `n` items spread round-robin over `slots` contributors,
+/// dimension `dim`, deterministic feature and query values well inside int16, default parameters otherwise
+/// (`max_items` raised to fit `n`).
+pub fn synthetic_epoch(n: usize, dim: usize, slots: u8) -> EpochInput {
+    let mut params = GovernanceParams::default();
+    params.attribution.feature_dim = dim as u32;
+    params.circuit.max_contributors = u32::from(slots);
+    params.circuit.max_items = (n.next_power_of_two() as u32).max(params.circuit.shard_items);
+    EpochInput {
+        chain_id: 1,
+        settlement: [0x42; 20],
+        epoch: 1,
+        params,
+        items: (0..n)
+            .map(|i| StatementItem {
+                contributor: [1 + (i % usize::from(slots)) as u8; 20],
+                content_hash: Fr::from(i as u64),
+                features: (0..dim)
+                    .map(|j| ((i * 31 + j * 7) % 2000) as i64 - 1000)
+                    .collect(),
+            })
+            .collect(),
+        model_commitment: Fr::from(1u64),
+        query_scale_log2: 0,
+        query: (0..dim).map(|j| (j as i64 * 13) % 500 - 250).collect(),
+        pool: 1_000_000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
