@@ -33,6 +33,14 @@ pub enum Error {
     /// The governance parameter file could not be written.
     #[error("governance parameters: {0}")]
     ParamsSerialize(#[from] toml::ser::Error),
+    /// A structured reference string (KZG setup) file is missing, malformed or too small.
+    #[error("SRS {path}: {reason}")]
+    Srs {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// An epoch's statement inputs are inconsistent or out of range.
     #[error("statement: {0}")]
     InvalidStatement(String),

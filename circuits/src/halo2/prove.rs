@@ -43,6 +43,86 @@ pub fn insecure_test_srs(k: u32) -> ParamsKZG<Bn256> {
     )
 }
 
+/// Reads a KZG setup (SRS) file and downsizes it to `2^k` points.
+///
+/// The file is halo2-axiom's `ParamsKZG::write_custom` with `SerdeFormat::Processed`: `k` as a u32
+/// little-endian, the `2^k` powers of tau in G1 (32-byte compressed points), the same number of Lagrange-basis
+/// points, then `g2` and `s·g2` (64-byte compressed). Every point is decoded and checked on read.
+/// docs/circuit.md says how to produce such a file from a public ceremony. Returns the setup and the
+/// keccak256 of the file, which key files and receipts record.
+pub fn load_srs(path: &std::path::Path, k: u32) -> Result<(ParamsKZG<Bn256>, [u8; 32])> {
+    use sha3::Digest;
+    let bad = |reason: String| Error::Srs {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let digest: [u8; 32] = sha3::Keccak256::digest(&bytes).into();
+    let mut params = ParamsKZG::<Bn256>::read_custom(
+        &mut bytes.as_slice(),
+        halo2_base::halo2_proofs::SerdeFormat::Processed,
+    )
+    .map_err(|e| bad(format!("not a processed halo2 KZG setup: {e}")))?;
+    // Spot-check that the points are powers of one tau matching s·g2: e(g_(i+1), g2) = e(g_i, s·g2) at
+    // the start, the middle and the end (a full check would cost a pairing per point).
+    {
+        use halo2_base::halo2_proofs::halo2curves::bn256::pairing;
+        let g = params.get_g();
+        let n = g.len();
+        for i in [0, n / 2 - 1, n - 2] {
+            if pairing(&g[i + 1], &params.g2()) != pairing(&g[i], &params.s_g2()) {
+                return Err(bad(format!(
+                    "point {} is not tau times point {i} (the G1 and G2 parts disagree)",
+                    i + 1
+                )));
+            }
+        }
+    }
+    if params.k() < k {
+        return Err(bad(format!(
+            "has 2^{} points; this circuit needs 2^{k}",
+            params.k()
+        )));
+    }
+    if params.k() > k {
+        params.downsize(k);
+    }
+    Ok((params, digest))
+}
+
+/// Writes `params` in the format [`load_srs`] reads (via a temporary file and a rename).
+pub fn save_srs(params: &ParamsKZG<Bn256>, path: &std::path::Path) -> Result<()> {
+    let bad = |reason: String| Error::Srs {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut buf = Vec::new();
+    params
+        .write_custom(&mut buf, halo2_base::halo2_proofs::SerdeFormat::Processed)
+        .map_err(|e| bad(e.to_string()))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &buf).map_err(|e| bad(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| bad(e.to_string()))
+}
+
+/// Converts a setup written in halo2's default `ParamsKZG::write` layout (uncompressed, unchecked raw bytes,
+/// the form community conversions of public powers-of-tau ceremonies for halo2 are usually published in)
+/// into the checked, compressed file [`load_srs`] reads. Returns the output's `k`.
+pub fn convert_raw_srs(input: &std::path::Path, output: &std::path::Path) -> Result<u32> {
+    let bytes = std::fs::read(input).map_err(|e| Error::Srs {
+        path: input.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let params = ParamsKZG::<Bn256>::read(&mut bytes.as_slice()).map_err(|e| Error::Srs {
+        path: input.display().to_string(),
+        reason: format!("not a raw halo2 KZG setup: {e}"),
+    })?;
+    save_srs(&params, output)?;
+    // Read it back through the checks.
+    let (checked, _) = load_srs(output, params.k())?;
+    Ok(checked.k())
+}
+
 /// Cell counts of the circuit for a witness's shape (items, slots, dimension); independent of `k`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
@@ -191,6 +271,51 @@ mod tests {
             query: vec![4, -1, 2, 0, 7, -3, 1, 1],
             pool: 10_000,
         }
+    }
+
+    #[test]
+    fn srs_files_round_trip_downsize_and_refuse_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("srs-10.bin");
+        let srs = insecure_test_srs(10);
+        save_srs(&srs, &path).unwrap();
+        let (same, digest) = load_srs(&path, 10).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        srs.write(&mut a).unwrap();
+        same.write(&mut b).unwrap();
+        assert_eq!(a, b);
+        let (small, digest2) = load_srs(&path, 8).unwrap();
+        assert_eq!(small.k(), 8);
+        assert_eq!(digest, digest2, "the digest is the file's");
+        let err = load_srs(&path, 11).unwrap_err().to_string();
+        assert!(err.contains("2^10 points") && err.contains("2^11"), "{err}");
+        // A truncated file and a corrupted point are refused.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(load_srs(&path, 8).is_err());
+        // An encoding that is no curve point, and a valid point that breaks the powers-of-tau structure.
+        let mut corrupt = bytes.clone();
+        corrupt[4 + 32 * 3..4 + 32 * 4].fill(0xff);
+        std::fs::write(&path, &corrupt).unwrap();
+        assert!(load_srs(&path, 8).is_err());
+        let mut swapped = bytes.clone();
+        let (p1, p2) = (4 + 32, 4 + 64);
+        let first: Vec<u8> = swapped[p1..p1 + 32].to_vec();
+        let second: Vec<u8> = swapped[p2..p2 + 32].to_vec();
+        swapped[p1..p1 + 32].copy_from_slice(&second);
+        swapped[p2..p2 + 32].copy_from_slice(&first);
+        std::fs::write(&path, &swapped).unwrap();
+        let err = load_srs(&path, 8).unwrap_err().to_string();
+        assert!(err.contains("not tau times"), "{err}");
+        assert!(load_srs(&dir.path().join("missing"), 8).is_err());
+        // A raw (uncompressed) file converts into the checked format.
+        let raw = dir.path().join("raw.bin");
+        let mut buf = Vec::new();
+        srs.write(&mut buf).unwrap();
+        std::fs::write(&raw, &buf).unwrap();
+        let out = dir.path().join("converted.bin");
+        assert_eq!(convert_raw_srs(&raw, &out).unwrap(), 10);
+        assert_eq!(std::fs::read(&out).unwrap(), bytes);
     }
 
     #[test]
