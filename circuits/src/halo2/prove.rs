@@ -199,6 +199,146 @@ pub fn keygen(srs: &ParamsKZG<Bn256>, lookup_bits: usize, w: &AttributionWitness
     })
 }
 
+/// Keys from [`keygen_cached`].
+#[derive(Debug)]
+pub struct CachedKeys {
+    /// The keys.
+    pub keys: Keys,
+    /// Cache id: hex keccak over the SRS digest, `k`, the lookup width, the item count and the parameters
+    /// that fix the circuit's shape.
+    pub id: String,
+    /// keccak256 of the verifying key's bytes (`SerdeFormat::RawBytes`).
+    pub vk_keccak: [u8; 32],
+    /// Whether they were read from the cache; otherwise why not.
+    pub from_cache: std::result::Result<(), String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeyManifest {
+    format: String,
+    id: String,
+    srs_keccak: String,
+    lookup_bits: usize,
+    items: usize,
+    circuit_params: BaseCircuitParams,
+    break_points: MultiPhaseThreadBreakPoints,
+    vk_keccak: String,
+    pk_keccak: String,
+}
+
+const KEYS_FORMAT: &str = "zkattr.keys.v1";
+
+fn keccak(bytes: &[u8]) -> [u8; 32] {
+    use sha3::Digest;
+    sha3::Keccak256::digest(bytes).into()
+}
+
+fn cache_id(
+    srs: &ParamsKZG<Bn256>,
+    srs_digest: &[u8; 32],
+    lookup_bits: usize,
+    w: &AttributionWitness,
+) -> String {
+    let mut bytes = srs_digest.to_vec();
+    bytes.extend(srs.k().to_be_bytes());
+    bytes.extend((lookup_bits as u64).to_be_bytes());
+    bytes.extend((w.input.items.len() as u64).to_be_bytes());
+    // The shape parameters are constants of the circuit; the value ones (3, 6, 7, 8) are witnesses.
+    for (i, v) in w.input.params.to_field_elements().iter().enumerate() {
+        if !matches!(i, 3 | 6 | 7 | 8) {
+            bytes.extend(crate::field::to_bytes_be(v));
+        }
+    }
+    hex::encode(keccak(&bytes))
+}
+
+/// [`keygen`] with an on-disk cache in `dir`: `<id>.json` (shape, break points, hashes), `<id>.vk`,
+/// `<id>.pk`. A cache entry whose SRS digest or key hashes do not match is ignored and rewritten (keys are
+/// derived data: the verifier derives its key itself). `srs_digest` is [`load_srs`]'s.
+pub fn keygen_cached(
+    srs: &ParamsKZG<Bn256>,
+    srs_digest: &[u8; 32],
+    lookup_bits: usize,
+    w: &AttributionWitness,
+    dir: &std::path::Path,
+) -> Result<CachedKeys> {
+    use halo2_base::halo2_proofs::SerdeFormat::RawBytes;
+    let id = cache_id(srs, srs_digest, lookup_bits, w);
+    let io = |path: &std::path::Path, e: std::io::Error| Error::Srs {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let manifest_path = dir.join(format!("{id}.json"));
+    let (vk_path, pk_path) = (dir.join(format!("{id}.vk")), dir.join(format!("{id}.pk")));
+    let cached = (|| -> std::result::Result<CachedKeys, String> {
+        let text =
+            std::fs::read_to_string(&manifest_path).map_err(|e| format!("no cache entry ({e})"))?;
+        let m: KeyManifest =
+            serde_json::from_str(&text).map_err(|e| format!("bad manifest: {e}"))?;
+        if m.format != KEYS_FORMAT || m.id != id || m.srs_keccak != hex::encode(srs_digest) {
+            return Err("the manifest is for another SRS or format".into());
+        }
+        let vk_bytes = std::fs::read(&vk_path).map_err(|e| e.to_string())?;
+        let pk_bytes = std::fs::read(&pk_path).map_err(|e| e.to_string())?;
+        if hex::encode(keccak(&vk_bytes)) != m.vk_keccak
+            || hex::encode(keccak(&pk_bytes)) != m.pk_keccak
+        {
+            return Err("a key file does not match its recorded hash".into());
+        }
+        let pk = ProvingKey::<G1Affine>::read::<_, BaseCircuitBuilder<Fr>>(
+            &mut pk_bytes.as_slice(),
+            RawBytes,
+            m.circuit_params.clone(),
+        )
+        .map_err(|e| format!("unreadable proving key: {e}"))?;
+        Ok(CachedKeys {
+            keys: Keys {
+                pk,
+                params: m.circuit_params,
+                break_points: m.break_points,
+            },
+            id: id.clone(),
+            vk_keccak: keccak(&vk_bytes),
+            from_cache: Ok(()),
+        })
+    })();
+    let why = match cached {
+        Ok(k) => return Ok(k),
+        Err(why) => why,
+    };
+    let keys = keygen(srs, lookup_bits, w)?;
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let vk_bytes = keys.pk.get_vk().to_bytes(RawBytes);
+    let pk_bytes = keys.pk.to_bytes(RawBytes);
+    let manifest = KeyManifest {
+        format: KEYS_FORMAT.into(),
+        id: id.clone(),
+        srs_keccak: hex::encode(srs_digest),
+        lookup_bits,
+        items: w.input.items.len(),
+        circuit_params: keys.params.clone(),
+        break_points: keys.break_points.clone(),
+        vk_keccak: hex::encode(keccak(&vk_bytes)),
+        pk_keccak: hex::encode(keccak(&pk_bytes)),
+    };
+    // Keys first, the manifest last (via a rename): a manifest always describes complete key files.
+    std::fs::write(&vk_path, &vk_bytes).map_err(|e| io(&vk_path, e))?;
+    std::fs::write(&pk_path, &pk_bytes).map_err(|e| io(&pk_path, e))?;
+    let tmp = manifest_path.with_extension("json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_string_pretty(&manifest).expect("serialisable"),
+    )
+    .map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &manifest_path).map_err(|e| io(&manifest_path, e))?;
+    Ok(CachedKeys {
+        keys,
+        id,
+        vk_keccak: keccak(&vk_bytes),
+        from_cache: Err(why),
+    })
+}
+
 /// A proof for `w` and its public inputs.
 pub fn prove(
     srs: &ParamsKZG<Bn256>,
@@ -316,6 +456,41 @@ mod tests {
         let out = dir.path().join("converted.bin");
         assert_eq!(convert_raw_srs(&raw, &out).unwrap(), 10);
         assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    }
+
+    #[test]
+    fn keys_are_cached_checked_and_regenerated() {
+        let (w, _) = AttributionWitness::honest(epoch()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let srs_path = dir.path().join("srs.bin");
+        save_srs(&insecure_test_srs(15), &srs_path).unwrap();
+        let (srs, digest) = load_srs(&srs_path, 15).unwrap();
+        let cache = dir.path().join("keys");
+        let first = keygen_cached(&srs, &digest, 10, &w, &cache).unwrap();
+        assert!(first.from_cache.is_err());
+        let second = keygen_cached(&srs, &digest, 10, &w, &cache).unwrap();
+        assert_eq!(second.from_cache, Ok(()));
+        assert_eq!(second.vk_keccak, first.vk_keccak);
+        assert_eq!(second.id, first.id);
+        // Cached keys prove, and the proof verifies under a freshly derived verifying key.
+        let (proof, public) = prove(&srs, &second.keys, &w).unwrap();
+        verify(&srs, first.keys.pk.get_vk(), &proof, &public).unwrap();
+        // A corrupted proving key file is noticed and the entry rewritten.
+        let pk = cache.join(format!("{}.pk", first.id));
+        let mut bytes = std::fs::read(&pk).unwrap();
+        bytes[1000] ^= 1;
+        std::fs::write(&pk, bytes).unwrap();
+        let third = keygen_cached(&srs, &digest, 10, &w, &cache).unwrap();
+        assert!(third.from_cache.unwrap_err().contains("hash"));
+        assert_eq!(
+            keygen_cached(&srs, &digest, 10, &w, &cache)
+                .unwrap()
+                .from_cache,
+            Ok(())
+        );
+        // Another SRS digest is another cache entry.
+        let other = keygen_cached(&srs, &[7; 32], 10, &w, &cache).unwrap();
+        assert_ne!(other.id, first.id);
     }
 
     #[test]
