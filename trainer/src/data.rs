@@ -49,6 +49,21 @@ pub fn parse_text_queries(text: &str) -> Result<Vec<String>> {
     struct Query {
         text: String,
     }
+    parse_query_lines(text, |q: Query| {
+        if q.text.trim().is_empty() {
+            Err("text is empty".into())
+        } else {
+            Ok(q.text)
+        }
+    })
+}
+
+/// One JSON object per non-blank line, each turned into a query by `check`; errors name the 1-based line,
+/// and a file without queries is an error.
+fn parse_query_lines<Q: serde::de::DeserializeOwned, T>(
+    text: &str,
+    check: impl Fn(Q) -> std::result::Result<T, String>,
+) -> Result<Vec<T>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -58,11 +73,8 @@ pub fn parse_text_queries(text: &str) -> Result<Vec<String>> {
             line: i as u64 + 1,
             reason,
         };
-        let q: Query = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        if q.text.trim().is_empty() {
-            return Err(bad("text is empty".into()));
-        }
-        out.push(q.text);
+        let q: Q = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        out.push(check(q).map_err(bad)?);
     }
     if out.is_empty() {
         return Err(Error::BadQuery {
@@ -146,26 +158,10 @@ pub fn parse_queries(text: &str, inputs: usize, max_value: i32) -> Result<Vec<Ve
     struct Query {
         features: Vec<i32>,
     }
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |reason: String| Error::BadQuery {
-            line: i as u64 + 1,
-            reason,
-        };
-        let q: Query = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        check_features(&q.features, inputs, max_value).map_err(bad)?;
-        out.push(q.features);
-    }
-    if out.is_empty() {
-        return Err(Error::BadQuery {
-            line: 0,
-            reason: "no queries".into(),
-        });
-    }
-    Ok(out)
+    parse_query_lines(text, |q: Query| {
+        check_features(&q.features, inputs, max_value)?;
+        Ok(q.features)
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +180,23 @@ mod tests {
             ("", "no queries"),
         ] {
             let err = parse_queries(text, 3, 16).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn text_queries_are_parsed_and_checked() {
+        let q = parse_text_queries("{\"text\":\"a b\"}\n\n{\"text\":\"c\"}\n").unwrap();
+        assert_eq!(q, vec!["a b".to_owned(), "c".to_owned()]);
+        for (text, needle) in [
+            (
+                "{\"text\":\"a\"}\n{\"text\":\"  \"}",
+                "line 2: text is empty",
+            ),
+            ("{\"features\":[1]}", "line 1"),
+            ("\n\n", "no queries"),
+        ] {
+            let err = parse_text_queries(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
     }
