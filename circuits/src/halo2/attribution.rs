@@ -98,11 +98,11 @@ impl AttributionWitness {
                 if o.sum_clamped == 0 {
                     0
                 } else {
-                    mul_div(input.pool, s, o.sum_clamped)
+                    statement::mul_div_floor(input.pool, s, o.sum_clamped)
                 }
             })
             .collect();
-        let cap = mul_div(
+        let cap = statement::mul_div_floor(
             input.pool,
             u128::from(input.params.attribution.max_share_bps),
             10_000,
@@ -119,11 +119,6 @@ impl AttributionWitness {
             o,
         ))
     }
-}
-
-fn mul_div(a: u128, b: u128, c: u128) -> u128 {
-    use ruint::aliases::U256;
-    (U256::from(a) * U256::from(b) / U256::from(c)).to::<u128>()
 }
 
 fn constant(x: Fr) -> QuantumCell<Fr> {
@@ -530,7 +525,7 @@ mod tests {
         let skewed_sum = (o.sum_clamped as i128 + neg) as u128;
         for (s, e) in t.list.iter_mut().enumerate() {
             if pos[s] > 0 {
-                e.amount = mul_div(w.input.pool, pos[s], skewed_sum).min(w.cap);
+                e.amount = statement::mul_div_floor(w.input.pool, pos[s], skewed_sum).min(w.cap);
                 t.shares[s] = e.amount;
             }
         }
