@@ -41,6 +41,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The Solidity compiler failed or is missing.
+    #[error("Solidity compiler {compiler}: {reason}")]
+    Solc {
+        /// The compiler command.
+        compiler: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// An epoch's statement inputs are inconsistent or out of range.
     #[error("statement: {0}")]
     InvalidStatement(String),

@@ -5,6 +5,7 @@
 //! halo2-base's `cuda` feature is on (DESIGN §3).
 
 pub mod attribution;
+pub mod evm;
 pub mod features;
 pub mod merkle;
 pub mod prove;

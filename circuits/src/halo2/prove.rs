@@ -1,9 +1,8 @@
-//! Real (non-mock) proofs of the attribution statement: keys from an SRS and the circuit's shape, SHPLONK
-//! proofs over KZG/BN254, native verification.
+//! Real (non-mock) proofs of the attribution statement: SRS files, keys from an SRS and the circuit's shape
+//! (cached on disk), SHPLONK proofs over KZG/BN254, native verification.
 //!
-//! This is the first cut for #4: the SRS comes from [`insecure_test_srs`] (a seeded setup, for tests only;
-//! loading a ceremony's powers of tau from a file, key caching and the EVM transcript come next), and the
-//! Fiat–Shamir transcript is Blake2b.
+//! The Fiat–Shamir transcript is Keccak-256 in the layout of snark-verifier's `EvmTranscript`, so the same
+//! proof bytes verify natively ([`verify`]) and in the generated Solidity verifier ([`super::evm`]).
 
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
 use halo2_base::{
@@ -19,12 +18,13 @@ use halo2_base::{
                 strategy::SingleStrategy,
             },
         },
-        transcript::{
-            Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
-        },
+        transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
     },
 };
 use rand_chacha::rand_core::SeedableRng;
+use snark_verifier_sdk::snark_verifier::{
+    loader::native::NativeLoader, system::halo2::transcript::evm::EvmTranscript,
+};
 
 use super::attribution::{assign, AttributionWitness};
 use crate::{
@@ -134,8 +134,11 @@ pub struct Shape {
     pub fixed_cells: usize,
 }
 
-/// Most advice columns [`choose_k`] allows before it doubles the rows.
-pub const MAX_ADVICE_COLUMNS: usize = 16;
+/// Most advice columns [`choose_k`] allows before it doubles the rows. Few columns keep the EVM verifier
+/// small and cheap (each column is one more commitment and evaluation to check: measured on a 10-item epoch,
+/// 16 columns give 33 KB of bytecode, over the EIP-170 limit; 4 columns 17.7 KB and 426k gas; 2 columns
+/// 15.2 KB and 365k gas), at no cost in prover work, which follows the number of cells.
+pub const MAX_ADVICE_COLUMNS: usize = 2;
 
 /// Counts the cells of the circuit for `w`.
 pub fn shape(w: &AttributionWitness, lookup_bits: usize) -> Result<Shape> {
@@ -347,7 +350,12 @@ pub fn prove(
 ) -> Result<(Vec<u8>, Vec<Fr>)> {
     let mut b = BaseCircuitBuilder::prover(keys.params.clone(), keys.break_points.clone());
     let public: Vec<Fr> = assign(&mut b, w)?.iter().map(|c| *c.value()).collect();
-    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+    let mut transcript =
+        <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
+            _,
+            G1Affine,
+            _,
+        >>::init(vec![]);
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
         srs,
         &keys.pk,
@@ -367,7 +375,12 @@ pub fn verify(
     proof: &[u8],
     public: &[Fr],
 ) -> Result<()> {
-    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
+    let mut transcript =
+        <EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>> as TranscriptReadBuffer<
+            _,
+            G1Affine,
+            _,
+        >>::init(proof);
     verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
         srs.verifier_params(),
         vk,
@@ -509,7 +522,11 @@ mod tests {
             advice_cells: 40 << 20,
             ..small
         };
-        assert_eq!(choose_k(&huge, 10), 22);
+        // The smallest k at which the cells fit MAX_ADVICE_COLUMNS columns.
+        let k = choose_k(&huge, 10);
+        let fits =
+            |k: u32| huge.advice_cells.div_ceil((1 << k) - UNUSABLE_ROWS) <= MAX_ADVICE_COLUMNS;
+        assert!(fits(k) && !fits(k - 1), "k = {k}");
     }
 
     #[test]

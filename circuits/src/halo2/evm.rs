@@ -1,0 +1,175 @@
+//! EVM verification of attribution proofs: the Solidity verifier generated from a verifying key, its
+//! compilation with the project's pinned compiler, and the calldata it takes.
+//!
+//! - The verifier is snark-verifier's SHPLONK verifier for our verifying key, written as one Solidity contract
+//!   with the key and the SRS's `[1]_1, [1]_2, [s]_2` baked in. Generation is deterministic: the same SRS and
+//!   circuit shape give the same bytes, so the committed file can be checked for drift.
+//! - The contract has no function selector: calldata is the public inputs, 32 bytes big-endian each in
+//!   statement order, followed by the proof bytes ([`calldata`]). It returns nothing on success and reverts
+//!   otherwise.
+//! - Compilation goes through `verifier-contracts/bin/solc` (the npm `solc` package, 0.8.19, behind a
+//!   native-style `--standard-json` interface), with the optimizer off (the generated assembly is already hand-scheduled; with the optimizer on, solc
+//!   0.8.19 stops with "stack too deep").
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    rc::Rc,
+};
+
+use halo2_base::halo2_proofs::{
+    halo2curves::bn256::{Bn256, Fq, G1Affine},
+    plonk::VerifyingKey,
+    poly::{commitment::ParamsProver, kzg::commitment::ParamsKZG},
+};
+use snark_verifier_sdk::{
+    snark_verifier::{
+        loader::evm::EvmLoader,
+        system::halo2::{compile, transcript::evm::EvmTranscript, Config},
+        verifier::SnarkVerifier,
+    },
+    PlonkVerifier, SHPLONK,
+};
+
+use crate::{
+    error::{Error, Result},
+    field::{self, Fr},
+    statement::PublicInputs,
+};
+
+/// The pragma snark-verifier writes, and so the compiler version the project pins.
+pub const SOLC_VERSION: &str = "0.8.19";
+
+/// EIP-170: the largest deployed contract.
+pub const MAX_CODE_SIZE: usize = 24_576;
+
+/// Solidity source of the verifier for `vk` (one instance column of [`PublicInputs::LEN`] values).
+pub fn verifier_solidity(srs: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> String {
+    let num_instance = vec![PublicInputs::LEN];
+    let protocol = compile(
+        srs,
+        vk,
+        Config::kzg().with_num_instance(num_instance.clone()),
+    );
+    let dk = (srs.get_g()[0], srs.g2(), srs.s_g2()).into();
+    let loader = EvmLoader::new::<Fq, Fr>();
+    let protocol = protocol.loaded(&loader);
+    let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
+    let instances = transcript.load_instances(num_instance);
+    // Both steps only emit code into the loader; neither can fail for a well-formed protocol.
+    let proof = PlonkVerifier::<SHPLONK>::read_proof(&dk, &protocol, &instances, &mut transcript)
+        .expect("reading the proof symbolically");
+    PlonkVerifier::<SHPLONK>::verify(&dk, &protocol, &instances, &proof)
+        .expect("verifying symbolically");
+    loader.solidity_code()
+}
+
+/// Calldata for the generated verifier: `public` as 32-byte big-endian words, then `proof`.
+pub fn calldata(public: &[Fr], proof: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(public.len() * 32 + proof.len());
+    for v in public {
+        out.extend(field::to_bytes_be(v));
+    }
+    out.extend_from_slice(proof);
+    out
+}
+
+/// The project's compiler wrapper: `$ZKATTR_SOLC` when set, else `verifier-contracts/bin/solc` in this
+/// source tree.
+pub fn default_solc() -> PathBuf {
+    std::env::var_os("ZKATTR_SOLC").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../verifier-contracts/bin/solc"),
+        PathBuf::from,
+    )
+}
+
+fn solc_error(solc: &Path, reason: impl Into<String>) -> Error {
+    Error::Solc {
+        compiler: solc.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Compiles `source` (one file holding contract `contract`) with `solc` in Standard JSON mode and returns
+/// the deployment (creation) bytecode. Compiler errors are returned with their messages; a missing compiler
+/// says how to install it.
+pub fn compile_solidity(solc: &Path, source: &str, contract: &str) -> Result<Vec<u8>> {
+    let input = serde_json::json!({
+        "language": "Solidity",
+        "sources": { "Verifier.sol": { "content": source } },
+        "settings": {
+            "optimizer": { "enabled": false },
+            "outputSelection": { "Verifier.sol": { contract: ["evm.bytecode.object"] } }
+        }
+    });
+    let mut child = Command::new(solc)
+        .arg("--standard-json")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            solc_error(
+                solc,
+                format!("cannot start it ({e}); install it with `scripts/setup-solc.sh`"),
+            )
+        })?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.to_string().as_bytes())
+        .map_err(|e| solc_error(solc, format!("writing its input: {e}")))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| solc_error(solc, e.to_string()))?;
+    if !out.status.success() {
+        return Err(solc_error(
+            solc,
+            format!(
+                "exited with {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| solc_error(solc, format!("unreadable output: {e}")))?;
+    let errors: Vec<String> = json["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["severity"] == "error")
+        .map(|e| {
+            e["formattedMessage"]
+                .as_str()
+                .unwrap_or("(no message)")
+                .to_string()
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(solc_error(solc, errors.join("\n")));
+    }
+    let hex_code = json["contracts"]["Verifier.sol"][contract]["evm"]["bytecode"]["object"]
+        .as_str()
+        .ok_or_else(|| solc_error(solc, format!("no bytecode for contract {contract}")))?;
+    hex::decode(hex_code).map_err(|e| solc_error(solc, format!("bytecode is not hex: {e}")))
+}
+
+/// The name of the contract [`verifier_solidity`] writes.
+pub const VERIFIER_CONTRACT: &str = "Halo2Verifier";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calldata_is_big_endian_words_then_proof() {
+        let data = calldata(&[Fr::from(1u64), Fr::from(0x0102u64)], &[9, 8]);
+        assert_eq!(data.len(), 66);
+        assert_eq!(data[31], 1);
+        assert_eq!(&data[62..64], &[1, 2]);
+        assert_eq!(&data[64..], &[9, 8]);
+    }
+}
