@@ -355,6 +355,30 @@ pub fn evaluate(input: &EpochInput) -> Result<Outcome> {
     })
 }
 
+/// An epoch of `n` items with `params` and every value zero (one contributor): it has the circuit shape of
+/// any epoch of `n` items under `params`, so a verifier derives the verifying key from it without the
+/// prover's data.
+pub fn placeholder_epoch(params: GovernanceParams, n: usize) -> EpochInput {
+    let dim = params.attribution.feature_dim as usize;
+    EpochInput {
+        chain_id: 0,
+        settlement: [0; 20],
+        epoch: 0,
+        params,
+        items: (0..n)
+            .map(|_| StatementItem {
+                contributor: [1; 20],
+                content_hash: Fr::zero(),
+                features: vec![0; dim],
+            })
+            .collect(),
+        model_commitment: Fr::zero(),
+        query_scale_log2: 0,
+        query: vec![0; dim],
+        pool: 0,
+    }
+}
+
 /// A synthetic epoch for sizing and benches: `n` items spread round-robin over `slots` contributors,
 /// dimension `dim`, deterministic feature and query values well inside int16, default parameters otherwise
 /// (`max_items` raised to fit `n`).

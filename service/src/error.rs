@@ -140,6 +140,9 @@ pub enum Error {
     /// An inclusion proof file is not well-formed.
     #[error("inclusion proof: {0}")]
     BadProofFile(String),
+    /// An epoch proof directory is inconsistent or its proof does not verify.
+    #[error("the epoch proof is not valid: {0}")]
+    ProofInvalid(String),
     /// An inclusion proof does not verify.
     #[error("inclusion proof does not verify: {0}")]
     InclusionInvalid(String),

@@ -19,6 +19,7 @@ pub mod datanet;
 pub mod db;
 pub mod epoch;
 pub mod error;
+pub mod proving;
 pub mod sample;
 
 pub use error::{Error, Result};

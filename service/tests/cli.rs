@@ -1087,3 +1087,256 @@ fn eval_attribution_on_text_finds_the_mislabeler() {
     assert!(v["mislabel_recall_at_10"].as_f64().unwrap() > 0.8, "{v}");
     assert!(v["quantised_lds_gap"].as_f64().unwrap().abs() < 0.01, "{v}");
 }
+
+/// A home with the first `n` sample records sealed and trained (short schedule), for proving.
+fn small_trained(tmp: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let home = tmp.join("h");
+    let records = write_lines(tmp, "small.jsonl", &sample_lines()[..n]);
+    ok_json(&home, &["datanet", "create", "digits"]);
+    ok_json(&home, &["datanet", "add", "digits", s(&records)]);
+    ok_json(&home, &["datanet", "seal", "digits"]);
+    let out = tmp.join("epoch");
+    ok_json(
+        &home,
+        &[
+            "train",
+            "digits",
+            "--version",
+            "1",
+            "--steps",
+            "20",
+            "--out",
+            s(&out),
+            "--queries",
+            QUERIES,
+        ],
+    );
+    (home, out)
+}
+
+fn prove_args<'a>(artifact: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "prove",
+        "--datanet",
+        "digits",
+        "--version",
+        "1",
+        "--artifact",
+        s(artifact),
+        "--epoch",
+        "3",
+        "--pool",
+        "1000000000000000000000",
+        "--chain-id",
+        "31337",
+        "--settlement",
+        "0x00000000000000000000000000000000000000ee",
+        "--out",
+        s(out),
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+/// Copies a proof directory so that one file can be tampered with.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("receipts")).unwrap();
+    for sub in ["", "receipts"] {
+        for e in std::fs::read_dir(from.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, artifact) = small_trained(tmp.path(), 8);
+    let out = tmp.path().join("proof");
+    let v = ok_json(
+        &home,
+        &prove_args(&artifact, &out, &["--insecure-test-srs"]),
+    );
+    let st = &v["statement"];
+    assert_eq!(st["format"], "zkattr.proof.v1");
+    assert_eq!(st["items"], 8);
+    assert_eq!(v["insecure_test_srs"], true);
+    let phases: Vec<&str> = st["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "statement",
+            "size",
+            "srs",
+            "keys",
+            "prove",
+            "self-check",
+            "write"
+        ]
+    );
+    // One reward-list entry (address ‖ uint256) and one receipt per contributor; amounts sum to the total.
+    let list = std::fs::read(out.join("reward-list.bin")).unwrap();
+    let entries: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("reward-list.json")).unwrap())
+            .unwrap();
+    assert_eq!(list.len(), 52 * entries.len());
+    let receipts = std::fs::read_dir(out.join("receipts")).unwrap().count();
+    assert_eq!(receipts, entries.len());
+    let total: u128 = entries
+        .iter()
+        .map(|e| e["amount"].as_str().unwrap().parse::<u128>().unwrap())
+        .sum();
+    assert_eq!(
+        total.to_string(),
+        st["public_inputs"]["total_rewarded"].as_str().unwrap()
+    );
+    assert!(total > 0 && total <= 1_000_000_000_000_000_000_000);
+    // The sealed root is the public datanet_root.
+    let sealed = ok_json(&home, &["datanet", "show", "digits"]);
+    assert_eq!(
+        st["public_inputs"]["datanet_root"],
+        sealed["versions"][0]["root"]
+    );
+
+    // verify accepts it, with the keys from the cache or derived afresh in another home.
+    let ok = ok_json(&home, &["verify", s(&out), "--insecure-test-srs"]);
+    assert_eq!(ok["valid"], true);
+    assert_eq!(ok["receipts"], entries.len());
+    let other_home = tmp.path().join("verifier-home");
+    assert_eq!(
+        ok_json(&other_home, &["verify", s(&out), "--insecure-test-srs"])["valid"],
+        true
+    );
+
+    // Every tampering is refused with its reason.
+    let tampered = |name: &str, f: &dyn Fn(&Path), needle: &str| {
+        let dir = tmp.path().join(format!("tampered-{name}"));
+        copy_dir(&out, &dir);
+        f(&dir);
+        let err = fails(&home, &["verify", s(&dir), "--insecure-test-srs"]);
+        assert!(err.contains(needle), "{name}: {err}");
+    };
+    let flip = |path: PathBuf, at: usize| {
+        let mut b = std::fs::read(&path).unwrap();
+        b[at] ^= 1;
+        std::fs::write(&path, b).unwrap();
+    };
+    tampered(
+        "list-amount",
+        &|d| flip(d.join("reward-list.bin"), 51),
+        "the list is not the one proven",
+    );
+    tampered(
+        "list-truncated",
+        &|d| {
+            let b = std::fs::read(d.join("reward-list.bin")).unwrap();
+            std::fs::write(d.join("reward-list.bin"), &b[..b.len() - 52]).unwrap();
+        },
+        "not the one proven",
+    );
+    tampered(
+        "proof-byte",
+        &|d| flip(d.join("proof.bin"), 100),
+        "proof.bin does not match proof_keccak",
+    );
+    // A flipped proof byte with its keccak updated reaches the proof check itself.
+    tampered(
+        "proof-rehashed",
+        &|d| {
+            flip(d.join("proof.bin"), 100);
+            let proof = std::fs::read(d.join("proof.bin")).unwrap();
+            edit_json(&d.join("statement.json"), |v| {
+                v["proof_keccak"] = format!(
+                    "0x{}",
+                    hex::encode(<sha3::Keccak256 as sha3::Digest>::digest(&proof))
+                )
+                .into();
+            });
+        },
+        "the proof does not verify",
+    );
+    // Another epoch, stated consistently in both forms, is not what was proven.
+    tampered(
+        "epoch",
+        &|d| {
+            edit_json(&d.join("statement.json"), |v| {
+                v["public_inputs"]["epoch"] = 4.into();
+                v["public_field_elements"][2] = format!("0x{}", "0".repeat(63) + "4").into();
+            });
+        },
+        "the proof does not verify",
+    );
+    tampered(
+        "epoch-inconsistent",
+        &|d| {
+            edit_json(&d.join("statement.json"), |v| {
+                v["public_inputs"]["epoch"] = 4.into()
+            })
+        },
+        "public_field_elements do not encode",
+    );
+    tampered(
+        "receipt",
+        &|d| {
+            let first = std::fs::read_dir(d.join("receipts"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            edit_json(&first, |v| v["amount"] = "1".into());
+        },
+        "does not agree with the reward list",
+    );
+    tampered(
+        "params",
+        &|d| {
+            edit_json(&d.join("statement.json"), |v| {
+                v["params"]["attribution"]["min_score"] = 5.into()
+            })
+        },
+        "params_hash does not match",
+    );
+
+    // A missing SRS choice, an existing output directory and a parameter set that does not match the
+    // artifact are refused before any proving.
+    let out2 = zkattr(&home, &["verify", s(&out)]);
+    assert_eq!(out2.status.code(), Some(2));
+    let err = fails(
+        &home,
+        &prove_args(&artifact, &out, &["--insecure-test-srs"]),
+    );
+    assert!(err.contains("already exists"), "{err}");
+    let toml_params = tmp.path().join("p32.toml");
+    let text = zkattr(&home, &["params", "show"]).stdout;
+    std::fs::write(
+        &toml_params,
+        String::from_utf8(text)
+            .unwrap()
+            .replace("feature_dim = 64", "feature_dim = 32"),
+    )
+    .unwrap();
+    let err = fails(
+        &home,
+        &prove_args(
+            &artifact,
+            &tmp.path().join("proof-32"),
+            &["--insecure-test-srs", "--params", s(&toml_params)],
+        ),
+    );
+    assert!(err.contains("feature dimension is 64"), "{err}");
+    let out3 = tmp.path().join("proof-addr");
+    let mut args = prove_args(&artifact, &out3, &["--insecure-test-srs"]);
+    let at = args.iter().position(|a| *a == "--settlement").unwrap();
+    args[at + 1] = "0x1234";
+    let err = fails(&home, &args);
+    assert!(err.contains("settlement"), "{err}");
+}

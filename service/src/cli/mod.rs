@@ -11,6 +11,7 @@ pub mod datanet;
 pub mod demo;
 pub mod eval;
 pub mod params;
+pub mod prove;
 pub mod train;
 
 /// zkattr: verifiable data attribution receipts.
@@ -43,6 +44,10 @@ pub enum Command {
     Recompute(train::RecomputeCmd),
     /// Measure attribution quality on a sealed Datanet version.
     EvalAttribution(eval::EvalCmd),
+    /// Prove an epoch's reward allocation and write the proof, public inputs, reward list and receipts.
+    Prove(prove::ProveCmd),
+    /// Verify a proof directory natively: exit 0 when valid, non-zero with the reason otherwise.
+    Verify(prove::VerifyCmd),
     /// Run the whole pipeline on the embedded sample Datanet in <home>/demo.
     Demo(demo::DemoCmd),
 }
@@ -78,6 +83,8 @@ impl Cli {
             Command::Train(c) => c.run(&ctx),
             Command::Recompute(c) => c.run(&ctx),
             Command::EvalAttribution(c) => c.run(&ctx),
+            Command::Prove(c) => c.run(&ctx),
+            Command::Verify(c) => c.run(&ctx),
             Command::Demo(c) => c.run(&ctx),
         }
     }

@@ -1,0 +1,241 @@
+//! `zkattr prove` and `zkattr verify`.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use zkattr_circuits::params::GovernanceParams;
+
+use super::{Ctx, Output};
+use crate::{
+    datanet::Datanets,
+    error::{Error, Result},
+    proving::{self, PhaseTime, Progress, ProveRequest, SrsSource},
+};
+
+/// Which SRS to use (one of the two is required).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SrsArgs {
+    /// KZG setup file (docs/circuit.md: format, and how to import a public ceremony).
+    #[arg(long, value_name = "FILE")]
+    pub srs: Option<PathBuf>,
+    /// Use the seeded test setup instead. INSECURE: anyone can forge proofs against it.
+    #[arg(long)]
+    pub insecure_test_srs: bool,
+}
+
+impl SrsArgs {
+    fn source(&self) -> SrsSource {
+        match &self.srs {
+            Some(p) => SrsSource::File(p.clone()),
+            None => SrsSource::InsecureTest,
+        }
+    }
+}
+
+/// `zkattr prove`
+#[derive(Debug, Args)]
+pub struct ProveCmd {
+    /// Datanet name.
+    #[arg(long)]
+    pub datanet: String,
+    /// Sealed version.
+    #[arg(long)]
+    pub version: u64,
+    /// Output directory of `zkattr train` (model.json, attribution.json).
+    #[arg(long, value_name = "DIR")]
+    pub artifact: PathBuf,
+    /// Governance parameter file (TOML); the built-in defaults when omitted.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    /// Epoch number.
+    #[arg(long)]
+    pub epoch: u64,
+    /// Reward pool in token base units.
+    #[arg(long)]
+    pub pool: u128,
+    /// Chain id of the settlement contract.
+    #[arg(long)]
+    pub chain_id: u64,
+    /// Settlement contract address (0x…).
+    #[arg(long)]
+    pub settlement: String,
+    /// The KZG setup.
+    #[command(flatten)]
+    pub srs: SrsArgs,
+    /// Where to write the proof directory (must not exist).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `zkattr verify DIR`
+#[derive(Debug, Args)]
+pub struct VerifyCmd {
+    /// A proof directory written by `zkattr prove`.
+    pub dir: PathBuf,
+    /// The KZG setup the proof was made with.
+    #[command(flatten)]
+    pub srs: SrsArgs,
+}
+
+/// Phase progress on stderr: a spinner with the elapsed time per phase, then one line per finished phase.
+struct Spinner {
+    bar: Option<ProgressBar>,
+    hidden: bool,
+}
+
+impl Spinner {
+    fn new(hidden: bool) -> Self {
+        Self { bar: None, hidden }
+    }
+}
+
+impl Progress for Spinner {
+    fn start(&mut self, phase: &str) {
+        let target = if self.hidden {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bar = ProgressBar::with_draw_target(None, target);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+        );
+        bar.set_message(phase.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        self.bar = Some(bar);
+    }
+
+    fn done(&mut self, time: &PhaseTime) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+            if !self.hidden {
+                eprintln!(
+                    "  {:<10} {:>8.2} s  {}",
+                    time.phase, time.seconds, time.detail
+                );
+            }
+        }
+    }
+}
+
+fn timing_table(times: &[PhaseTime]) -> String {
+    let total: f64 = times.iter().map(|t| t.seconds).sum();
+    let mut s = String::from("phase        seconds  detail\n");
+    for t in times {
+        s.push_str(&format!(
+            "{:<10} {:>9.2}  {}\n",
+            t.phase, t.seconds, t.detail
+        ));
+    }
+    s.push_str(&format!("{:<10} {:>9.2}\n", "total", total));
+    s
+}
+
+fn settlement(s: &str) -> Result<[u8; 20]> {
+    crate::datanet::record::parse_address(s)
+        .map(|a| a.0 .0)
+        .map_err(|reason| Error::BadArtifact(format!("--settlement: {reason}")))
+}
+
+impl ProveCmd {
+    /// Runs it.
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        let params = match &self.params {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+                GovernanceParams::from_toml(&text)?
+            }
+            None => GovernanceParams::default(),
+        };
+        let nets = Datanets::open_existing(&ctx.home)?.ok_or_else(|| {
+            Error::io(
+                &ctx.home,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no zkattr home here"),
+            )
+        })?;
+        let req = ProveRequest {
+            datanet: self.datanet.clone(),
+            version: self.version,
+            artifact: self.artifact.clone(),
+            params,
+            epoch: self.epoch,
+            pool: self.pool,
+            chain_id: self.chain_id,
+            settlement: settlement(&self.settlement)?,
+            srs: self.srs.source(),
+            keys_dir: ctx.home.join("keys"),
+            out: self.out.clone(),
+        };
+        let r = proving::prove_epoch(&nets, &req, &mut Spinner::new(ctx.json))?;
+        let st = &r.statement;
+        let insecure = matches!(req.srs, SrsSource::InsecureTest);
+        let mut text = format!(
+            "proved {} v{} epoch {}: {} items, k = {}, proof {} bytes\n\
+             {} contributors rewarded {} of pool {}\n\
+             wrote {}\n\n{}",
+            st.datanet,
+            st.version,
+            st.public_inputs.epoch,
+            st.items,
+            st.k,
+            r.proof_bytes,
+            r.rewards.len(),
+            st.public_inputs.total_rewarded,
+            st.public_inputs.pool,
+            r.out.display(),
+            timing_table(&st.timings)
+        );
+        if insecure {
+            text.push_str("\nWARNING: made with the insecure test SRS; not for real rewards.\n");
+        }
+        Ok(Output {
+            json: json!({
+                "out": r.out,
+                "proof_bytes": r.proof_bytes,
+                "keys_cached": r.keys_cached.is_ok(),
+                "insecure_test_srs": insecure,
+                "statement": st,
+            }),
+            text,
+        })
+    }
+}
+
+impl VerifyCmd {
+    /// Runs it: `Ok` only when the directory is consistent and the proof verifies.
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        let r = proving::verify_dir(
+            &self.dir,
+            &self.srs.source(),
+            &ctx.home.join("keys"),
+            &mut Spinner::new(ctx.json),
+        )?;
+        let st = &r.statement;
+        Ok(Output {
+            json: json!({
+                "valid": true,
+                "datanet": st.datanet,
+                "version": st.version,
+                "epoch": st.public_inputs.epoch,
+                "entries": r.entries,
+                "receipts": r.receipts,
+                "public_inputs": st.public_inputs,
+                "timings": r.timings,
+            }),
+            text: format!(
+                "valid: {} v{} epoch {} pays {} of pool {} to {} contributors ({} receipts checked)\n\n{}",
+                st.datanet,
+                st.version,
+                st.public_inputs.epoch,
+                st.public_inputs.total_rewarded,
+                st.public_inputs.pool,
+                r.entries,
+                r.receipts,
+                timing_table(&r.timings)
+            ),
+        })
+    }
+}

@@ -1,0 +1,919 @@
+//! Proving an epoch's reward allocation and checking the proof: what `zkattr prove` and `zkattr verify` do.
+//!
+//! `prove` reads a sealed snapshot, an attribution artifact (`zkattr train` output) and a governance
+//! parameter file, computes the statement (DESIGN §4), checks that it reproduces the snapshot's
+//! `datanet_root` and the artifact's `features_root`, `query_commitment` and `model_commitment`, proves it,
+//! verifies the proof, and writes a proof directory:
+//!
+//! - `statement.json` (`zkattr.proof.v1`): the statement version, the Datanet and version, the parameters
+//!   and `params_hash`, the circuit size, the SRS and verifying-key digests, the public inputs by name and as
+//!   the field elements in statement order, the proof's keccak, and the phase timings;
+//! - `proof.bin`: the proof (SHPLONK, Keccak transcript: the bytes the EVM verifier takes after the public
+//!   inputs);
+//! - `reward-list.bin`: exactly the bytes the settlement contract hashes for `r` (`address ‖ uint256` per
+//!   entry, addresses strictly increasing), and `reward-list.json`, the same list readable;
+//! - `receipts/0x….json`: one per contributor (`zkattr.receipt.v0`; the receipts issue finishes the format).
+//!
+//! Files are written to a temporary directory beside `out` and renamed into place last, so a crash leaves
+//! either no proof directory or a complete one.
+//!
+//! `verify` re-derives everything a verifier can from the directory alone: the verifying key from the SRS
+//! and the circuit shape (parameters and item count; the keys do not depend on the data), `r` and `y`
+//! from the reward-list bytes, the total from the amounts; then it checks the proof.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+use zkattr_circuits::{
+    field,
+    halo2::{
+        attribution::AttributionWitness,
+        prove::{
+            choose_k, insecure_test_srs, insecure_test_srs_digest, keygen_cached, load_srs, prove,
+            shape, verify,
+        },
+    },
+    params::GovernanceParams,
+    statement::{
+        self, list_bytes, list_challenge, list_evaluation, EpochInput, Outcome, PublicInputs,
+        RewardEntry, StatementItem, STATEMENT_VERSION,
+    },
+};
+use zkattr_trainer::influence::AttributionArtifact;
+
+use crate::{
+    cli::datanet::write_atomic,
+    datanet::Datanets,
+    epoch::ModelManifest,
+    error::{Error, Result},
+};
+
+/// Format tag of `statement.json`.
+pub const PROOF_FORMAT: &str = "zkattr.proof.v1";
+/// Format tag of the receipts written beside a proof.
+pub const RECEIPT_FORMAT: &str = "zkattr.receipt.v0";
+
+/// Where the KZG setup comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SrsSource {
+    /// A setup file in the format of `zkattr_circuits::halo2::prove::load_srs`.
+    File(PathBuf),
+    /// The seeded test setup: anyone can forge proofs against it. For tests and demos only.
+    InsecureTest,
+}
+
+/// The SRS as recorded in `statement.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SrsRecord {
+    /// `file` or `insecure-test`.
+    pub kind: String,
+    /// keccak256 of the SRS file (`0x…`), or the fixed digest standing for the test setup.
+    pub keccak: String,
+}
+
+/// One proving or verifying phase and how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseTime {
+    /// Phase name.
+    pub phase: String,
+    /// Seconds.
+    pub seconds: f64,
+    /// What it did, in a few words.
+    pub detail: String,
+}
+
+/// The public inputs by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedPublicInputs {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Settlement contract, `0x…`.
+    pub settlement: String,
+    /// Epoch.
+    pub epoch: u64,
+    /// `params_hash`.
+    pub params_hash: String,
+    /// `datanet_root`.
+    pub datanet_root: String,
+    /// `model_commitment`.
+    pub model_commitment: String,
+    /// `features_root`.
+    pub features_root: String,
+    /// `query_commitment`.
+    pub query_commitment: String,
+    /// Pool, token base units (decimal text: it can exceed JSON's exact integers).
+    pub pool: String,
+    /// Total rewarded, decimal text.
+    pub total_rewarded: String,
+    /// `r`.
+    pub r: String,
+    /// `y`.
+    pub y: String,
+}
+
+impl NamedPublicInputs {
+    fn from_public(p: &PublicInputs) -> Self {
+        Self {
+            chain_id: p.chain_id,
+            settlement: format!("0x{}", hex::encode(p.settlement)),
+            epoch: p.epoch,
+            params_hash: field::to_hex(&p.params_hash),
+            datanet_root: field::to_hex(&p.datanet_root),
+            model_commitment: field::to_hex(&p.model_commitment),
+            features_root: field::to_hex(&p.features_root),
+            query_commitment: field::to_hex(&p.query_commitment),
+            pool: p.pool.to_string(),
+            total_rewarded: p.total_rewarded.to_string(),
+            r: field::to_hex(&p.r),
+            y: field::to_hex(&p.y),
+        }
+    }
+
+    fn to_public(&self) -> std::result::Result<PublicInputs, String> {
+        let f = |name: &str, s: &str| field::from_hex(s).map_err(|e| format!("{name}: {e}"));
+        let amount =
+            |name: &str, s: &str| s.parse::<u128>().map_err(|e| format!("{name} {s:?}: {e}"));
+        Ok(PublicInputs {
+            chain_id: self.chain_id,
+            settlement: parse_address(&self.settlement)?,
+            epoch: self.epoch,
+            params_hash: f("params_hash", &self.params_hash)?,
+            datanet_root: f("datanet_root", &self.datanet_root)?,
+            model_commitment: f("model_commitment", &self.model_commitment)?,
+            features_root: f("features_root", &self.features_root)?,
+            query_commitment: f("query_commitment", &self.query_commitment)?,
+            pool: amount("pool", &self.pool)?,
+            total_rewarded: amount("total_rewarded", &self.total_rewarded)?,
+            r: f("r", &self.r)?,
+            y: f("y", &self.y)?,
+        })
+    }
+}
+
+/// `statement.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementFile {
+    /// Always [`PROOF_FORMAT`].
+    pub format: String,
+    /// `STATEMENT_VERSION` of the circuit.
+    pub statement_version: u32,
+    /// Datanet name.
+    pub datanet: String,
+    /// Sealed version.
+    pub version: u64,
+    /// Items in the snapshot (a circuit-shape input).
+    pub items: usize,
+    /// The governance parameters.
+    pub params: GovernanceParams,
+    /// `params_hash`, `0x…`.
+    pub params_hash: String,
+    /// The circuit has `2^k` rows.
+    pub k: u32,
+    /// The SRS.
+    pub srs: SrsRecord,
+    /// keccak256 of the verifying key, `0x…`.
+    pub vk_keccak: String,
+    /// The public inputs by name.
+    pub public_inputs: NamedPublicInputs,
+    /// The public inputs as field elements in statement order, `0x…` each.
+    pub public_field_elements: Vec<String>,
+    /// keccak256 of `proof.bin`, `0x…`.
+    pub proof_keccak: String,
+    /// keccak256 of `reward-list.bin`, `0x…`.
+    pub reward_list_keccak: String,
+    /// How long each phase took.
+    pub timings: Vec<PhaseTime>,
+}
+
+/// One line of `reward-list.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardLine {
+    /// Contributor, `0x…`.
+    pub contributor: String,
+    /// Amount, decimal text.
+    pub amount: String,
+}
+
+/// A contributor's receipt (`receipts/0x….json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// Always [`RECEIPT_FORMAT`].
+    pub format: String,
+    /// Contributor, `0x…`.
+    pub contributor: String,
+    /// Reward, decimal text.
+    pub amount: String,
+    /// Position of the contributor's entry in the reward list.
+    pub list_index: usize,
+    /// The contributor's items in the snapshot.
+    pub items: Vec<u64>,
+    /// `T_c`, the sum of the items' scores (decimal text, may be negative).
+    pub score_total: String,
+    /// `S_c`, after clamping and the minimum score (decimal text).
+    pub score_clamped: String,
+    /// Datanet name.
+    pub datanet: String,
+    /// Sealed version.
+    pub version: u64,
+    /// The public inputs of the proof that pays this reward.
+    pub public_inputs: NamedPublicInputs,
+    /// keccak256 of the proof, `0x…`.
+    pub proof_keccak: String,
+    /// What the proof does not cover, in plain words.
+    pub trust: String,
+}
+
+/// What [`prove_epoch`] needs.
+#[derive(Debug, Clone)]
+pub struct ProveRequest {
+    /// Datanet name.
+    pub datanet: String,
+    /// Sealed version.
+    pub version: u64,
+    /// Directory of `zkattr train` output (`model.json`, `attribution.json`).
+    pub artifact: PathBuf,
+    /// Governance parameters.
+    pub params: GovernanceParams,
+    /// Epoch number.
+    pub epoch: u64,
+    /// Reward pool, token base units.
+    pub pool: u128,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Settlement contract.
+    pub settlement: [u8; 20],
+    /// The KZG setup.
+    pub srs: SrsSource,
+    /// Key cache directory.
+    pub keys_dir: PathBuf,
+    /// Output directory (must not exist).
+    pub out: PathBuf,
+}
+
+/// What [`prove_epoch`] wrote.
+#[derive(Debug, Clone)]
+pub struct ProveReport {
+    /// The statement file's contents.
+    pub statement: StatementFile,
+    /// The reward list.
+    pub rewards: Vec<RewardEntry>,
+    /// Proof size in bytes.
+    pub proof_bytes: usize,
+    /// Whether the keys came from the cache (otherwise why not).
+    pub keys_cached: std::result::Result<(), String>,
+    /// The output directory.
+    pub out: PathBuf,
+}
+
+/// Phase notifications for progress display: `start(name)` before a phase, `done(time)` after it.
+pub trait Progress {
+    /// A phase begins.
+    fn start(&mut self, phase: &str);
+    /// The phase that began last has ended.
+    fn done(&mut self, time: &PhaseTime);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&mut self, _: &str) {}
+    fn done(&mut self, _: &PhaseTime) {}
+}
+
+struct Phases<'a> {
+    progress: &'a mut dyn Progress,
+    times: Vec<PhaseTime>,
+}
+
+impl Phases<'_> {
+    fn run<T>(&mut self, phase: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+        self.progress.start(phase);
+        let t = Instant::now();
+        let (value, detail) = f()?;
+        let time = PhaseTime {
+            phase: phase.into(),
+            seconds: t.elapsed().as_secs_f64(),
+            detail,
+        };
+        self.progress.done(&time);
+        self.times.push(time);
+        Ok(value)
+    }
+}
+
+fn keccak_hex(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(Keccak256::digest(bytes)))
+}
+
+fn parse_address(s: &str) -> std::result::Result<[u8; 20], String> {
+    crate::datanet::record::parse_address(s).map(|a| a.0 .0)
+}
+
+fn address_hex(a: &[u8; 20]) -> String {
+    format!("0x{}", hex::encode(a))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::BadArtifact(format!("{}: {e}", path.display())))
+}
+
+/// Builds the epoch's statement input from the home's snapshot and the artifact, checking that they belong
+/// together and fit the parameters.
+pub fn epoch_input(nets: &Datanets, req: &ProveRequest) -> Result<(EpochInput, Outcome)> {
+    let bad = |m: String| Error::BadArtifact(m);
+    let sealed = nets.version(&req.datanet, req.version)?;
+    let manifest: ModelManifest = read_json(&req.artifact.join("model.json"))?;
+    let artifact: AttributionArtifact = read_json(&req.artifact.join("attribution.json"))?;
+    if manifest.datanet != req.datanet || manifest.version != req.version {
+        return Err(bad(format!(
+            "the model in {} was trained on {} v{}, not {} v{}",
+            req.artifact.display(),
+            manifest.datanet,
+            manifest.version,
+            req.datanet,
+            req.version
+        )));
+    }
+    if manifest.datanet_root != sealed.root {
+        return Err(bad(format!(
+            "model.json records datanet_root {}, the sealed version has {}",
+            manifest.datanet_root, sealed.root
+        )));
+    }
+    if artifact.model_commitment != manifest.model_commitment {
+        return Err(bad(format!(
+            "attribution.json is for model {}, model.json has {}",
+            artifact.model_commitment, manifest.model_commitment
+        )));
+    }
+    // The feature scale is the artifact's own (the trainer fits it to the features): shares do not depend on
+    // it, and `min_score` is compared with the raw integer score sums (docs/circuit.md).
+    let p = &req.params;
+    let settings = &artifact.settings;
+    let pairs = [
+        (
+            "feature dimension",
+            settings.k as i64,
+            i64::from(p.attribution.feature_dim),
+        ),
+        (
+            "feature_bits",
+            i64::from(settings.feature_bits),
+            i64::from(p.fixed_point.feature_bits),
+        ),
+        (
+            "query_bits",
+            i64::from(settings.query_bits),
+            i64::from(p.fixed_point.query_bits),
+        ),
+    ];
+    for (what, a, g) in pairs {
+        if a != g {
+            return Err(bad(format!(
+                "the artifact's {what} is {a}, the governance parameters say {g}"
+            )));
+        }
+    }
+    let leaves = nets.leaf_inputs(&req.datanet, req.version)?;
+    let snapshot = nets.snapshot_items(&req.datanet, req.version)?;
+    if artifact.items.len() != snapshot.len() {
+        return Err(bad(format!(
+            "the artifact has {} items, the snapshot {}",
+            artifact.items.len(),
+            snapshot.len()
+        )));
+    }
+    let mut items = Vec::with_capacity(snapshot.len());
+    for ((s, a), (_, content_hash)) in snapshot.iter().zip(&artifact.items).zip(&leaves) {
+        if a.index != s.index || a.contributor.to_lowercase() != address_hex(&s.contributor) {
+            return Err(bad(format!(
+                "artifact item {} ({}) does not match snapshot item {} ({})",
+                a.index,
+                a.contributor,
+                s.index,
+                address_hex(&s.contributor)
+            )));
+        }
+        items.push(StatementItem {
+            contributor: s.contributor,
+            content_hash: *content_hash,
+            features: a.features.clone(),
+        });
+    }
+    let input = EpochInput {
+        chain_id: req.chain_id,
+        settlement: req.settlement,
+        epoch: req.epoch,
+        params: *p,
+        items,
+        model_commitment: field::from_hex(&artifact.model_commitment)?,
+        query_scale_log2: artifact.query_scale_log2,
+        query: artifact.query.clone(),
+        pool: req.pool,
+    };
+    let outcome = statement::evaluate(&input)?;
+    let public = &outcome.public;
+    for (what, ours, theirs) in [
+        (
+            "datanet_root",
+            field::to_hex(&public.datanet_root),
+            &sealed.root,
+        ),
+        (
+            "features_root",
+            field::to_hex(&public.features_root),
+            &artifact.features_root,
+        ),
+        (
+            "query_commitment",
+            field::to_hex(&public.query_commitment),
+            &artifact.query_commitment,
+        ),
+    ] {
+        if &ours != theirs {
+            return Err(bad(format!(
+                "the statement's {what} is {ours}, but the {} records {theirs}",
+                if what == "datanet_root" {
+                    "sealed version"
+                } else {
+                    "artifact"
+                }
+            )));
+        }
+    }
+    Ok((input, outcome))
+}
+
+fn srs_for(
+    source: &SrsSource,
+    k: u32,
+) -> Result<(
+    zkattr_circuits::halo2::halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<
+        zkattr_circuits::halo2::halo2_base::halo2_proofs::halo2curves::bn256::Bn256,
+    >,
+    SrsRecord,
+    [u8; 32],
+)> {
+    Ok(match source {
+        SrsSource::File(path) => {
+            let (srs, digest) = load_srs(path, k)?;
+            (
+                srs,
+                SrsRecord {
+                    kind: "file".into(),
+                    keccak: format!("0x{}", hex::encode(digest)),
+                },
+                digest,
+            )
+        }
+        SrsSource::InsecureTest => {
+            let digest = insecure_test_srs_digest();
+            (
+                insecure_test_srs(k),
+                SrsRecord {
+                    kind: "insecure-test".into(),
+                    keccak: format!("0x{}", hex::encode(digest)),
+                },
+                digest,
+            )
+        }
+    })
+}
+
+const TRUST: &str = "The proof shows that the rewards follow the committed snapshot (datanet_root), the committed \
+item features (features_root) and query vector (query_commitment) under the governance parameters \
+(params_hash). It does not show that those features are what the committed model (model_commitment) gives on \
+the data: anyone holding the model and the snapshot checks that with `zkattr recompute`.";
+
+/// Proves the epoch described by `req` and writes the proof directory (see the module documentation).
+pub fn prove_epoch(
+    nets: &Datanets,
+    req: &ProveRequest,
+    progress: &mut dyn Progress,
+) -> Result<ProveReport> {
+    if req.out.exists() {
+        return Err(Error::io(
+            &req.out,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists; choose a new output directory",
+            ),
+        ));
+    }
+    let mut ph = Phases {
+        progress,
+        times: Vec::new(),
+    };
+    let lookup_bits = req.params.circuit.lookup_bits as usize;
+    let (input, outcome, w) = ph.run("statement", || {
+        let (input, outcome) = epoch_input(nets, req)?;
+        let (w, _) = AttributionWitness::honest(input.clone())?;
+        let detail = format!(
+            "{} items, {} contributors, total {} of pool {}",
+            input.items.len(),
+            outcome.rewards.len(),
+            outcome.public.total_rewarded,
+            input.pool
+        );
+        Ok(((input, outcome, w), detail))
+    })?;
+    let k = ph.run("size", || {
+        let s = shape(&w, lookup_bits)?;
+        let k = choose_k(&s, lookup_bits);
+        if k > req.params.circuit.k {
+            return Err(Error::Statement(zkattr_circuits::Error::InvalidStatement(
+                format!(
+                    "the epoch needs a circuit of 2^{k} rows ({} advice cells); the governance parameters \
+                     allow at most 2^{} (circuit.k)",
+                    s.advice_cells, req.params.circuit.k
+                ),
+            )));
+        }
+        Ok((k, format!("k = {k}, {} advice cells", s.advice_cells)))
+    })?;
+    let (srs, srs_record, srs_digest) = ph.run("srs", || {
+        let (srs, record, digest) = srs_for(&req.srs, k)?;
+        let detail = format!("{} {}", record.kind, record.keccak);
+        Ok(((srs, record, digest), detail))
+    })?;
+    let cached = ph.run("keys", || {
+        let c = keygen_cached(&srs, &srs_digest, lookup_bits, &w, &req.keys_dir)?;
+        let detail = match &c.from_cache {
+            Ok(()) => format!("from cache {}", c.id),
+            Err(why) => format!("generated ({why})"),
+        };
+        Ok((c, detail))
+    })?;
+    let (proof, public) = ph.run("prove", || {
+        let (proof, public) = prove(&srs, &cached.keys, &w)?;
+        let detail = format!("{} bytes", proof.len());
+        Ok(((proof, public), detail))
+    })?;
+    if public != outcome.public.to_field_elements().to_vec() {
+        return Err(Error::Statement(zkattr_circuits::Error::InvalidStatement(
+            "the circuit's public inputs differ from the statement reference".into(),
+        )));
+    }
+    ph.run("self-check", || {
+        verify(&srs, cached.keys.pk.get_vk(), &proof, &public)?;
+        Ok(((), "the proof verifies natively".into()))
+    })?;
+    let named = NamedPublicInputs::from_public(&outcome.public);
+    let list = list_bytes(&outcome.rewards);
+    let mut statement = StatementFile {
+        format: PROOF_FORMAT.into(),
+        statement_version: STATEMENT_VERSION,
+        datanet: req.datanet.clone(),
+        version: req.version,
+        items: input.items.len(),
+        params: req.params,
+        params_hash: field::to_hex(&req.params.hash()),
+        k,
+        srs: srs_record,
+        vk_keccak: format!("0x{}", hex::encode(cached.vk_keccak)),
+        public_inputs: named.clone(),
+        public_field_elements: public.iter().map(field::to_hex).collect(),
+        proof_keccak: keccak_hex(&proof),
+        reward_list_keccak: keccak_hex(&list),
+        timings: Vec::new(),
+    };
+    ph.run("write", || {
+        write_dir(req, &input, &outcome, &statement, &proof, &list)?;
+        Ok(((), req.out.display().to_string()))
+    })?;
+    statement.timings = ph.times;
+    // The timings are known only now: rewrite statement.json in place (atomically).
+    write_atomic(
+        &req.out.join("statement.json"),
+        &serde_json::to_string_pretty(&statement).expect("serialisable"),
+    )?;
+    Ok(ProveReport {
+        statement,
+        rewards: outcome.rewards,
+        proof_bytes: proof.len(),
+        keys_cached: cached.from_cache,
+        out: req.out.clone(),
+    })
+}
+
+fn write_dir(
+    req: &ProveRequest,
+    input: &EpochInput,
+    outcome: &Outcome,
+    statement: &StatementFile,
+    proof: &[u8],
+    list: &[u8],
+) -> Result<()> {
+    let name = req
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "proof".into());
+    let tmp = req.out.with_file_name(format!(".{name}.partial"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    let receipts = tmp.join("receipts");
+    std::fs::create_dir_all(&receipts).map_err(|e| Error::io(&receipts, e))?;
+    let write =
+        |path: PathBuf, bytes: &[u8]| std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e));
+    write(tmp.join("proof.bin"), proof)?;
+    write(tmp.join("reward-list.bin"), list)?;
+    let lines: Vec<RewardLine> = outcome
+        .rewards
+        .iter()
+        .map(|e| RewardLine {
+            contributor: address_hex(&e.contributor),
+            amount: e.amount.to_string(),
+        })
+        .collect();
+    write(
+        tmp.join("reward-list.json"),
+        serde_json::to_string_pretty(&lines)
+            .expect("serialisable")
+            .as_bytes(),
+    )?;
+    let mut items_of: BTreeMap<[u8; 20], Vec<u64>> = BTreeMap::new();
+    for (i, it) in input.items.iter().enumerate() {
+        items_of.entry(it.contributor).or_default().push(i as u64);
+    }
+    for (list_index, e) in outcome.rewards.iter().enumerate() {
+        let receipt = Receipt {
+            format: RECEIPT_FORMAT.into(),
+            contributor: address_hex(&e.contributor),
+            amount: e.amount.to_string(),
+            list_index,
+            items: items_of.remove(&e.contributor).unwrap_or_default(),
+            score_total: outcome
+                .totals
+                .get(&e.contributor)
+                .copied()
+                .unwrap_or(0)
+                .to_string(),
+            score_clamped: outcome
+                .clamped
+                .get(&e.contributor)
+                .copied()
+                .unwrap_or(0)
+                .to_string(),
+            datanet: req.datanet.clone(),
+            version: req.version,
+            public_inputs: statement.public_inputs.clone(),
+            proof_keccak: statement.proof_keccak.clone(),
+            trust: TRUST.into(),
+        };
+        write(
+            receipts.join(format!("{}.json", address_hex(&e.contributor))),
+            serde_json::to_string_pretty(&receipt)
+                .expect("serialisable")
+                .as_bytes(),
+        )?;
+    }
+    write(
+        tmp.join("statement.json"),
+        serde_json::to_string_pretty(statement)
+            .expect("serialisable")
+            .as_bytes(),
+    )?;
+    std::fs::rename(&tmp, &req.out).map_err(|e| Error::io(&req.out, e))
+}
+
+/// What [`verify_dir`] checked.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The statement file.
+    pub statement: StatementFile,
+    /// Reward-list entries.
+    pub entries: usize,
+    /// Receipts checked against the list.
+    pub receipts: usize,
+    /// Whether the keys came from the cache (otherwise why not).
+    pub keys_cached: std::result::Result<(), String>,
+    /// Phase timings.
+    pub timings: Vec<PhaseTime>,
+}
+
+fn invalid(reason: impl Into<String>) -> Error {
+    Error::ProofInvalid(reason.into())
+}
+
+/// Parses reward-list bytes (`address ‖ uint256` per entry).
+pub fn parse_reward_list(bytes: &[u8]) -> std::result::Result<Vec<RewardEntry>, String> {
+    if !bytes.len().is_multiple_of(52) {
+        return Err(format!(
+            "{} bytes is not a whole number of 52-byte entries",
+            bytes.len()
+        ));
+    }
+    bytes
+        .chunks(52)
+        .enumerate()
+        .map(|(i, c)| {
+            if c[20..36].iter().any(|&b| b != 0) {
+                return Err(format!("entry {i}: amount exceeds 128 bits"));
+            }
+            Ok(RewardEntry {
+                contributor: c[..20].try_into().expect("20 bytes"),
+                amount: u128::from_be_bytes(c[36..].try_into().expect("16 bytes")),
+            })
+        })
+        .collect()
+}
+
+/// Verifies the proof directory `dir` (see the module documentation). Errors say what failed.
+pub fn verify_dir(
+    dir: &Path,
+    srs_source: &SrsSource,
+    keys_dir: &Path,
+    progress: &mut dyn Progress,
+) -> Result<VerifyReport> {
+    let mut ph = Phases {
+        progress,
+        times: Vec::new(),
+    };
+    let (st, public, proof, entries) = ph.run("files", || {
+        let st: StatementFile = read_json(&dir.join("statement.json"))?;
+        if st.format != PROOF_FORMAT || st.statement_version != STATEMENT_VERSION {
+            return Err(invalid(format!(
+                "statement.json is {} statement v{}; this build verifies {PROOF_FORMAT} statement v{STATEMENT_VERSION}",
+                st.format, st.statement_version
+            )));
+        }
+        st.params.validate()?;
+        if field::to_hex(&st.params.hash()) != st.params_hash {
+            return Err(invalid("params_hash does not match the parameters in statement.json"));
+        }
+        let public = st.public_inputs.to_public().map_err(invalid)?;
+        if public.params_hash != st.params.hash() {
+            return Err(invalid("the public params_hash is not the hash of the parameters"));
+        }
+        let elements: Vec<String> = public.to_field_elements().iter().map(field::to_hex).collect();
+        if elements != st.public_field_elements {
+            return Err(invalid(
+                "public_field_elements do not encode the named public inputs",
+            ));
+        }
+        let proof_path = dir.join("proof.bin");
+        let proof = std::fs::read(&proof_path).map_err(|e| Error::io(&proof_path, e))?;
+        if keccak_hex(&proof) != st.proof_keccak {
+            return Err(invalid("proof.bin does not match proof_keccak in statement.json"));
+        }
+        let list_path = dir.join("reward-list.bin");
+        let list = std::fs::read(&list_path).map_err(|e| Error::io(&list_path, e))?;
+        let entries = parse_reward_list(&list).map_err(|e| invalid(format!("reward-list.bin: {e}")))?;
+        if entries.is_empty() {
+            return Err(invalid("reward-list.bin is empty"));
+        }
+        if entries.windows(2).any(|w| w[0].contributor >= w[1].contributor) {
+            return Err(invalid(
+                "reward-list.bin: addresses are not strictly increasing",
+            ));
+        }
+        let r = list_challenge(&entries);
+        if r != public.r {
+            return Err(invalid(
+                "r is not keccak256(reward-list.bin) mod p: the list is not the one proven",
+            ));
+        }
+        if list_evaluation(&entries, r) != public.y {
+            return Err(invalid("the reward list does not evaluate to y at r"));
+        }
+        let total: u128 = entries.iter().try_fold(0u128, |a, e| a.checked_add(e.amount))
+            .ok_or_else(|| invalid("the reward amounts overflow"))?;
+        if total != public.total_rewarded || total > public.pool {
+            return Err(invalid(format!(
+                "the list pays {total}; total_rewarded is {}, the pool {}",
+                public.total_rewarded, public.pool
+            )));
+        }
+        let detail = format!("{} reward-list entries", entries.len());
+        Ok(((st, public, proof, entries), detail))
+    })?;
+    let lookup_bits = st.params.circuit.lookup_bits as usize;
+    let (srs, record, digest) = ph.run("srs", || {
+        let (srs, record, digest) = srs_for(srs_source, st.k)?;
+        if record != st.srs {
+            return Err(invalid(format!(
+                "the proof was made with SRS {} {}; this SRS is {} {}",
+                st.srs.kind, st.srs.keccak, record.kind, record.keccak
+            )));
+        }
+        let detail = format!("{} {}", record.kind, record.keccak);
+        Ok(((srs, record, digest), detail))
+    })?;
+    let _ = record;
+    let cached = ph.run("keys", || {
+        // The verifying key from the shape alone: the placeholder epoch has the proof's size and parameters.
+        let (w, _) = AttributionWitness::honest(statement::placeholder_epoch(st.params, st.items))?;
+        let s = shape(&w, lookup_bits)?;
+        if choose_k(&s, lookup_bits) != st.k {
+            return Err(invalid(format!(
+                "statement.json says k = {}, but {} items under these parameters give k = {}",
+                st.k,
+                st.items,
+                choose_k(&s, lookup_bits)
+            )));
+        }
+        let c = keygen_cached(&srs, &digest, lookup_bits, &w, keys_dir)?;
+        if format!("0x{}", hex::encode(c.vk_keccak)) != st.vk_keccak {
+            return Err(invalid(
+                "the verifying key derived from the SRS and the circuit shape differs from the one recorded: \
+                 the proof is for another circuit",
+            ));
+        }
+        let detail = match &c.from_cache {
+            Ok(()) => format!("from cache {}", c.id),
+            Err(why) => format!("derived ({why})"),
+        };
+        Ok((c, detail))
+    })?;
+    ph.run("verify", || {
+        verify(
+            &srs,
+            cached.keys.pk.get_vk(),
+            &proof,
+            &public.to_field_elements(),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        Ok(((), "the proof verifies".into()))
+    })?;
+    // Receipts, when present, must agree with the list and the statement (checked last: a bad proof is the
+    // more fundamental failure).
+    let receipts = ph.run("receipts", || {
+        let mut receipts = 0usize;
+        let rdir = dir.join("receipts");
+        if rdir.is_dir() {
+            let mut names: Vec<PathBuf> = std::fs::read_dir(&rdir)
+                .map_err(|e| Error::io(&rdir, e))?
+                .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(&rdir, e)))
+                .collect::<Result<_>>()?;
+            names.sort();
+            for path in names {
+                let r: Receipt = read_json(&path)?;
+                let entry = entries.get(r.list_index);
+                let ok = r.format == RECEIPT_FORMAT
+                    && entry.is_some_and(|e| {
+                        address_hex(&e.contributor) == r.contributor.to_lowercase()
+                            && e.amount.to_string() == r.amount
+                    })
+                    && r.public_inputs == st.public_inputs
+                    && r.proof_keccak == st.proof_keccak
+                    && r.datanet == st.datanet
+                    && r.version == st.version;
+                if !ok {
+                    return Err(invalid(format!(
+                        "{} does not agree with the reward list and statement",
+                        path.display()
+                    )));
+                }
+                receipts += 1;
+            }
+        }
+        Ok((receipts, format!("{receipts} receipts agree with the list")))
+    })?;
+    Ok(VerifyReport {
+        statement: st,
+        entries: entries.len(),
+        receipts,
+        keys_cached: cached.from_cache,
+        timings: ph.times,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reward_list_bytes_parse_back() {
+        let list = vec![
+            RewardEntry {
+                contributor: [1; 20],
+                amount: 5,
+            },
+            RewardEntry {
+                contributor: [2; 20],
+                amount: u128::MAX,
+            },
+        ];
+        assert_eq!(parse_reward_list(&list_bytes(&list)).unwrap(), list);
+        assert!(parse_reward_list(&[0; 51]).is_err());
+        let mut wide = list_bytes(&list);
+        wide[20] = 1;
+        assert!(parse_reward_list(&wide).unwrap_err().contains("128 bits"));
+    }
+}
