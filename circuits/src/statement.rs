@@ -355,9 +355,9 @@ pub fn evaluate(input: &EpochInput) -> Result<Outcome> {
     })
 }
 
-/// An epoch of `n` items with `params` and every value zero (one contributor): it has the circuit shape of
-/// any epoch of `n` items under `params`, so a verifier derives the verifying key from it without the
-/// prover's data.
+/// An epoch of `n` items with `params` and every value zero (one contributor). The circuit's shape follows
+/// the parameters alone (`max_items` positions), so this epoch has the shape of every epoch under `params`
+/// and a verifier derives the verifying key from it without the prover's data.
 pub fn placeholder_epoch(params: GovernanceParams, n: usize) -> EpochInput {
     let dim = params.attribution.feature_dim as usize;
     EpochInput {
@@ -381,12 +381,17 @@ pub fn placeholder_epoch(params: GovernanceParams, n: usize) -> EpochInput {
 
 /// A synthetic epoch for sizing and benches: `n` items spread round-robin over `slots` contributors,
 /// dimension `dim`, deterministic feature and query values well inside int16, default parameters otherwise
-/// (`max_items` raised to fit `n`).
+/// (`max_items` is `n` rounded up to a power of two, so the circuit has that many item positions).
 pub fn synthetic_epoch(n: usize, dim: usize, slots: u8) -> EpochInput {
     let mut params = GovernanceParams::default();
     params.attribution.feature_dim = dim as u32;
     params.circuit.max_contributors = u32::from(slots);
-    params.circuit.max_items = (n.next_power_of_two() as u32).max(params.circuit.shard_items);
+    params.circuit.max_items = n.next_power_of_two() as u32;
+    params.circuit.shard_items = params.circuit.shard_items.min(params.circuit.max_items);
+    params.circuit.k = params
+        .circuit
+        .k
+        .max(n.next_power_of_two().trailing_zeros() + 1);
     EpochInput {
         chain_id: 1,
         settlement: [0x42; 20],

@@ -1114,6 +1114,25 @@ fn small_trained(tmp: &Path, n: usize) -> (PathBuf, PathBuf) {
     (home, out)
 }
 
+/// The default parameters with 8 item positions and 8 reward slots, written to `dir/p8.toml`.
+fn params_for_8_items(home: &Path, dir: &Path) -> PathBuf {
+    let text = String::from_utf8(zkattr(home, &["params", "show"]).stdout).unwrap();
+    assert!(
+        text.contains("max_items = 2048")
+            && text.contains("shard_items = 256")
+            && text.contains("max_contributors = 32")
+    );
+    let path = dir.join("p8.toml");
+    std::fs::write(
+        &path,
+        text.replace("max_items = 2048", "max_items = 8")
+            .replace("shard_items = 256", "shard_items = 8")
+            .replace("max_contributors = 32", "max_contributors = 8"),
+    )
+    .unwrap();
+    path
+}
+
 fn prove_args<'a>(artifact: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
         "prove",
@@ -1156,9 +1175,14 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     let tmp = tempfile::tempdir().unwrap();
     let (home, artifact) = small_trained(tmp.path(), 8);
     let out = tmp.path().join("proof");
+    let p8 = params_for_8_items(&home, tmp.path());
     let v = ok_json(
         &home,
-        &prove_args(&artifact, &out, &["--insecure-test-srs"]),
+        &prove_args(
+            &artifact,
+            &out,
+            &["--insecure-test-srs", "--params", s(&p8)],
+        ),
     );
     let st = &v["statement"];
     assert_eq!(st["format"], "zkattr.proof.v1");
@@ -1312,7 +1336,11 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     assert_eq!(out2.status.code(), Some(2));
     let err = fails(
         &home,
-        &prove_args(&artifact, &out, &["--insecure-test-srs"]),
+        &prove_args(
+            &artifact,
+            &out,
+            &["--insecure-test-srs", "--params", s(&p8)],
+        ),
     );
     assert!(err.contains("already exists"), "{err}");
     let toml_params = tmp.path().join("p32.toml");
@@ -1334,7 +1362,11 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     );
     assert!(err.contains("feature dimension is 64"), "{err}");
     let out3 = tmp.path().join("proof-addr");
-    let mut args = prove_args(&artifact, &out3, &["--insecure-test-srs"]);
+    let mut args = prove_args(
+        &artifact,
+        &out3,
+        &["--insecure-test-srs", "--params", s(&p8)],
+    );
     let at = args.iter().position(|a| *a == "--settlement").unwrap();
     args[at + 1] = "0x1234";
     let err = fails(&home, &args);

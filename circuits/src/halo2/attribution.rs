@@ -2,18 +2,29 @@
 //! [`crate::statement`].
 //!
 //! The prover supplies an [`AttributionWitness`]: the epoch's inputs (items, features, query, parameters,
-//! pool, context) and its claims: the reward-list slot of every item, the list's addresses and amounts, each
-//! contributor's uncapped share and the cap. Everything else is computed in-circuit and constrained:
+//! pool, context) and its claims: which item positions are real, the reward-list slot of every item, the
+//! list's addresses and amounts, each contributor's uncapped share and the cap. Everything else is computed
+//! in-circuit and constrained.
+//!
+//! The circuit has `M = max_items` item positions whatever the epoch's item count `n <= M`, so its shape,
+//! keys and verifier are fixed by the governance parameters: one verifier per `params_hash` serves every
+//! epoch. Position `i` is real when its flag `a_i` is 1; the flags are boolean, `a_0 = 1`, and
+//! `a_(i+1) <= a_i` (the real items are a prefix). A padding position's leaves are 0 (the trees' padding
+//! leaf), its contributor is 0 and it selects no list slot.
 //!
 //! 1. `params_hash`: Poseidon over the parameter encoding, shape values as constants, value parameters
 //!    (`feature_scale_log2`, `clamp`, `min_score`, `max_share_bps`) as witnesses bound by the hash;
-//! 2. `datanet_root`: a leaf `Poseidon(contributor, content_hash, i)` per item, Merkle root over them;
-//! 3. `features_root` and `query_commitment` with signed range checks on every feature and query value
-//!    ([`super::features`]);
+//! 2. `datanet_root`: a leaf `Poseidon(contributor, content_hash, i)` per real item, 0 per padding
+//!    position; the tree over the `M` positions, and the root is the leftmost node at level
+//!    `max(1, ceil(log2 n))`, chosen by the flags at positions `2^(h-1)` and `2^h` (the tree over the `n`
+//!    real leaves, as sealed);
+//! 3. `features_root` (the same padding and level choice) and `query_commitment`, with signed range checks
+//!    on every feature and query value ([`super::features`]);
 //! 4. `score_i = <phi_i, P>`; no wrap-around since every factor is range-checked and
 //!    `|score_i| * N < 2^63` ([`crate::statement::EpochInput::validate`]);
-//! 5. slot of item `i`: a one-hot indicator over the `C = max_contributors` list slots whose selected address
-//!    equals the item's contributor; `T_c = sum_i [slot_i = c] score_i`;
+//! 5. slot of item `i`: an indicator over the `C = max_contributors` list slots, one-hot for a real item and
+//!    all zero for a padding position, whose selected address equals the item's contributor;
+//!    `T_c = sum_i [slot_i = c] score_i`;
 //! 6. `S_c = T_c` if `T_c >= min_score`, else 0 (a 64-bit signed comparison; `min_score` is constrained
 //!    to be non-negative, so this also zeroes every negative `T_c`);
 //! 7. list shape: a slot is active iff it has items; active slots form a prefix, their addresses are
@@ -33,7 +44,7 @@ use halo2_base::{
 
 use super::{
     features::{checked_pack, features_leaf},
-    merkle::{index_constant, leaf_hash, merkle_root, poseidon_hasher},
+    merkle::{index_constant, leaf_hash, merkle_left_spine, poseidon_hasher},
 };
 use crate::{
     commitments,
@@ -52,7 +63,10 @@ const SIGNED_OFFSET: u128 = 1 << 63;
 pub struct AttributionWitness {
     /// The epoch's inputs.
     pub input: EpochInput,
-    /// Per item, the slot of its contributor in the reward list.
+    /// Per item position (`max_items` of them), whether it holds a real item: the first `n`.
+    pub active: Vec<bool>,
+    /// Per item position, the slot of its contributor in the reward list (`max_contributors`, out of range,
+    /// for padding positions).
     pub slots: Vec<u64>,
     /// The reward list's slots, `max_contributors` of them: active entries first, then `(0, 0)`.
     pub list: Vec<RewardEntry>,
@@ -75,7 +89,8 @@ impl AttributionWitness {
                 .position(|e| &e.contributor == a)
                 .map(|s| s as u64)
         };
-        let slots = input
+        let m = input.params.circuit.max_items as usize;
+        let mut slots = input
             .items
             .iter()
             .map(|it| {
@@ -83,6 +98,8 @@ impl AttributionWitness {
                     .ok_or_else(|| Error::InvalidStatement("unlisted contributor".into()))
             })
             .collect::<Result<Vec<_>>>()?;
+        slots.resize(m, c as u64);
+        let active = (0..m).map(|i| i < input.items.len()).collect();
         let mut list = o.rewards.clone();
         list.resize(
             c,
@@ -109,6 +126,7 @@ impl AttributionWitness {
         );
         Ok((
             Self {
+                active,
                 slots,
                 list,
                 shares,
@@ -140,21 +158,32 @@ fn signed64(
 
 /// Assigns the whole statement into `builder`'s first context and returns the public-input cells in
 /// statement order (also pushed to instance column 0). The witness shape must match the parameters:
-/// `list`/`shares` of `max_contributors` entries and one slot per item.
+/// `list`/`shares` of `max_contributors` entries, and `active`/`slots` of `max_items` entries.
 pub fn assign(
     builder: &mut BaseCircuitBuilder<Fr>,
     w: &AttributionWitness,
 ) -> Result<[AssignedValue<Fr>; PublicInputs::LEN]> {
+    w.input.validate()?;
+    assign_unchecked(builder, w)
+}
+
+/// [`assign`] without the input's validation: what a malicious prover can do, so the tests use it to present
+/// witnesses the statement's rules refuse.
+fn assign_unchecked(
+    builder: &mut BaseCircuitBuilder<Fr>,
+    w: &AttributionWitness,
+) -> Result<[AssignedValue<Fr>; PublicInputs::LEN]> {
     let input = &w.input;
-    input.validate()?;
     let p = &input.params;
     let c = p.circuit.max_contributors as usize;
+    let m = p.circuit.max_items as usize;
     let (fb, qb) = (p.fixed_point.feature_bits, p.fixed_point.query_bits);
-    if w.slots.len() != input.items.len() || w.list.len() != c || w.shares.len() != c {
+    if w.slots.len() != m || w.active.len() != m || w.list.len() != c || w.shares.len() != c {
         return Err(Error::InvalidStatement(format!(
-            "witness shape: {} slots for {} items, {} list entries and {} shares for {c} slots",
+            "witness shape: {} slots and {} flags for {m} item positions, {} list entries and {} shares for \
+             {c} slots",
             w.slots.len(),
-            input.items.len(),
+            w.active.len(),
             w.list.len(),
             w.shares.len()
         )));
@@ -205,37 +234,77 @@ pub fn assign(
         .iter()
         .map(|e| ctx.load_witness(field::from_address(&e.contributor)))
         .collect();
-    let mut data_leaves = Vec::with_capacity(input.items.len());
-    let mut feature_leaves = Vec::with_capacity(input.items.len());
-    let mut indicators = Vec::with_capacity(input.items.len());
-    let mut scores = Vec::with_capacity(input.items.len());
-    for (i, it) in input.items.iter().enumerate() {
+    let mut data_leaves = Vec::with_capacity(m);
+    let mut feature_leaves = Vec::with_capacity(m);
+    let mut indicators = Vec::with_capacity(m);
+    let mut scores = Vec::with_capacity(m);
+    let mut flags: Vec<AssignedValue<Fr>> = Vec::with_capacity(m);
+    let zero_item = statement::StatementItem {
+        contributor: [0; 20],
+        content_hash: Fr::zero(),
+        features: vec![0; p.attribution.feature_dim as usize],
+    };
+    for i in 0..m {
+        let it = input.items.get(i).unwrap_or(&zero_item);
+        // The real items are a prefix: a_0 = 1, a_i boolean, a_i <= a_(i-1).
+        let a = ctx.load_witness(Fr::from(u64::from(w.active[i])));
+        gate.assert_bit(ctx, a);
+        match flags.last() {
+            None => gate.assert_is_const(ctx, &a, &Fr::from(1u64)),
+            Some(&prev) => {
+                let rise = gate.mul_not(ctx, prev, a);
+                gate.assert_is_const(ctx, &rise, &Fr::from(0u64));
+            }
+        }
+        flags.push(a);
         let contributor = ctx.load_witness(field::from_address(&it.contributor));
         let content_hash = ctx.load_witness(it.content_hash);
         let idx = index_constant(ctx, i as u64);
-        data_leaves.push(leaf_hash(
-            ctx,
-            &gate,
-            &hasher,
-            contributor,
-            content_hash,
-            idx,
-        ));
+        let leaf = leaf_hash(ctx, &gate, &hasher, contributor, content_hash, idx);
+        data_leaves.push(gate.mul(ctx, leaf, a));
         let phi = ctx.assign_witnesses(it.features.iter().map(|&v| field::from_i64(v)));
-        feature_leaves.push(features_leaf(ctx, &range, &hasher, fb, idx, &phi));
+        let fleaf = features_leaf(ctx, &range, &hasher, fb, idx, &phi);
+        feature_leaves.push(gate.mul(ctx, fleaf, a));
         scores.push(gate.inner_product(ctx, phi, query.iter().map(|q| QuantumCell::Existing(*q))));
-        // The item's slot: a one-hot indicator (exactly one 1) selecting its contributor's address.
+        // The item's slot: an indicator with exactly a_i ones (one-hot for a real item, none for padding)
+        // selecting its contributor's address (so a padding position's contributor is 0).
         let slot = ctx.load_witness(Fr::from(w.slots[i]));
         let ind = gate.idx_to_indicator(ctx, slot, c);
         let ones = gate.sum(ctx, ind.iter().copied());
-        gate.assert_is_const(ctx, &ones, &Fr::from(1u64));
+        ctx.constrain_equal(&ones, &a);
         let selected =
             gate.select_by_indicator(ctx, list_addresses.iter().copied(), ind.iter().copied());
         ctx.constrain_equal(&selected, &contributor);
         indicators.push(ind);
     }
-    let datanet_root = merkle_root(ctx, &gate, &hasher, &data_leaves)?;
-    let features_root = merkle_root(ctx, &gate, &hasher, &feature_leaves)?;
+    // The sealed tree has depth max(1, ceil(log2 n)): level h is chosen when a_(2^(h-1)) = 1 and
+    // a_(2^h) = 0 (level 1 when a_2 = 0), flags past the last position counting as 0.
+    let flag = |j: usize| flags.get(j).copied();
+    let depth = crate::merkle::depth_for(m)? as usize;
+    let mut level_choice = Vec::with_capacity(depth);
+    for h in 1..=depth {
+        let below = if h == 1 { None } else { flag(1 << (h - 1)) };
+        let above = flag(1 << h);
+        let chosen = match (below, above) {
+            (None, None) => ctx.load_constant(Fr::from(1u64)),
+            (None, Some(up)) => gate.not(ctx, up),
+            (Some(b), None) => b,
+            (Some(b), Some(up)) => gate.mul_not(ctx, up, b),
+        };
+        level_choice.push(chosen);
+    }
+    let data_spine = merkle_left_spine(ctx, &gate, &hasher, &data_leaves)?;
+    let datanet_root = gate.inner_product(
+        ctx,
+        data_spine[1..].iter().copied(),
+        level_choice.iter().map(|c| QuantumCell::Existing(*c)),
+    );
+    let feature_spine = merkle_left_spine(ctx, &gate, &hasher, &feature_leaves)?;
+    let features_root = gate.inner_product(
+        ctx,
+        feature_spine[1..].iter().copied(),
+        level_choice.iter().map(|c| QuantumCell::Existing(*c)),
+    );
 
     // Per slot: T_c, S_c, activity.
     let mut clamped = Vec::with_capacity(c);
@@ -426,7 +495,7 @@ mod tests {
             .use_k(K as usize)
             .use_lookup_bits(10)
             .use_instance_columns(1);
-        assign(&mut builder, w).unwrap();
+        assign_unchecked(&mut builder, w).unwrap();
         builder.calculate_params(Some(9));
         MockProver::run(K, &builder, vec![public])
             .unwrap()
@@ -623,6 +692,46 @@ mod tests {
         for (name, t) in cases {
             assert!(!accepts(&t, &h), "{name}: accepted");
         }
+    }
+
+    #[test]
+    fn hidden_items_past_the_sealed_tree_are_rejected() {
+        // The honest epoch has 6 items: its sealed trees cover positions 0..8; the circuit has 16.
+        let (w, o) = AttributionWitness::honest(epoch()).unwrap();
+        let h = o.public;
+        assert!(w.active[5] && !w.active[6]);
+        // The attacker's epoch: the same 6 items, zero-score filler of contributor 1 at positions 6..9, and
+        // at position 9 an item that gives contributor 1 a large score. The filler is presented as padding
+        // (no slot, contributor 0, leaf 0), so the trees up to position 8 are the sealed ones and only the
+        // prefix rule on the flags stands between the hidden item and the rewards.
+        let mut e = epoch();
+        for i in 6..9 {
+            e.items.push(StatementItem {
+                contributor: addr(1),
+                content_hash: Fr::from(5000 + i as u64),
+                features: vec![0; 4],
+            });
+        }
+        e.items.push(StatementItem {
+            contributor: addr(1),
+            content_hash: Fr::from(9999u64),
+            features: vec![30_000, -30_000, 30_000, 30_000],
+        });
+        let (mut t, o_att) = AttributionWitness::honest(e).unwrap();
+        assert!(o_att.clamped[&addr(1)] > o.clamped[&addr(1)]);
+        for i in 6..9 {
+            t.active[i] = false;
+            t.slots[i] = 4;
+            t.input.items[i].contributor = [0; 20];
+        }
+        assert!(t.active[9]);
+        assert!(!accepts(&t, &h), "an item past the sealed tree was counted");
+        // Dropping a real item (presented as padding) changes the roots.
+        let mut t = w.clone();
+        t.active[5] = false;
+        t.slots[5] = 4;
+        t.input.items[5].contributor = [0; 20];
+        assert!(!accepts(&t, &h), "a real item dropped");
     }
 
     /// A random small epoch: 1..=8 items of up to `contributors` contributors, dimension 3, 4 slots.

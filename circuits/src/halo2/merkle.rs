@@ -58,6 +58,30 @@ pub fn merkle_root(
     Ok(level[0])
 }
 
+/// The leftmost node of every level of the zero-padded tree over `leaves`: entry `h` is the root of the
+/// subtree over leaves `0..2^h` (entry 0 is leaf 0, the last entry the whole tree's root). For a prefix of
+/// `n` real leaves followed by padding leaves, entry `max(1, ceil(log2 n))` is [`crate::merkle`]'s root of
+/// the `n` real leaves.
+pub fn merkle_left_spine(
+    ctx: &mut Context<Fr>,
+    gate: &impl GateInstructions<Fr>,
+    hasher: &PoseidonHasher<Fr, T, RATE>,
+    leaves: &[AssignedValue<Fr>],
+) -> Result<Vec<AssignedValue<Fr>>> {
+    let depth = depth_for(leaves.len())?;
+    let mut level = leaves.to_vec();
+    level.resize_with(1 << depth, || ctx.load_constant(PADDING_LEAF));
+    let mut spine = vec![level[0]];
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| hasher.hash_fix_len_array(ctx, gate, pair))
+            .collect();
+        spine.push(level[0]);
+    }
+    Ok(spine)
+}
+
 /// Loads `index` as a constant cell (item indices are fixed by position in the circuit).
 pub fn index_constant(ctx: &mut Context<Fr>, index: u64) -> AssignedValue<Fr> {
     ctx.load_constant(Fr::from(index))

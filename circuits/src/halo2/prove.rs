@@ -128,7 +128,8 @@ pub fn convert_raw_srs(input: &std::path::Path, output: &std::path::Path) -> Res
     Ok(checked.k())
 }
 
-/// Cell counts of the circuit for a witness's shape (items, slots, dimension); independent of `k`.
+/// Cell counts of the circuit for a witness's shape (item positions, slots, dimension: all fixed by the
+/// parameters); independent of `k`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
     /// Advice cells of the main gate.
@@ -214,8 +215,8 @@ pub fn keygen(srs: &ParamsKZG<Bn256>, lookup_bits: usize, w: &AttributionWitness
 pub struct CachedKeys {
     /// The keys.
     pub keys: Keys,
-    /// Cache id: hex keccak over the SRS digest, `k`, the lookup width, the item count and the parameters
-    /// that fix the circuit's shape.
+    /// Cache id: hex keccak over the SRS digest, `k`, the lookup width and the parameters that fix the
+    /// circuit's shape.
     pub id: String,
     /// keccak256 of the verifying key's bytes (`SerdeFormat::RawBytes`).
     pub vk_keccak: [u8; 32],
@@ -229,14 +230,14 @@ struct KeyManifest {
     id: String,
     srs_keccak: String,
     lookup_bits: usize,
-    items: usize,
+    max_items: u32,
     circuit_params: BaseCircuitParams,
     break_points: MultiPhaseThreadBreakPoints,
     vk_keccak: String,
     pk_keccak: String,
 }
 
-const KEYS_FORMAT: &str = "zkattr.keys.v1";
+const KEYS_FORMAT: &str = "zkattr.keys.v2";
 
 fn keccak(bytes: &[u8]) -> [u8; 32] {
     use sha3::Digest;
@@ -252,8 +253,8 @@ fn cache_id(
     let mut bytes = srs_digest.to_vec();
     bytes.extend(srs.k().to_be_bytes());
     bytes.extend((lookup_bits as u64).to_be_bytes());
-    bytes.extend((w.input.items.len() as u64).to_be_bytes());
-    // The shape parameters are constants of the circuit; the value ones (3, 6, 7, 8) are witnesses.
+    // The shape parameters (max_items among them) are constants of the circuit; the value ones (3, 6, 7, 8)
+    // are witnesses. The epoch's item count does not enter: the circuit has max_items positions.
     for (i, v) in w.input.params.to_field_elements().iter().enumerate() {
         if !matches!(i, 3 | 6 | 7 | 8) {
             bytes.extend(crate::field::to_bytes_be(v));
@@ -325,7 +326,7 @@ pub fn keygen_cached(
         id: id.clone(),
         srs_keccak: hex::encode(srs_digest),
         lookup_bits,
-        items: w.input.items.len(),
+        max_items: w.input.params.circuit.max_items,
         circuit_params: keys.params.clone(),
         break_points: keys.break_points.clone(),
         vk_keccak: hex::encode(keccak(&vk_bytes)),
@@ -514,9 +515,13 @@ mod tests {
     }
 
     #[test]
-    fn sizing_grows_with_the_epoch() {
+    fn sizing_follows_max_items_not_the_item_count() {
         let (w, _) = AttributionWitness::honest(epoch()).unwrap();
         let small = shape(&w, 10).unwrap();
+        let mut fewer = epoch();
+        fewer.items.truncate(3);
+        let (w_fewer, _) = AttributionWitness::honest(fewer).unwrap();
+        assert_eq!(shape(&w_fewer, 10).unwrap(), small);
         let mut e = epoch();
         let extra = e.items.clone();
         e.items.extend(extra);
