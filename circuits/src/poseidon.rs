@@ -66,6 +66,16 @@ fn constants() -> &'static Constants {
     })
 }
 
+/// The round constants, `R_F + R_P` rows of `T` (round `r` adds row `r` before its S-boxes).
+pub fn round_constants() -> &'static [[Fr; T]] {
+    &constants().round
+}
+
+/// The MDS matrix applied after each round's S-boxes: `s'_i = sum_j mds[i][j] s_j`.
+pub fn mds() -> &'static [[Fr; T]; T] {
+    &constants().mds
+}
+
 #[inline(always)]
 fn apply_mds(s: &mut [Fr; T], mds: &[[Fr; T]; T]) {
     let old = *s;

@@ -8,6 +8,7 @@ pub mod attribution;
 pub mod evm;
 pub mod features;
 pub mod merkle;
+pub mod poseidon_gate;
 pub mod prove;
 
 pub use halo2_base;
