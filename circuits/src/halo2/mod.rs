@@ -7,6 +7,7 @@
 pub mod attribution;
 pub mod evm;
 pub mod features;
+pub mod gated;
 pub mod merkle;
 pub mod poseidon_gate;
 pub mod prove;

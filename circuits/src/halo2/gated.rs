@@ -1,0 +1,472 @@
+//! halo2-base's builder with Poseidon on the dedicated gate ([`super::poseidon_gate`]).
+//!
+//! Builder code hashes through [`GatedPoseidon`]: the sponge (state initialisation, absorption, padding) is
+//! ordinary builder arithmetic, and each permutation is a request. The request's input cells are existing
+//! builder cells, and its output is three fresh builder witnesses. [`GatedCircuit`] is the circuit:
+//! - it configures the gate's columns first, then halo2-base's;
+//! - its synthesis runs the builder, then lays every requested permutation out in the gate's region;
+//! - it ties each permutation's input and output rows to the request's builder cells with copy
+//!   constraints, so a witness whose outputs are not the permutation of its inputs is refused.
+//!
+//! The sponge is the one of [`crate::poseidon::hash`] (halo2-base's fixed-length mode), so hashes equal the
+//! native ones and those of halo2-base's chip.
+
+use halo2_base::{
+    gates::{
+        circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig},
+        GateInstructions,
+    },
+    halo2_proofs::{
+        circuit::{Layouter, SimpleFloorPlanner},
+        plonk::{Circuit, ConstraintSystem, Error},
+    },
+    utils::halo2::constrain_virtual_equals_external,
+    AssignedValue, Context, QuantumCell,
+};
+use serde::{Deserialize, Serialize};
+
+use super::poseidon_gate::{trace, PoseidonGateConfig, ROWS_PER_PERMUTATION};
+use crate::{
+    field::Fr,
+    poseidon::{self, RATE, T},
+};
+
+/// One permutation requested by builder code.
+#[derive(Debug, Clone)]
+pub struct PermutationRequest {
+    /// The input state cells.
+    pub input: [AssignedValue<Fr>; T],
+    /// The output state cells.
+    pub output: [AssignedValue<Fr>; T],
+    /// The input the gate's region is laid out with: `None` for the input cells' values (what an honest
+    /// prover does); a malicious prover's different choice otherwise, which the input copy constraints
+    /// refuse.
+    pub gate_input: Option<[Fr; T]>,
+}
+
+/// Collects permutation requests while builder code hashes.
+#[derive(Debug, Clone, Default)]
+pub struct GatedPoseidon {
+    /// Requests in the order made.
+    pub requests: Vec<PermutationRequest>,
+}
+
+impl GatedPoseidon {
+    /// The permutation of `input`: three new witnesses, proven by the gate.
+    pub fn permute(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        input: [AssignedValue<Fr>; T],
+    ) -> [AssignedValue<Fr>; T] {
+        let mut s = input.map(|c| *c.value());
+        poseidon::permute(&mut s);
+        self.permute_claiming(ctx, input, s)
+    }
+
+    /// Requests the permutation of `input` with `claimed` as its output (what a malicious prover does; the
+    /// circuit is unsatisfiable unless `claimed` is the permutation of `input`).
+    pub fn permute_claiming(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        input: [AssignedValue<Fr>; T],
+        claimed: [Fr; T],
+    ) -> [AssignedValue<Fr>; T] {
+        let output = claimed.map(|v| ctx.load_witness(v));
+        self.requests.push(PermutationRequest {
+            input,
+            output,
+            gate_input: None,
+        });
+        output
+    }
+
+    /// `Poseidon(inputs)` in halo2-base's fixed-length sponge mode, equal to [`crate::poseidon::hash`].
+    pub fn hash(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        gate: &impl GateInstructions<Fr>,
+        inputs: &[AssignedValue<Fr>],
+    ) -> AssignedValue<Fr> {
+        let mut s = [
+            ctx.load_constant(crate::field::from_u128(1u128 << 64)),
+            ctx.load_constant(Fr::zero()),
+            ctx.load_constant(Fr::zero()),
+        ];
+        let one = QuantumCell::Constant(Fr::one());
+        for chunk in inputs.chunks(RATE) {
+            for (j, v) in chunk.iter().enumerate() {
+                s[1 + j] = gate.add(ctx, s[1 + j], *v);
+            }
+            if chunk.len() < RATE {
+                s[1 + chunk.len()] = gate.add(ctx, s[1 + chunk.len()], one);
+            }
+            s = self.permute(ctx, s);
+        }
+        if inputs.len().is_multiple_of(RATE) {
+            s[1] = gate.add(ctx, s[1], one);
+            s = self.permute(ctx, s);
+        }
+        s[1]
+    }
+}
+
+/// Shape of a [`GatedCircuit`]: halo2-base's parameters and the number of permutations.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GatedParams {
+    /// halo2-base's columns and `k`.
+    pub base: BaseCircuitParams,
+    /// Permutations laid out in the gate's region.
+    pub permutations: usize,
+}
+
+/// halo2-base's builder plus the gate's region.
+#[derive(Debug, Clone)]
+pub struct GatedCircuit {
+    /// The builder, after the statement has been assigned into it.
+    pub builder: BaseCircuitBuilder<Fr>,
+    /// The permutations the builder code requested.
+    pub poseidon: GatedPoseidon,
+    /// The shape.
+    pub params: GatedParams,
+}
+
+impl GatedCircuit {
+    /// Rows the gate's region needs.
+    pub fn gate_rows(permutations: usize) -> usize {
+        permutations * ROWS_PER_PERMUTATION
+    }
+}
+
+impl Circuit<Fr> for GatedCircuit {
+    type Config = (PoseidonGateConfig, BaseConfig<Fr>);
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = GatedParams;
+
+    fn params(&self) -> GatedParams {
+        self.params.clone()
+    }
+
+    fn without_witnesses(&self) -> Self {
+        unimplemented!("keys are made from a builder in the keygen stage")
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: GatedParams) -> Self::Config {
+        // The gate first: halo2-base fixes its usable rows from the constraint system when it configures.
+        let gate = PoseidonGateConfig::configure(meta);
+        let base = BaseConfig::configure(meta, params.base);
+        (gate, base)
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> Self::Config {
+        unreachable!("GatedCircuit is configured with its parameters")
+    }
+
+    fn synthesize(
+        &self,
+        (gate, base): Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        self.builder
+            .synthesize(base, layouter.namespace(|| "halo2-base"))?;
+        let requests = &self.poseidon.requests;
+        if requests.len() != self.params.permutations {
+            return Err(Error::Synthesis);
+        }
+        let witness_gen_only = self.builder.witness_gen_only();
+        layouter.assign_region(
+            || "poseidon permutations",
+            |mut region| {
+                for (k, req) in requests.iter().enumerate() {
+                    let t = trace(
+                        req.gate_input.unwrap_or(req.input.map(|c| *c.value())),
+                        None,
+                    );
+                    let (ins, outs) = gate.assign(&mut region, k * ROWS_PER_PERMUTATION, &t);
+                    if !witness_gen_only {
+                        let mut cm = self
+                            .builder
+                            .core()
+                            .copy_manager
+                            .lock()
+                            .expect("copy manager lock");
+                        for j in 0..T {
+                            constrain_virtual_equals_external(
+                                &mut region,
+                                req.input[j],
+                                ins[j],
+                                &mut cm,
+                            );
+                            constrain_virtual_equals_external(
+                                &mut region,
+                                req.output[j],
+                                outs[j],
+                                &mut cm,
+                            );
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::halo2::prove::insecure_test_srs;
+    use halo2_base::{
+        gates::circuit::CircuitBuilderStage,
+        halo2_proofs::{
+            dev::MockProver,
+            halo2curves::bn256::{Bn256, G1Affine},
+            plonk::{create_proof, keygen_pk, keygen_vk, verify_proof},
+            poly::{
+                commitment::ParamsProver,
+                kzg::{
+                    commitment::KZGCommitmentScheme,
+                    multiopen::{ProverSHPLONK, VerifierSHPLONK},
+                    strategy::SingleStrategy,
+                },
+            },
+            transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+        },
+    };
+    use rand_chacha::rand_core::SeedableRng;
+    use snark_verifier_sdk::snark_verifier::{
+        loader::native::NativeLoader, system::halo2::transcript::evm::EvmTranscript,
+    };
+
+    const K: u32 = 10;
+
+    /// Hashes of 1, 2 and 3 inputs (1, 2 and 2 permutations), the outputs public; with `claim = (k, j)`,
+    /// permutation `k` claims a wrong output (word `j` + 1) and the rest follows from it.
+    fn assign(
+        b: &mut BaseCircuitBuilder<Fr>,
+        claim: Option<(usize, usize)>,
+    ) -> (GatedPoseidon, Vec<Fr>) {
+        let gate = b.range_chip().gate.clone();
+        let ctx = b.main(0);
+        let mut p = GatedPoseidon::default();
+        let xs: Vec<AssignedValue<Fr>> = (1..=3u64)
+            .map(|i| ctx.load_witness(Fr::from(i * 11)))
+            .collect();
+        let mut outs = Vec::new();
+        for len in 1..=3 {
+            if let Some(bad) = claim {
+                outs.push(hash_claiming(&mut p, ctx, &gate, &xs[..len], bad));
+            } else {
+                outs.push(p.hash(ctx, &gate, &xs[..len]));
+            }
+        }
+        let public = outs.iter().map(|c| *c.value()).collect();
+        b.assigned_instances[0].extend(outs);
+        (p, public)
+    }
+
+    /// [`GatedPoseidon::hash`] with permutation `bad.0` (counted over all requests) claiming word `bad.1` of
+    /// its output one higher.
+    fn hash_claiming(
+        p: &mut GatedPoseidon,
+        ctx: &mut Context<Fr>,
+        gate: &impl GateInstructions<Fr>,
+        inputs: &[AssignedValue<Fr>],
+        bad: (usize, usize),
+    ) -> AssignedValue<Fr> {
+        let mut s = [
+            ctx.load_constant(crate::field::from_u128(1u128 << 64)),
+            ctx.load_constant(Fr::zero()),
+            ctx.load_constant(Fr::zero()),
+        ];
+        let one = QuantumCell::Constant(Fr::one());
+        let step = |p: &mut GatedPoseidon, ctx: &mut Context<Fr>, s: [AssignedValue<Fr>; T]| {
+            let mut v = s.map(|c| *c.value());
+            poseidon::permute(&mut v);
+            if p.requests.len() == bad.0 {
+                v[bad.1] += Fr::one();
+            }
+            p.permute_claiming(ctx, s, v)
+        };
+        for chunk in inputs.chunks(RATE) {
+            for (j, v) in chunk.iter().enumerate() {
+                s[1 + j] = gate.add(ctx, s[1 + j], *v);
+            }
+            if chunk.len() < RATE {
+                s[1 + chunk.len()] = gate.add(ctx, s[1 + chunk.len()], one);
+            }
+            s = step(p, ctx, s);
+        }
+        if inputs.len().is_multiple_of(RATE) {
+            s[1] = gate.add(ctx, s[1], one);
+            s = step(p, ctx, s);
+        }
+        s[1]
+    }
+
+    fn circuit(
+        stage: CircuitBuilderStage,
+        claim: Option<(usize, usize)>,
+    ) -> (GatedCircuit, Vec<Fr>) {
+        let mut b = BaseCircuitBuilder::from_stage(stage)
+            .use_k(K as usize)
+            .use_lookup_bits(8)
+            .use_instance_columns(1);
+        let (p, public) = assign(&mut b, claim);
+        let base = b.calculate_params(Some(9));
+        let permutations = p.requests.len();
+        (
+            GatedCircuit {
+                builder: b,
+                poseidon: p,
+                params: GatedParams { base, permutations },
+            },
+            public,
+        )
+    }
+
+    #[test]
+    fn hashes_equal_the_native_ones_and_wrong_outputs_are_refused() {
+        let (c, public) = circuit(CircuitBuilderStage::Mock, None);
+        let xs: Vec<Fr> = (1..=3u64).map(|i| Fr::from(i * 11)).collect();
+        let native: Vec<Fr> = (1..=3).map(|len| poseidon::hash(&xs[..len])).collect();
+        assert_eq!(public, native);
+        assert_eq!(c.poseidon.requests.len(), 5);
+        MockProver::run(K, &c, vec![public.clone()])
+            .unwrap()
+            .assert_satisfied();
+        // Each permutation, in turn, claiming a wrong output (its successors computed from it, the public
+        // outputs those of the tampered computation) is refused by the copy constraints.
+        for bad in 0..5 {
+            let (c, public) = circuit(CircuitBuilderStage::Mock, Some((bad, 1)));
+            assert_ne!(
+                public, native,
+                "permutation {bad}: the tamper changes nothing"
+            );
+            assert!(
+                MockProver::run(K, &c, vec![public])
+                    .unwrap()
+                    .verify()
+                    .is_err(),
+                "permutation {bad}: accepted"
+            );
+        }
+        // A wrong capacity word of a hash's last permutation leaves the hash as it is; the copy constraint
+        // still refuses it.
+        let (c, public) = circuit(CircuitBuilderStage::Mock, Some((0, 0)));
+        assert_eq!(public, native);
+        assert!(MockProver::run(K, &c, vec![public])
+            .unwrap()
+            .verify()
+            .is_err());
+    }
+
+    /// The gate's region laid out with another input than the builder's cells (its output claimed
+    /// consistently) is refused by the input copy constraints.
+    #[test]
+    fn a_permutation_of_another_input_is_refused() {
+        let (c, public) = circuit(CircuitBuilderStage::Mock, None);
+        let req = &c.poseidon.requests[1];
+        let mut other = req.input.map(|x| *x.value());
+        other[2] += Fr::one();
+        let mut out = other;
+        poseidon::permute(&mut out);
+        // The claimed output is the permutation of the other input: rebuild the builder with that claim.
+        let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Mock)
+            .use_k(K as usize)
+            .use_lookup_bits(8)
+            .use_instance_columns(1);
+        let gate = b.range_chip().gate.clone();
+        let ctx = b.main(0);
+        let mut p = GatedPoseidon::default();
+        let xs: Vec<AssignedValue<Fr>> = (1..=3u64)
+            .map(|i| ctx.load_witness(Fr::from(i * 11)))
+            .collect();
+        let h1 = p.hash(ctx, &gate, &xs[..1]);
+        // The second hash (two inputs) by hand: its first permutation claims `out`.
+        let mut s = [
+            ctx.load_constant(crate::field::from_u128(1u128 << 64)),
+            ctx.load_constant(Fr::zero()),
+            ctx.load_constant(Fr::zero()),
+        ];
+        s[1] = gate.add(ctx, s[1], xs[0]);
+        s[2] = gate.add(ctx, s[2], xs[1]);
+        assert_eq!(s.map(|x| *x.value()), req.input.map(|x| *x.value()));
+        let s1 = p.permute_claiming(ctx, s, out);
+        p.requests.last_mut().unwrap().gate_input = Some(other);
+        let mut s2 = s1;
+        s2[1] = gate.add(ctx, s1[1], QuantumCell::Constant(Fr::one()));
+        let s2 = p.permute(ctx, s2);
+        let h2 = s2[1];
+        let h3 = p.hash(ctx, &gate, &xs[..3]);
+        let public2: Vec<Fr> = [h1, h2, h3].iter().map(|c| *c.value()).collect();
+        assert_eq!(public2[0], public[0]);
+        assert_ne!(public2[1], public[1]);
+        b.assigned_instances[0].extend([h1, h2, h3]);
+        let base = b.calculate_params(Some(9));
+        let c = GatedCircuit {
+            builder: b,
+            params: GatedParams {
+                base,
+                permutations: p.requests.len(),
+            },
+            poseidon: p,
+        };
+        assert!(MockProver::run(K, &c, vec![public2])
+            .unwrap()
+            .verify()
+            .is_err());
+    }
+
+    #[test]
+    fn a_real_proof_verifies() {
+        let (kc, public) = circuit(CircuitBuilderStage::Keygen, None);
+        let srs = insecure_test_srs(K);
+        let vk = keygen_vk(&srs, &kc).unwrap();
+        let pk = keygen_pk(&srs, vk, &kc).unwrap();
+        let breaks = kc.builder.break_points();
+        let mut b = BaseCircuitBuilder::prover(kc.params.base.clone(), breaks);
+        let (p, public2) = assign(&mut b, None);
+        assert_eq!(public, public2);
+        let c = GatedCircuit {
+            builder: b,
+            poseidon: p,
+            params: kc.params.clone(),
+        };
+        let mut w =
+            <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
+                _,
+                G1Affine,
+                _,
+            >>::init(vec![]);
+        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+            &srs,
+            &pk,
+            std::slice::from_ref(&c),
+            &[&[&public]],
+            rand_chacha::ChaCha20Rng::seed_from_u64(5),
+            &mut w,
+        )
+        .unwrap();
+        let proof = w.finalize();
+        let check = |public: &[Fr]| {
+            let mut r =
+                <EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>> as TranscriptReadBuffer<
+                    _,
+                    G1Affine,
+                    _,
+                >>::init(&proof);
+            verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+                srs.verifier_params(),
+                pk.get_vk(),
+                SingleStrategy::new(&srs),
+                &[&[public]],
+                &mut r,
+            )
+            .is_ok()
+        };
+        assert!(check(&public));
+        let mut wrong = public.clone();
+        wrong[2] += Fr::one();
+        assert!(!check(&wrong));
+    }
+}
