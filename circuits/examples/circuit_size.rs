@@ -5,6 +5,7 @@
 use zkattr_circuits::{
     halo2::{
         attribution::AttributionWitness,
+        gated::GatedCircuit,
         prove::{choose_k, shape},
     },
     statement::synthetic_epoch,
@@ -20,17 +21,19 @@ fn main() {
     } else {
         ns
     };
-    println!("| N | advice cells | lookup cells | fixed | advice cells / item | k |");
-    println!("|---|---|---|---|---|---|");
+    println!("| N | advice cells | lookup cells | fixed | permutations | advice cells / item | gate rows | k |");
+    println!("|---|---|---|---|---|---|---|---|");
     for n in ns {
         let (w, _) = AttributionWitness::honest(synthetic_epoch(n, 64, 32)).unwrap();
         let s = shape(&w, 16).unwrap();
         println!(
-            "| {n} | {} | {} | {} | {} | {} |",
+            "| {n} | {} | {} | {} | {} | {} | {} | {} |",
             s.advice_cells,
             s.lookup_cells,
             s.fixed_cells,
+            s.permutations,
             s.advice_cells / n,
+            GatedCircuit::gate_rows(s.permutations),
             choose_k(&s, 16)
         );
     }

@@ -24,7 +24,7 @@ fn circuit_accepts(items: &[(Fr, Fr)], root: Fr) -> bool {
         .use_instance_columns(1);
     let gate = GateChip::<Fr>::default();
     let ctx = builder.main(0);
-    let hasher = poseidon_hasher(ctx, &gate);
+    let mut hasher = poseidon_hasher(ctx, &gate);
     let leaves: Vec<_> = items
         .iter()
         .enumerate()
@@ -32,10 +32,10 @@ fn circuit_accepts(items: &[(Fr, Fr)], root: Fr) -> bool {
             let c = ctx.load_witness(*c);
             let h = ctx.load_witness(*h);
             let idx = index_constant(ctx, i as u64);
-            leaf_hash(ctx, &gate, &hasher, c, h, idx)
+            leaf_hash(ctx, &gate, &mut hasher, c, h, idx)
         })
         .collect();
-    let out = merkle_root(ctx, &gate, &hasher, &leaves).unwrap();
+    let out = merkle_root(ctx, &gate, &mut hasher, &leaves).unwrap();
     builder.assigned_instances[0].push(out);
     builder.calculate_params(Some(9));
     MockProver::run(K, &builder, vec![vec![root]])

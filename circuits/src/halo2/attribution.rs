@@ -44,7 +44,8 @@ use halo2_base::{
 
 use super::{
     features::{checked_pack, features_leaf},
-    merkle::{index_constant, leaf_hash, merkle_left_spine, poseidon_hasher},
+    gated::GatedPoseidon,
+    merkle::{index_constant, leaf_hash, merkle_left_spine},
 };
 use crate::{
     commitments,
@@ -157,12 +158,13 @@ fn signed64(
 }
 
 /// Assigns the whole statement into `builder`'s first context and returns the public-input cells in
-/// statement order (also pushed to instance column 0). The witness shape must match the parameters:
+/// statement order (also pushed to instance column 0) with the Poseidon permutations it requested from the
+/// dedicated gate ([`super::gated::GatedCircuit`] lays them out). The witness shape must match the parameters:
 /// `list`/`shares` of `max_contributors` entries, and `active`/`slots` of `max_items` entries.
 pub fn assign(
     builder: &mut BaseCircuitBuilder<Fr>,
     w: &AttributionWitness,
-) -> Result<[AssignedValue<Fr>; PublicInputs::LEN]> {
+) -> Result<([AssignedValue<Fr>; PublicInputs::LEN], GatedPoseidon)> {
     w.input.validate()?;
     assign_unchecked(builder, w)
 }
@@ -172,7 +174,7 @@ pub fn assign(
 fn assign_unchecked(
     builder: &mut BaseCircuitBuilder<Fr>,
     w: &AttributionWitness,
-) -> Result<[AssignedValue<Fr>; PublicInputs::LEN]> {
+) -> Result<([AssignedValue<Fr>; PublicInputs::LEN], GatedPoseidon)> {
     let input = &w.input;
     let p = &input.params;
     let c = p.circuit.max_contributors as usize;
@@ -191,7 +193,7 @@ fn assign_unchecked(
     let range = builder.range_chip();
     let gate = range.gate().clone();
     let ctx = builder.main(0);
-    let hasher = poseidon_hasher(ctx, &gate);
+    let mut hasher = GatedPoseidon::default();
 
     // Context and parameters.
     let chain_id = ctx.load_witness(Fr::from(input.chain_id));
@@ -217,7 +219,7 @@ fn assign_unchecked(
     let min_offset = gate.add(ctx, min_score, constant(field::from_u128(SIGNED_OFFSET)));
     let bps = params_cells[8];
     range.check_less_than_safe(ctx, bps, 10_001);
-    let params_hash = hasher.hash_fix_len_array(ctx, &gate, &params_cells);
+    let params_hash = hasher.hash(ctx, &gate, &params_cells);
 
     // Items: Datanet leaves, feature leaves, scores.
     let query_values: Vec<Fr> = input.query.iter().map(|&v| field::from_i64(v)).collect();
@@ -227,7 +229,7 @@ fn assign_unchecked(
         ctx.load_witness(field::from_i64(i64::from(input.query_scale_log2))),
     ];
     query_inputs.extend(checked_pack(ctx, &range, qb, &query));
-    let query_commitment = hasher.hash_fix_len_array(ctx, &gate, &query_inputs);
+    let query_commitment = hasher.hash(ctx, &gate, &query_inputs);
 
     let list_addresses: Vec<AssignedValue<Fr>> = w
         .list
@@ -260,10 +262,10 @@ fn assign_unchecked(
         let contributor = ctx.load_witness(field::from_address(&it.contributor));
         let content_hash = ctx.load_witness(it.content_hash);
         let idx = index_constant(ctx, i as u64);
-        let leaf = leaf_hash(ctx, &gate, &hasher, contributor, content_hash, idx);
+        let leaf = leaf_hash(ctx, &gate, &mut hasher, contributor, content_hash, idx);
         data_leaves.push(gate.mul(ctx, leaf, a));
         let phi = ctx.assign_witnesses(it.features.iter().map(|&v| field::from_i64(v)));
-        let fleaf = features_leaf(ctx, &range, &hasher, fb, idx, &phi);
+        let fleaf = features_leaf(ctx, &range, &mut hasher, fb, idx, &phi);
         feature_leaves.push(gate.mul(ctx, fleaf, a));
         scores.push(gate.inner_product(ctx, phi, query.iter().map(|q| QuantumCell::Existing(*q))));
         // The item's slot: an indicator with exactly a_i ones (one-hot for a real item, none for padding)
@@ -293,13 +295,13 @@ fn assign_unchecked(
         };
         level_choice.push(chosen);
     }
-    let data_spine = merkle_left_spine(ctx, &gate, &hasher, &data_leaves)?;
+    let data_spine = merkle_left_spine(ctx, &gate, &mut hasher, &data_leaves)?;
     let datanet_root = gate.inner_product(
         ctx,
         data_spine[1..].iter().copied(),
         level_choice.iter().map(|c| QuantumCell::Existing(*c)),
     );
-    let feature_spine = merkle_left_spine(ctx, &gate, &hasher, &feature_leaves)?;
+    let feature_spine = merkle_left_spine(ctx, &gate, &mut hasher, &feature_leaves)?;
     let features_root = gate.inner_product(
         ctx,
         feature_spine[1..].iter().copied(),
@@ -416,12 +418,13 @@ fn assign_unchecked(
         y,
     ];
     builder.assigned_instances[0].extend(public);
-    Ok(public)
+    Ok((public, hasher))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::halo2::gated::{GatedCircuit, GatedParams};
     use crate::{
         params::GovernanceParams,
         statement::{list_challenge, list_evaluation, StatementItem},
@@ -495,9 +498,17 @@ mod tests {
             .use_k(K as usize)
             .use_lookup_bits(10)
             .use_instance_columns(1);
-        assign_unchecked(&mut builder, w).unwrap();
-        builder.calculate_params(Some(9));
-        MockProver::run(K, &builder, vec![public])
+        let (_, poseidon) = assign_unchecked(&mut builder, w).unwrap();
+        let base = builder.calculate_params(Some(9));
+        let circuit = GatedCircuit {
+            params: GatedParams {
+                base,
+                permutations: poseidon.requests.len(),
+            },
+            builder,
+            poseidon,
+        };
+        MockProver::run(K, &circuit, vec![public])
             .unwrap()
             .verify()
             .is_ok()
@@ -527,7 +538,7 @@ mod tests {
             .use_k(K as usize)
             .use_lookup_bits(10)
             .use_instance_columns(1);
-        let cells = assign(&mut builder, &w).unwrap();
+        let (cells, _) = assign(&mut builder, &w).unwrap();
         let values: Vec<Fr> = cells.iter().map(|c| *c.value()).collect();
         assert_eq!(values, o.public.to_field_elements().to_vec());
         assert!(run(&w, o.public.to_field_elements().to_vec()));
@@ -790,7 +801,7 @@ mod tests {
                 .use_k(K as usize)
                 .use_lookup_bits(10)
                 .use_instance_columns(1);
-            let cells = assign(&mut builder, &w).unwrap();
+            let (cells, _) = assign(&mut builder, &w).unwrap();
             let values: Vec<Fr> = cells.iter().map(|c| *c.value()).collect();
             proptest::prop_assert_eq!(&values, &o.public.to_field_elements().to_vec());
             proptest::prop_assert!(run(&w, values));

@@ -8,14 +8,13 @@
 
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
-    poseidon::hasher::PoseidonHasher,
     AssignedValue, Context, QuantumCell,
 };
 
+use super::gated::Sponge;
 use crate::{
     commitments::values_per_element,
     field::{self, Fr},
-    poseidon::{RATE, T},
 };
 
 /// Offsets `v + 2^(bits-1)` of `values`, each range-checked to `bits` bits.
@@ -77,14 +76,14 @@ pub fn checked_pack(
 pub fn features_leaf(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    hasher: &mut impl Sponge,
     bits: u32,
     index: AssignedValue<Fr>,
     values: &[AssignedValue<Fr>],
 ) -> AssignedValue<Fr> {
     let mut inputs = vec![index];
     inputs.extend(checked_pack(ctx, range, bits, values));
-    hasher.hash_fix_len_array(ctx, range.gate(), &inputs)
+    hasher.hash(ctx, range.gate(), &inputs)
 }
 
 #[cfg(test)]
@@ -122,7 +121,7 @@ mod tests {
             .use_instance_columns(1);
         let range = builder.range_chip();
         let ctx = builder.main(0);
-        let hasher = poseidon_hasher(ctx, range.gate());
+        let mut hasher = poseidon_hasher(ctx, range.gate());
         let mut leaves = Vec::new();
         let mut target = 0;
         for (i, values) in witness.iter().enumerate() {
@@ -131,9 +130,9 @@ mod tests {
                 target = cells[3].cell.expect("tracked").offset;
             }
             let idx = index_constant(ctx, i as u64);
-            leaves.push(features_leaf(ctx, &range, &hasher, BITS, idx, &cells));
+            leaves.push(features_leaf(ctx, &range, &mut hasher, BITS, idx, &cells));
         }
-        let root = merkle_root(ctx, range.gate(), &hasher, &leaves).unwrap();
+        let root = merkle_root(ctx, range.gate(), &mut hasher, &leaves).unwrap();
         if let Some(t) = tamper {
             t(ctx, target);
         }

@@ -31,6 +31,40 @@ use crate::{
     poseidon::{self, RATE, T},
 };
 
+/// Poseidon over assigned cells: halo2-base's chip ([`halo2_base::poseidon::hasher::PoseidonHasher`]) or the
+/// dedicated gate ([`GatedPoseidon`]). Both give [`crate::poseidon::hash`].
+pub trait Sponge {
+    /// `Poseidon(inputs)` in the fixed-length sponge mode.
+    fn hash(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        gate: &impl GateInstructions<Fr>,
+        inputs: &[AssignedValue<Fr>],
+    ) -> AssignedValue<Fr>;
+}
+
+impl Sponge for halo2_base::poseidon::hasher::PoseidonHasher<Fr, T, RATE> {
+    fn hash(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        gate: &impl GateInstructions<Fr>,
+        inputs: &[AssignedValue<Fr>],
+    ) -> AssignedValue<Fr> {
+        self.hash_fix_len_array(ctx, gate, inputs)
+    }
+}
+
+impl Sponge for GatedPoseidon {
+    fn hash(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        gate: &impl GateInstructions<Fr>,
+        inputs: &[AssignedValue<Fr>],
+    ) -> AssignedValue<Fr> {
+        GatedPoseidon::hash(self, ctx, gate, inputs)
+    }
+}
+
 /// One permutation requested by builder code.
 #[derive(Debug, Clone)]
 pub struct PermutationRequest {

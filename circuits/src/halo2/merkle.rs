@@ -10,6 +10,7 @@ use halo2_base::{
     AssignedValue, Context,
 };
 
+use super::gated::Sponge;
 use crate::{
     field::Fr,
     merkle::{depth_for, PADDING_LEAF},
@@ -31,19 +32,19 @@ pub fn poseidon_hasher(
 pub fn leaf_hash(
     ctx: &mut Context<Fr>,
     gate: &impl GateInstructions<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    hasher: &mut impl Sponge,
     contributor: AssignedValue<Fr>,
     content_hash: AssignedValue<Fr>,
     index: AssignedValue<Fr>,
 ) -> AssignedValue<Fr> {
-    hasher.hash_fix_len_array(ctx, gate, &[contributor, content_hash, index])
+    hasher.hash(ctx, gate, &[contributor, content_hash, index])
 }
 
 /// Root of the zero-padded tree over `leaves` (depth `max(1, ceil(log2 n))`).
 pub fn merkle_root(
     ctx: &mut Context<Fr>,
     gate: &impl GateInstructions<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    hasher: &mut impl Sponge,
     leaves: &[AssignedValue<Fr>],
 ) -> Result<AssignedValue<Fr>> {
     let depth = depth_for(leaves.len())?;
@@ -52,7 +53,7 @@ pub fn merkle_root(
     while level.len() > 1 {
         level = level
             .chunks(2)
-            .map(|pair| hasher.hash_fix_len_array(ctx, gate, pair))
+            .map(|pair| hasher.hash(ctx, gate, pair))
             .collect();
     }
     Ok(level[0])
@@ -65,7 +66,7 @@ pub fn merkle_root(
 pub fn merkle_left_spine(
     ctx: &mut Context<Fr>,
     gate: &impl GateInstructions<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    hasher: &mut impl Sponge,
     leaves: &[AssignedValue<Fr>],
 ) -> Result<Vec<AssignedValue<Fr>>> {
     let depth = depth_for(leaves.len())?;
@@ -75,7 +76,7 @@ pub fn merkle_left_spine(
     while level.len() > 1 {
         level = level
             .chunks(2)
-            .map(|pair| hasher.hash_fix_len_array(ctx, gate, pair))
+            .map(|pair| hasher.hash(ctx, gate, pair))
             .collect();
         spine.push(level[0]);
     }
@@ -119,17 +120,17 @@ mod tests {
             .use_instance_columns(1);
         let gate = GateChip::<Fr>::default();
         let ctx = builder.main(0);
-        let hasher = poseidon_hasher(ctx, &gate);
+        let mut hasher = poseidon_hasher(ctx, &gate);
         let mut leaves = Vec::new();
         let mut contributor_cells = Vec::new();
         for (i, (c, h)) in items.iter().enumerate() {
             let c = ctx.load_witness(*c);
             let h = ctx.load_witness(*h);
             let idx = index_constant(ctx, i as u64);
-            leaves.push(leaf_hash(ctx, &gate, &hasher, c, h, idx));
+            leaves.push(leaf_hash(ctx, &gate, &mut hasher, c, h, idx));
             contributor_cells.push(c);
         }
-        let root = merkle_root(ctx, &gate, &hasher, &leaves).unwrap();
+        let root = merkle_root(ctx, &gate, &mut hasher, &leaves).unwrap();
         if let Some(t) = tamper {
             let offset =
                 |v: &AssignedValue<Fr>| v.cell.expect("cells are tracked in keygen mode").offset;
@@ -162,9 +163,9 @@ mod tests {
                 .use_lookup_bits(8)
                 .use_instance_columns(1);
             let ctx = builder.main(0);
-            let hasher = poseidon_hasher(ctx, &gate);
+            let mut hasher = poseidon_hasher(ctx, &gate);
             let cells = ctx.assign_witnesses(inputs.clone());
-            let out = hasher.hash_fix_len_array(ctx, &gate, &cells);
+            let out = hasher.hash(ctx, &gate, &cells);
             assert_eq!(*out.value(), poseidon::hash(&inputs), "length {len}");
         }
     }

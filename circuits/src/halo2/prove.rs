@@ -6,7 +6,7 @@
 
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
 use halo2_base::{
-    gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage},
+    gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage},
     halo2_proofs::{
         halo2curves::bn256::{Bn256, G1Affine},
         plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey},
@@ -26,7 +26,10 @@ use snark_verifier_sdk::snark_verifier::{
     loader::native::NativeLoader, system::halo2::transcript::evm::EvmTranscript,
 };
 
-use super::attribution::{assign, AttributionWitness};
+use super::{
+    attribution::{assign, AttributionWitness},
+    gated::{GatedCircuit, GatedParams},
+};
 use crate::{
     error::{Error, Result},
     field::Fr,
@@ -138,36 +141,41 @@ pub struct Shape {
     pub lookup_cells: usize,
     /// Distinct constants (fixed cells).
     pub fixed_cells: usize,
+    /// Poseidon permutations on the dedicated gate.
+    pub permutations: usize,
 }
 
-/// Most advice columns [`choose_k`] allows before it doubles the rows: the balance between the EVM verifier
-/// (each column is one more commitment and evaluation to check) and the prover (the lookup, selector,
-/// constant and permutation polynomials have `2^k` rows whatever the advice width, so few columns cost prover
-/// time). Measured on the 10-item test epoch: 16 columns give a 33 KB verifier, over the EIP-170 limit;
-/// 4 columns 17.7 KB and 426k gas; 2 columns 15.2 KB and 365k gas. At N = 64 (dimension 64) one proof took
-/// 15.8 s with 16 columns (`k = 17`) and about 53 s with 2 (`k = 20`).
-pub const MAX_ADVICE_COLUMNS: usize = 4;
+/// Most halo2-base advice columns [`choose_k`] allows before it doubles the rows. The EVM verifier grows with
+/// every column (one more commitment and opening, and a selector per advice column), and the Poseidon gate
+/// already brings 6 advice, 6 fixed and 3 selector columns: measured at N = 256 (dimension 64, 32 slots),
+/// 4 base columns give a 25.8 KB contract, over the EIP-170 limit, and 2 give 23.2 KB (522k gas). Fewer
+/// columns cost prover time instead (larger `k`).
+pub const MAX_ADVICE_COLUMNS: usize = 2;
 
 /// Counts the cells of the circuit for `w`.
 pub fn shape(w: &AttributionWitness, lookup_bits: usize) -> Result<Shape> {
     let mut b = builder(CircuitBuilderStage::Keygen, 20, lookup_bits);
-    assign(&mut b, w)?;
+    let (_, poseidon) = assign(&mut b, w)?;
     let st = b.statistics();
     Ok(Shape {
         advice_cells: st.gate.total_advice_per_phase.iter().sum(),
         lookup_cells: st.total_lookup_advice_per_phase.iter().sum(),
         fixed_cells: st.gate.total_fixed,
+        permutations: poseidon.requests.len(),
     })
 }
 
 /// The circuit size for `shape`: the smallest `k` (at least `lookup_bits + 1`, so the lookup table fits)
-/// at which the advice cells fill at most [`MAX_ADVICE_COLUMNS`] columns of `2^k - 9` usable rows and the
-/// constants fit one fixed column.
+/// at which the advice cells fill at most [`MAX_ADVICE_COLUMNS`] columns of `2^k - 9` usable rows, the
+/// constants fit one fixed column and the permutations fit the Poseidon gate's region.
 pub fn choose_k(shape: &Shape, lookup_bits: usize) -> u32 {
     let mut k = lookup_bits as u32 + 1;
     loop {
         let rows = (1usize << k) - UNUSABLE_ROWS;
-        if shape.advice_cells.div_ceil(rows) <= MAX_ADVICE_COLUMNS && shape.fixed_cells <= rows {
+        if shape.advice_cells.div_ceil(rows) <= MAX_ADVICE_COLUMNS
+            && shape.fixed_cells <= rows
+            && GatedCircuit::gate_rows(shape.permutations) <= rows
+        {
             return k;
         }
         k += 1;
@@ -179,8 +187,8 @@ pub fn choose_k(shape: &Shape, lookup_bits: usize) -> u32 {
 pub struct Keys {
     /// The proving key (holds the verifying key).
     pub pk: ProvingKey<G1Affine>,
-    /// Columns and lookup settings of the circuit.
-    pub params: BaseCircuitParams,
+    /// Columns, lookup settings and permutation count of the circuit.
+    pub params: GatedParams,
     /// Where each thread's cells break across columns.
     pub break_points: MultiPhaseThreadBreakPoints,
 }
@@ -199,14 +207,23 @@ fn proof_error(e: impl std::fmt::Debug) -> Error {
 /// Keys for the circuit of `w`'s shape (its item count, slots and dimension) on `srs`.
 pub fn keygen(srs: &ParamsKZG<Bn256>, lookup_bits: usize, w: &AttributionWitness) -> Result<Keys> {
     let mut b = builder(CircuitBuilderStage::Keygen, srs.k(), lookup_bits);
-    assign(&mut b, w)?;
-    let params = b.calculate_params(Some(UNUSABLE_ROWS));
-    let vk = keygen_vk(srs, &b).map_err(proof_error)?;
-    let pk = keygen_pk(srs, vk, &b).map_err(proof_error)?;
+    let (_, poseidon) = assign(&mut b, w)?;
+    let base = b.calculate_params(Some(UNUSABLE_ROWS));
+    let params = GatedParams {
+        base,
+        permutations: poseidon.requests.len(),
+    };
+    let circuit = GatedCircuit {
+        builder: b,
+        poseidon,
+        params: params.clone(),
+    };
+    let vk = keygen_vk(srs, &circuit).map_err(proof_error)?;
+    let pk = keygen_pk(srs, vk, &circuit).map_err(proof_error)?;
     Ok(Keys {
         pk,
         params,
-        break_points: b.break_points(),
+        break_points: circuit.builder.break_points(),
     })
 }
 
@@ -231,13 +248,13 @@ struct KeyManifest {
     srs_keccak: String,
     lookup_bits: usize,
     max_items: u32,
-    circuit_params: BaseCircuitParams,
+    circuit_params: GatedParams,
     break_points: MultiPhaseThreadBreakPoints,
     vk_keccak: String,
     pk_keccak: String,
 }
 
-const KEYS_FORMAT: &str = "zkattr.keys.v2";
+const KEYS_FORMAT: &str = "zkattr.keys.v3";
 
 fn keccak(bytes: &[u8]) -> [u8; 32] {
     use sha3::Digest;
@@ -296,7 +313,7 @@ pub fn keygen_cached(
         {
             return Err("a key file does not match its recorded hash".into());
         }
-        let pk = ProvingKey::<G1Affine>::read::<_, BaseCircuitBuilder<Fr>>(
+        let pk = ProvingKey::<G1Affine>::read::<_, GatedCircuit>(
             &mut pk_bytes.as_slice(),
             RawBytes,
             m.circuit_params.clone(),
@@ -356,8 +373,14 @@ pub fn prove(
     keys: &Keys,
     w: &AttributionWitness,
 ) -> Result<(Vec<u8>, Vec<Fr>)> {
-    let mut b = BaseCircuitBuilder::prover(keys.params.clone(), keys.break_points.clone());
-    let public: Vec<Fr> = assign(&mut b, w)?.iter().map(|c| *c.value()).collect();
+    let mut b = BaseCircuitBuilder::prover(keys.params.base.clone(), keys.break_points.clone());
+    let (cells, poseidon) = assign(&mut b, w)?;
+    let public: Vec<Fr> = cells.iter().map(|c| *c.value()).collect();
+    let circuit = GatedCircuit {
+        builder: b,
+        poseidon,
+        params: keys.params.clone(),
+    };
     let mut transcript =
         <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
             _,
@@ -367,7 +390,7 @@ pub fn prove(
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
         srs,
         &keys.pk,
-        &[b],
+        &[circuit],
         &[&[&public]],
         rand_chacha::ChaCha20Rng::from_entropy(),
         &mut transcript,
