@@ -7,18 +7,11 @@
 
 use std::path::Path;
 
-use revm::{
-    context::TxEnv,
-    context_interface::result::{ExecutionResult, Output},
-    database::{CacheDB, EmptyDB},
-    primitives::{Address, Bytes, TxKind},
-    Context, ExecuteCommitEvm, MainBuilder, MainContext,
-};
 use zkattr_circuits::{
     field::Fr,
     halo2::{
         attribution::AttributionWitness,
-        evm::{self, MAX_CODE_SIZE, VERIFIER_CONTRACT},
+        evm::{self, DeployedVerifier, MAX_CODE_SIZE, VERIFIER_CONTRACT},
         prove::{choose_k, insecure_test_srs, keygen, prove, shape, verify},
     },
     statement::synthetic_epoch,
@@ -28,25 +21,6 @@ const LOOKUP_BITS: usize = 10;
 const COMMITTED: &str = "../verifier-contracts/generated/AttributionVerifier.test-srs.sol";
 
 /// Result of one transaction: success with its gas and output, or the failure as text.
-/// Nonces are not checked: each call is an independent transaction from the same caller.
-fn run(db: &mut CacheDB<EmptyDB>, kind: TxKind, data: Vec<u8>) -> Result<(u64, Output), String> {
-    let mut evm = Context::mainnet()
-        .modify_cfg_chained(|cfg| cfg.disable_nonce_check = true)
-        .with_db(&mut *db)
-        .build_mainnet();
-    let tx = TxEnv::builder()
-        .caller(Address::repeat_byte(0xca))
-        .kind(kind)
-        .data(Bytes::from(data))
-        .gas_limit(16_000_000)
-        .build()
-        .map_err(|e| format!("{e:?}"))?;
-    match evm.transact_commit(tx).map_err(|e| format!("{e:?}"))? {
-        ExecutionResult::Success { gas, output, .. } => Ok((gas.tx_gas_used(), output)),
-        other => Err(format!("{other:?}")),
-    }
-}
-
 #[test]
 fn generated_verifier_is_committed_compiles_and_checks_proofs_in_revm() {
     let input = synthetic_epoch(10, 8, 4);
@@ -89,27 +63,15 @@ fn generated_verifier_is_committed_compiles_and_checks_proofs_in_revm() {
     assert_eq!(public, outcome.public.to_field_elements().to_vec());
     verify(&srs, keys.pk.get_vk(), &proof, &public).unwrap();
 
-    let mut db = CacheDB::new(EmptyDB::default());
-    let (_, out) = run(&mut db, TxKind::Create, creation).expect("deploys");
-    let Output::Create(_, Some(verifier)) = out else {
-        panic!("no contract created: {out:?}")
-    };
-    let runtime = db.cache.accounts[&verifier]
-        .info
-        .code
-        .as_ref()
-        .map_or(0, |c| c.original_bytes().len());
+    let mut evm = DeployedVerifier::deploy(creation).expect("deploys");
+    let runtime = evm.runtime_bytes;
     assert!(
         runtime > 0 && runtime < MAX_CODE_SIZE,
         "runtime bytecode {runtime} bytes"
     );
-
-    let (gas, _) = run(
-        &mut db,
-        TxKind::Call(verifier),
-        evm::calldata(&public, &proof),
-    )
-    .expect("the valid proof verifies on the EVM");
+    let gas = evm
+        .verify(&public, &proof)
+        .expect("the valid proof verifies on the EVM");
     println!(
         "verifier: runtime bytecode {runtime} bytes, verification {gas} gas (transaction total)"
     );
@@ -118,30 +80,17 @@ fn generated_verifier_is_committed_compiles_and_checks_proofs_in_revm() {
     // One flipped proof byte, or any public input changed, reverts.
     let mut bad = proof.clone();
     bad[200] ^= 1;
-    assert!(run(
-        &mut db,
-        TxKind::Call(verifier),
-        evm::calldata(&public, &bad)
-    )
-    .is_err());
+    assert!(evm.verify(&public, &bad).is_err());
     for i in [0, 2, 4, 9, 11] {
         let mut other = public.clone();
         other[i] += Fr::from(1u64);
         assert!(
-            run(
-                &mut db,
-                TxKind::Call(verifier),
-                evm::calldata(&other, &proof)
-            )
-            .is_err(),
+            evm.verify(&other, &proof).is_err(),
             "public input {i} changed but the EVM verifier accepted"
         );
     }
     // A truncated proof reverts too.
-    assert!(run(
-        &mut db,
-        TxKind::Call(verifier),
-        evm::calldata(&public, &proof[..proof.len() - 32])
-    )
-    .is_err());
+    assert!(evm.verify(&public, &proof[..proof.len() - 32]).is_err());
+    // And the valid one still passes afterwards.
+    assert!(evm.verify(&public, &proof).is_ok());
 }

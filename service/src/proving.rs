@@ -692,9 +692,20 @@ fn write_dir(
     std::fs::rename(&tmp, &req.out).map_err(|e| Error::io(&req.out, e))
 }
 
+/// The generated Solidity verifier run in revm by [`verify_dir`].
+#[derive(Debug, Clone, Serialize)]
+pub struct EvmCheck {
+    /// Runtime bytecode size of the verifier.
+    pub runtime_bytes: usize,
+    /// Gas of the verifying transaction (base cost and calldata included).
+    pub gas: u64,
+}
+
 /// What [`verify_dir`] checked.
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
+    /// The EVM check, when asked for.
+    pub evm: Option<EvmCheck>,
     /// The statement file.
     pub statement: StatementFile,
     /// Reward-list entries.
@@ -735,10 +746,14 @@ pub fn parse_reward_list(bytes: &[u8]) -> std::result::Result<Vec<RewardEntry>, 
 }
 
 /// Verifies the proof directory `dir` (see the module documentation). Errors say what failed.
+///
+/// With `evm` (the Solidity compiler to use), the proof is also checked by the generated Solidity verifier,
+/// compiled and deployed in an in-process EVM (revm).
 pub fn verify_dir(
     dir: &Path,
     srs_source: &SrsSource,
     keys_dir: &Path,
+    evm: Option<&Path>,
     progress: &mut dyn Progress,
 ) -> Result<VerifyReport> {
     let mut ph = Phases {
@@ -851,6 +866,29 @@ pub fn verify_dir(
         .map_err(|e| invalid(e.to_string()))?;
         Ok(((), "the proof verifies".into()))
     })?;
+    let evm = match evm {
+        None => None,
+        Some(solc) => Some(ph.run("evm", || {
+            use zkattr_circuits::halo2::evm::{
+                compile_solidity, verifier_solidity, DeployedVerifier, VERIFIER_CONTRACT,
+            };
+            let source = verifier_solidity(&srs, cached.keys.pk.get_vk());
+            let creation = compile_solidity(solc, &source, VERIFIER_CONTRACT)?;
+            let mut deployed = DeployedVerifier::deploy(creation)?;
+            let gas = deployed
+                .verify(&public.to_field_elements(), &proof)
+                .map_err(|e| invalid(format!("the EVM verifier refuses the proof: {e}")))?;
+            let check = EvmCheck {
+                runtime_bytes: deployed.runtime_bytes,
+                gas,
+            };
+            let detail = format!(
+                "generated verifier ({} bytes) accepts it, {gas} gas",
+                check.runtime_bytes
+            );
+            Ok((check, detail))
+        })?),
+    };
     // Receipts, when present, must agree with the list and the statement (checked last: a bad proof is the
     // more fundamental failure).
     let receipts = ph.run("receipts", || {
@@ -886,6 +924,7 @@ pub fn verify_dir(
         Ok((receipts, format!("{receipts} receipts agree with the list")))
     })?;
     Ok(VerifyReport {
+        evm,
         statement: st,
         entries: entries.len(),
         receipts,

@@ -1234,6 +1234,12 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     let ok = ok_json(&home, &["verify", s(&out), "--insecure-test-srs"]);
     assert_eq!(ok["valid"], true);
     assert_eq!(ok["receipts"], entries.len());
+    // The generated Solidity verifier accepts the same proof in an in-process EVM, within EIP-170.
+    let on_evm = ok_json(&home, &["verify", s(&out), "--insecure-test-srs", "--evm"]);
+    let gas = on_evm["evm"]["gas"].as_u64().unwrap();
+    let size = on_evm["evm"]["runtime_bytes"].as_u64().unwrap();
+    assert!(gas > 21_000 && gas < 1_000_000, "{gas}");
+    assert!(size > 0 && size < 24_576, "{size}");
     let other_home = tmp.path().join("verifier-home");
     assert_eq!(
         ok_json(&other_home, &["verify", s(&out), "--insecure-test-srs"])["valid"],

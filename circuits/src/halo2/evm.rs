@@ -160,6 +160,83 @@ pub fn compile_solidity(solc: &Path, source: &str, contract: &str) -> Result<Vec
 /// The name of the contract [`verifier_solidity`] writes.
 pub const VERIFIER_CONTRACT: &str = "Halo2Verifier";
 
+/// A verifier deployed in an in-process EVM (revm, mainnet rules, empty state).
+#[derive(Debug)]
+pub struct DeployedVerifier {
+    db: revm::database::CacheDB<revm::database::EmptyDB>,
+    address: revm::primitives::Address,
+    /// Size of the deployed (runtime) code.
+    pub runtime_bytes: usize,
+}
+
+/// What a call to a deployed verifier did: the gas of the whole transaction (base cost and calldata
+/// included) on success, or the revert or halt.
+pub type CallResult = std::result::Result<u64, String>;
+
+fn transact(
+    db: &mut revm::database::CacheDB<revm::database::EmptyDB>,
+    kind: revm::primitives::TxKind,
+    data: Vec<u8>,
+) -> std::result::Result<(u64, revm::context_interface::result::Output), String> {
+    use revm::{
+        context::TxEnv, context_interface::result::ExecutionResult, Context, ExecuteCommitEvm,
+        MainBuilder, MainContext,
+    };
+    let mut evm = Context::mainnet()
+        .modify_cfg_chained(|cfg| cfg.disable_nonce_check = true)
+        .with_db(&mut *db)
+        .build_mainnet();
+    let tx = TxEnv::builder()
+        .caller(revm::primitives::Address::repeat_byte(0xca))
+        .kind(kind)
+        .data(data.into())
+        .gas_limit(16_000_000)
+        .build()
+        .map_err(|e| format!("{e:?}"))?;
+    match evm.transact_commit(tx).map_err(|e| format!("{e:?}"))? {
+        ExecutionResult::Success { gas, output, .. } => Ok((gas.tx_gas_used(), output)),
+        ExecutionResult::Revert { output, .. } => {
+            Err(format!("reverted (0x{})", hex::encode(output)))
+        }
+        ExecutionResult::Halt { reason, .. } => Err(format!("halted: {reason:?}")),
+    }
+}
+
+impl DeployedVerifier {
+    /// Deploys `creation` (from [`compile_solidity`]). Fails when the EVM refuses it, for instance a
+    /// runtime over the EIP-170 limit.
+    pub fn deploy(creation: Vec<u8>) -> Result<Self> {
+        let mut db = revm::database::CacheDB::new(revm::database::EmptyDB::default());
+        let bad =
+            |reason: String| Error::InvalidStatement(format!("deploying the verifier: {reason}"));
+        let (_, out) =
+            transact(&mut db, revm::primitives::TxKind::Create, creation).map_err(bad)?;
+        let revm::context_interface::result::Output::Create(_, Some(address)) = out else {
+            return Err(bad("no contract was created".into()));
+        };
+        let runtime_bytes = db.cache.accounts[&address]
+            .info
+            .code
+            .as_ref()
+            .map_or(0, |c| c.original_bytes().len());
+        Ok(Self {
+            db,
+            address,
+            runtime_bytes,
+        })
+    }
+
+    /// Calls the verifier with `public` and `proof` (each call an independent transaction).
+    pub fn verify(&mut self, public: &[Fr], proof: &[u8]) -> CallResult {
+        transact(
+            &mut self.db,
+            revm::primitives::TxKind::Call(self.address),
+            calldata(public, proof),
+        )
+        .map(|(gas, _)| gas)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,9 @@
 //! where in a double partial row `t = M · (h0^2 (s0 + c0), s1 + c1, s2 + c2)` is the state after its first
 //! round (`t0` kept in `h1`, `t1` and `t2` used inline) and `c3..c5` are the second round's constants.
 //! Every constraint has degree at most 4 (selector included), so the gate does not raise halo2-base's
-//! circuit degree. The state columns have equality enabled: a permutation's input row and output row are
+//! circuit degree. (halo2-axiom caps the degree it builds the evaluation domain for at 5, or `MAX_DEGREE`:
+//! a degree-6 gate such as `q * (next - M (s + c)^5)` would pass MockProver, which checks row by row, and
+//! fail in real proofs. Hence the helper columns.) The state columns have equality enabled: a permutation's input row and output row are
 //! copied to and from cells elsewhere in the circuit.
 
 use halo2_base::halo2_proofs::{

@@ -78,6 +78,13 @@ pub struct VerifyCmd {
     /// The KZG setup the proof was made with.
     #[command(flatten)]
     pub srs: SrsArgs,
+    /// Also check the proof with the generated Solidity verifier in an in-process EVM (revm).
+    #[arg(long)]
+    pub evm: bool,
+    /// Solidity compiler for --evm (native solc's --standard-json interface); default: $ZKATTR_SOLC, else
+    /// verifier-contracts/bin/solc of the source tree this binary was built from.
+    #[arg(long, value_name = "PATH", requires = "evm")]
+    pub solc: Option<PathBuf>,
 }
 
 /// Phase progress on stderr: a spinner with the elapsed time per phase, then one line per finished phase.
@@ -207,10 +214,15 @@ impl ProveCmd {
 impl VerifyCmd {
     /// Runs it: `Ok` only when the directory is consistent and the proof verifies.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        let solc = self
+            .solc
+            .clone()
+            .unwrap_or_else(zkattr_circuits::halo2::evm::default_solc);
         let r = proving::verify_dir(
             &self.dir,
             &self.srs.source(),
             &ctx.home.join("keys"),
+            self.evm.then_some(solc.as_path()),
             &mut Spinner::new(ctx.json),
         )?;
         let st = &r.statement;
@@ -223,10 +235,11 @@ impl VerifyCmd {
                 "entries": r.entries,
                 "receipts": r.receipts,
                 "public_inputs": st.public_inputs,
+                "evm": r.evm,
                 "timings": r.timings,
             }),
             text: format!(
-                "valid: {} v{} epoch {} pays {} of pool {} to {} contributors ({} receipts checked)\n\n{}",
+                "valid: {} v{} epoch {} pays {} of pool {} to {} contributors ({} receipts checked){}\n\n{}",
                 st.datanet,
                 st.version,
                 st.public_inputs.epoch,
@@ -234,6 +247,10 @@ impl VerifyCmd {
                 st.public_inputs.pool,
                 r.entries,
                 r.receipts,
+                r.evm.as_ref().map_or(String::new(), |e| format!(
+                    "\nthe generated Solidity verifier ({} bytes) accepts it in revm: {} gas",
+                    e.runtime_bytes, e.gas
+                )),
                 timing_table(&r.timings)
             ),
         })
