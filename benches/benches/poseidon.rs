@@ -4,28 +4,16 @@
 #![allow(clippy::unwrap_used)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rand_chacha::rand_core::SeedableRng;
-use snark_verifier_sdk::snark_verifier::{
-    loader::native::NativeLoader, system::halo2::transcript::evm::EvmTranscript,
-};
 use zkattr_circuits::{
     field::Fr,
     halo2::{
         halo2_base::{
             gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage},
-            halo2_proofs::{
-                halo2curves::bn256::{Bn256, G1Affine},
-                plonk::{create_proof, keygen_pk, keygen_vk, Circuit, ProvingKey},
-                poly::kzg::{
-                    commitment::{KZGCommitmentScheme, ParamsKZG},
-                    multiopen::ProverSHPLONK,
-                },
-                transcript::TranscriptWriterBuffer,
-            },
+            halo2_proofs::plonk::{keygen_pk, keygen_vk},
         },
         merkle::poseidon_hasher,
         poseidon_gate::PermutationCircuit,
-        prove::{insecure_test_srs, MAX_ADVICE_COLUMNS},
+        prove::{insecure_test_srs, prove_circuit, MAX_ADVICE_COLUMNS},
     },
 };
 
@@ -33,30 +21,6 @@ fn perms() -> usize {
     std::env::var("ZKATTR_POSEIDON_PERMS")
         .ok()
         .map_or(1024, |s| s.trim().parse().unwrap())
-}
-
-fn proof<C: Circuit<Fr>>(
-    srs: &ParamsKZG<Bn256>,
-    pk: &ProvingKey<G1Affine>,
-    c: C,
-    public: &[Fr],
-) -> usize {
-    let mut t =
-        <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
-            _,
-            G1Affine,
-            _,
-        >>::init(vec![]);
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
-        srs,
-        pk,
-        &[c],
-        &[&[public]],
-        rand_chacha::ChaCha20Rng::seed_from_u64(1),
-        &mut t,
-    )
-    .unwrap();
-    t.finalize().len()
 }
 
 fn keygen_builder(k: u32) -> BaseCircuitBuilder<Fr> {
@@ -102,7 +66,7 @@ fn bench(c: &mut Criterion) {
         6 * zkattr_circuits::halo2::poseidon_gate::ROWS_PER_PERMUTATION
     );
     g.bench_function(BenchmarkId::new("dedicated-gate", p), |b| {
-        b.iter(|| proof(&srs, &pk, circuit.clone(), &public))
+        b.iter(|| prove_circuit(&srs, &pk, circuit.clone(), &public).unwrap())
     });
 
     // halo2-base's chip.
@@ -129,7 +93,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut pb = BaseCircuitBuilder::prover(params.clone(), breaks.clone());
             let public = chip_assign(&mut pb, &inputs);
-            proof(&srs, &pk, pb, &public)
+            prove_circuit(&srs, &pk, pb, &public).unwrap()
         })
     });
     g.finish();

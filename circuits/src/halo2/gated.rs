@@ -121,6 +121,22 @@ impl GatedPoseidon {
         gate: &impl GateInstructions<Fr>,
         inputs: &[AssignedValue<Fr>],
     ) -> AssignedValue<Fr> {
+        self.hash_with(ctx, gate, inputs, Self::permute)
+    }
+
+    /// [`GatedPoseidon::hash`] with `permute` making each permutation request (the tests pass one that
+    /// claims a wrong output, as a malicious prover would).
+    pub fn hash_with(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        gate: &impl GateInstructions<Fr>,
+        inputs: &[AssignedValue<Fr>],
+        mut permute: impl FnMut(
+            &mut Self,
+            &mut Context<Fr>,
+            [AssignedValue<Fr>; T],
+        ) -> [AssignedValue<Fr>; T],
+    ) -> AssignedValue<Fr> {
         let mut s = [
             ctx.load_constant(crate::field::from_u128(1u128 << 64)),
             ctx.load_constant(Fr::zero()),
@@ -134,11 +150,11 @@ impl GatedPoseidon {
             if chunk.len() < RATE {
                 s[1 + chunk.len()] = gate.add(ctx, s[1 + chunk.len()], one);
             }
-            s = self.permute(ctx, s);
+            s = permute(self, ctx, s);
         }
         if inputs.len().is_multiple_of(RATE) {
             s[1] = gate.add(ctx, s[1], one);
-            s = self.permute(ctx, s);
+            s = permute(self, ctx, s);
         }
         s[1]
     }
@@ -248,27 +264,13 @@ impl Circuit<Fr> for GatedCircuit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::halo2::prove::insecure_test_srs;
+    use crate::halo2::prove::{insecure_test_srs, prove_circuit, verify};
     use halo2_base::{
         gates::circuit::CircuitBuilderStage,
         halo2_proofs::{
             dev::MockProver,
-            halo2curves::bn256::{Bn256, G1Affine},
-            plonk::{create_proof, keygen_pk, keygen_vk, verify_proof},
-            poly::{
-                commitment::ParamsProver,
-                kzg::{
-                    commitment::KZGCommitmentScheme,
-                    multiopen::{ProverSHPLONK, VerifierSHPLONK},
-                    strategy::SingleStrategy,
-                },
-            },
-            transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+            plonk::{keygen_pk, keygen_vk},
         },
-    };
-    use rand_chacha::rand_core::SeedableRng;
-    use snark_verifier_sdk::snark_verifier::{
-        loader::native::NativeLoader, system::halo2::transcript::evm::EvmTranscript,
     };
 
     const K: u32 = 10;
@@ -307,34 +309,14 @@ mod tests {
         inputs: &[AssignedValue<Fr>],
         bad: (usize, usize),
     ) -> AssignedValue<Fr> {
-        let mut s = [
-            ctx.load_constant(crate::field::from_u128(1u128 << 64)),
-            ctx.load_constant(Fr::zero()),
-            ctx.load_constant(Fr::zero()),
-        ];
-        let one = QuantumCell::Constant(Fr::one());
-        let step = |p: &mut GatedPoseidon, ctx: &mut Context<Fr>, s: [AssignedValue<Fr>; T]| {
+        p.hash_with(ctx, gate, inputs, |p, ctx, s| {
             let mut v = s.map(|c| *c.value());
             poseidon::permute(&mut v);
             if p.requests.len() == bad.0 {
                 v[bad.1] += Fr::one();
             }
             p.permute_claiming(ctx, s, v)
-        };
-        for chunk in inputs.chunks(RATE) {
-            for (j, v) in chunk.iter().enumerate() {
-                s[1 + j] = gate.add(ctx, s[1 + j], *v);
-            }
-            if chunk.len() < RATE {
-                s[1 + chunk.len()] = gate.add(ctx, s[1 + chunk.len()], one);
-            }
-            s = step(p, ctx, s);
-        }
-        if inputs.len().is_multiple_of(RATE) {
-            s[1] = gate.add(ctx, s[1], one);
-            s = step(p, ctx, s);
-        }
-        s[1]
+        })
     }
 
     fn circuit(
@@ -399,8 +381,8 @@ mod tests {
     #[test]
     fn a_permutation_of_another_input_is_refused() {
         let (c, public) = circuit(CircuitBuilderStage::Mock, None);
-        let req = &c.poseidon.requests[1];
-        let mut other = req.input.map(|x| *x.value());
+        let expected_input = c.poseidon.requests[1].input.map(|x| *x.value());
+        let mut other = expected_input;
         other[2] += Fr::one();
         let mut out = other;
         poseidon::permute(&mut out);
@@ -416,21 +398,17 @@ mod tests {
             .map(|i| ctx.load_witness(Fr::from(i * 11)))
             .collect();
         let h1 = p.hash(ctx, &gate, &xs[..1]);
-        // The second hash (two inputs) by hand: its first permutation claims `out`.
-        let mut s = [
-            ctx.load_constant(crate::field::from_u128(1u128 << 64)),
-            ctx.load_constant(Fr::zero()),
-            ctx.load_constant(Fr::zero()),
-        ];
-        s[1] = gate.add(ctx, s[1], xs[0]);
-        s[2] = gate.add(ctx, s[2], xs[1]);
-        assert_eq!(s.map(|x| *x.value()), req.input.map(|x| *x.value()));
-        let s1 = p.permute_claiming(ctx, s, out);
-        p.requests.last_mut().unwrap().gate_input = Some(other);
-        let mut s2 = s1;
-        s2[1] = gate.add(ctx, s1[1], QuantumCell::Constant(Fr::one()));
-        let s2 = p.permute(ctx, s2);
-        let h2 = s2[1];
+        // The second hash (two inputs): its first permutation (request 1) claims `out`, the permutation of
+        // `other`, and lays `other` out in the gate's region.
+        let h2 = p.hash_with(ctx, &gate, &xs[..2], |p, ctx, s| {
+            if p.requests.len() != 1 {
+                return p.permute(ctx, s);
+            }
+            assert_eq!(s.map(|x| *x.value()), expected_input);
+            let o = p.permute_claiming(ctx, s, out);
+            p.requests.last_mut().unwrap().gate_input = Some(other);
+            o
+        });
         let h3 = p.hash(ctx, &gate, &xs[..3]);
         let public2: Vec<Fr> = [h1, h2, h3].iter().map(|c| *c.value()).collect();
         assert_eq!(public2[0], public[0]);
@@ -466,41 +444,10 @@ mod tests {
             poseidon: p,
             params: kc.params.clone(),
         };
-        let mut w =
-            <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
-                _,
-                G1Affine,
-                _,
-            >>::init(vec![]);
-        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
-            &srs,
-            &pk,
-            std::slice::from_ref(&c),
-            &[&[&public]],
-            rand_chacha::ChaCha20Rng::seed_from_u64(5),
-            &mut w,
-        )
-        .unwrap();
-        let proof = w.finalize();
-        let check = |public: &[Fr]| {
-            let mut r =
-                <EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>> as TranscriptReadBuffer<
-                    _,
-                    G1Affine,
-                    _,
-                >>::init(&proof);
-            verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
-                srs.verifier_params(),
-                pk.get_vk(),
-                SingleStrategy::new(&srs),
-                &[&[public]],
-                &mut r,
-            )
-            .is_ok()
-        };
-        assert!(check(&public));
+        let proof = prove_circuit(&srs, &pk, c, &public).unwrap();
+        verify(&srs, pk.get_vk(), &proof, &public).unwrap();
         let mut wrong = public.clone();
         wrong[2] += Fr::one();
-        assert!(!check(&wrong));
+        assert!(verify(&srs, pk.get_vk(), &proof, &wrong).is_err());
     }
 }

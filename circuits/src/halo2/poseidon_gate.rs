@@ -413,64 +413,18 @@ mod tests {
     /// A real proof (not MockProver) verifies: the gates' degree fits the proving system's domain.
     #[test]
     fn a_real_proof_of_permutations_verifies() {
-        use halo2_base::halo2_proofs::{
-            halo2curves::bn256::{Bn256, G1Affine},
-            plonk::{create_proof, keygen_pk, keygen_vk, verify_proof},
-            poly::{
-                commitment::ParamsProver,
-                kzg::{
-                    commitment::KZGCommitmentScheme,
-                    multiopen::{ProverSHPLONK, VerifierSHPLONK},
-                    strategy::SingleStrategy,
-                },
-            },
-            transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
-        };
-        use rand_chacha::rand_core::SeedableRng;
-        use snark_verifier_sdk::snark_verifier::{
-            loader::native::NativeLoader, system::halo2::transcript::evm::EvmTranscript,
-        };
+        use crate::halo2::prove::{insecure_test_srs, prove_circuit, verify};
+        use halo2_base::halo2_proofs::plonk::{keygen_pk, keygen_vk};
         let c = PermutationCircuit::new(&inputs(4));
-        let srs = super::super::prove::insecure_test_srs(c.k());
+        let srs = insecure_test_srs(c.k());
         let vk = keygen_vk(&srs, &c).unwrap();
         let pk = keygen_pk(&srs, vk, &c).unwrap();
         let public = c.public();
-        let mut w =
-            <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
-                _,
-                G1Affine,
-                _,
-            >>::init(vec![]);
-        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
-            &srs,
-            &pk,
-            std::slice::from_ref(&c),
-            &[&[&public]],
-            rand_chacha::ChaCha20Rng::seed_from_u64(3),
-            &mut w,
-        )
-        .unwrap();
-        let proof = w.finalize();
-        let check = |public: &[Fr]| {
-            let mut r =
-                <EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>> as TranscriptReadBuffer<
-                    _,
-                    G1Affine,
-                    _,
-                >>::init(&proof);
-            verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
-                srs.verifier_params(),
-                pk.get_vk(),
-                SingleStrategy::new(&srs),
-                &[&[public]],
-                &mut r,
-            )
-            .is_ok()
-        };
-        assert!(check(&public));
+        let proof = prove_circuit(&srs, &pk, c, &public).unwrap();
+        verify(&srs, pk.get_vk(), &proof, &public).unwrap();
         let mut wrong = public.clone();
         wrong[0] += Fr::from(1u64);
-        assert!(!check(&wrong));
+        assert!(verify(&srs, pk.get_vk(), &proof, &wrong).is_err());
     }
 
     /// Every helper and state cell of every row kind, changed with the rest of the trace recomputed from it

@@ -381,6 +381,18 @@ pub fn prove(
         poseidon,
         params: keys.params.clone(),
     };
+    let proof = prove_circuit(srs, &keys.pk, circuit, &public)?;
+    Ok((proof, public))
+}
+
+/// A SHPLONK proof with the Keccak transcript of any circuit with one instance column holding `public`
+/// (what [`prove`] does for the attribution circuit; the tests and benches of the gates use it directly).
+pub fn prove_circuit<C: halo2_base::halo2_proofs::plonk::Circuit<Fr>>(
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: C,
+    public: &[Fr],
+) -> Result<Vec<u8>> {
     let mut transcript =
         <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
             _,
@@ -389,17 +401,17 @@ pub fn prove(
         >>::init(vec![]);
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
         srs,
-        &keys.pk,
+        pk,
         &[circuit],
-        &[&[&public]],
+        &[&[public]],
         rand_chacha::ChaCha20Rng::from_entropy(),
         &mut transcript,
     )
     .map_err(proof_error)?;
-    Ok((transcript.finalize(), public))
+    Ok(transcript.finalize())
 }
 
-/// Verifies `proof` against `public` with `vk`.
+/// Verifies `proof` (from [`prove`] or [`prove_circuit`]) against `public` with `vk`.
 pub fn verify(
     srs: &ParamsKZG<Bn256>,
     vk: &VerifyingKey<G1Affine>,
