@@ -373,7 +373,8 @@ pub struct RecomputeReport {
     pub mismatches: Vec<Mismatch>,
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+/// Reads a JSON file of the epoch directory; a malformed one is a bad artifact, named by path.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_str(&text).map_err(|e| Error::BadArtifact(format!("{}: {e}", path.display())))
 }

@@ -49,7 +49,7 @@ use zkattr_trainer::influence::AttributionArtifact;
 use crate::{
     cli::datanet::write_atomic,
     datanet::Datanets,
-    epoch::ModelManifest,
+    epoch::{read_json, ModelManifest},
     error::{Error, Result},
 };
 
@@ -324,11 +324,6 @@ fn parse_address(s: &str) -> std::result::Result<[u8; 20], String> {
 
 fn address_hex(a: &[u8; 20]) -> String {
     format!("0x{}", hex::encode(a))
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::BadArtifact(format!("{}: {e}", path.display())))
 }
 
 /// Builds the epoch's statement input from the home's snapshot and the artifact, checking that they belong

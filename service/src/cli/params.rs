@@ -32,16 +32,21 @@ pub struct ShowParamsCmd {
     pub file: Option<PathBuf>,
 }
 
+/// Reads and validates a TOML parameter file, or gives the built-in defaults for `None`.
+pub fn load(file: Option<&std::path::Path>) -> Result<GovernanceParams> {
+    Ok(match file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+            GovernanceParams::from_toml(&text)?
+        }
+        None => GovernanceParams::default(),
+    })
+}
+
 impl ShowParamsCmd {
     /// Runs it.
     pub fn run(&self, _ctx: &Ctx) -> Result<Output> {
-        let params = match &self.file {
-            Some(f) => {
-                let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
-                GovernanceParams::from_toml(&text)?
-            }
-            None => GovernanceParams::default(),
-        };
+        let params = load(self.file.as_deref())?;
         let hash = field::to_hex(&params.hash());
         Ok(Output {
             text: format!("# params_hash = {hash}\n{}", params.to_toml()?),

@@ -5,7 +5,6 @@ use std::{path::PathBuf, time::Duration};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
-use zkattr_circuits::params::GovernanceParams;
 
 use super::{Ctx, Output};
 use crate::{
@@ -150,13 +149,7 @@ fn settlement(s: &str) -> Result<[u8; 20]> {
 impl ProveCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
-        let params = match &self.params {
-            Some(f) => {
-                let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
-                GovernanceParams::from_toml(&text)?
-            }
-            None => GovernanceParams::default(),
-        };
+        let params = super::params::load(self.params.as_deref())?;
         let nets = Datanets::open_existing(&ctx.home)?.ok_or_else(|| {
             Error::io(
                 &ctx.home,
