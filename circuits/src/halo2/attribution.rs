@@ -2,15 +2,15 @@
 //! [`crate::statement`].
 //!
 //! The prover supplies an [`AttributionWitness`]: the epoch's inputs (items, features, query, parameters,
-//! pool, context) and its claims: which item positions are real, the reward-list slot of every item, the
-//! list's addresses and amounts, each contributor's uncapped share and the cap. Everything else is computed
-//! in-circuit and constrained.
+//! pool, context) and its claims: which item positions are real, the list's addresses and amounts, each
+//! slot's item count and score total, each contributor's uncapped share and the cap. Everything else is
+//! computed in-circuit and constrained.
 //!
 //! The circuit has `M = max_items` item positions whatever the epoch's item count `n <= M`, so its shape,
 //! keys and verifier are fixed by the governance parameters: one verifier per `params_hash` serves every
 //! epoch. Position `i` is real when its flag `a_i` is 1; the flags are boolean, `a_0 = 1`, and
 //! `a_(i+1) <= a_i` (the real items are a prefix). A padding position's leaves are 0 (the trees' padding
-//! leaf), its contributor is 0 and it selects no list slot.
+//! leaf) and it counts towards no contributor.
 //!
 //! 1. `params_hash`: Poseidon over the parameter encoding, shape values as constants, value parameters
 //!    (`feature_scale_log2`, `clamp`, `min_score`, `max_share_bps`) as witnesses bound by the hash;
@@ -20,15 +20,28 @@
 //!    real leaves, as sealed);
 //! 3. `features_root` (the same padding and level choice) and `query_commitment`, with signed range checks
 //!    on every feature and query value ([`super::features`]);
-//! 4. `score_i = <phi_i, P>`; no wrap-around since every factor is range-checked and
+//! 4. `score_i = <phi_i, P>`, computed from the offsets `u = phi + 2^(b-1)` that the range checks and the
+//!    packing use, as `<u, P> - 2^(b-1) sum P`; no wrap-around since every factor is range-checked and
 //!    `|score_i| * N < 2^63` ([`crate::statement::EpochInput::validate`]);
-//! 5. slot of item `i`: an indicator over the `C = max_contributors` list slots, one-hot for a real item and
-//!    all zero for a padding position, whose selected address equals the item's contributor;
-//!    `T_c = sum_i [slot_i = c] score_i`;
+//! 5. per-contributor sums, in O(N + C) cells rather than an indicator per item and slot: the prover claims
+//!    per slot `c` an address `A_c`, an item count `m_c` and a total `T_c` (signed 64-bit). A challenge
+//!    `tau` is Poseidon over a domain tag, the computed `datanet_root`, `features_root` and
+//!    `query_commitment` (which fix every item's contributor and score) and every slot's `(A_c, m_c, T_c)`
+//!    ([`slot_challenge`]). With `d_i (tau - contributor_i) = a_i` per position and
+//!    `e_c (tau - A_c) = 1` per slot, the circuit checks `sum_i d_i = sum_c m_c e_c` and
+//!    `sum_i d_i score_i = sum_c T_c e_c`. These are the rational-function identities
+//!    `sum_i a_i / (X - contributor_i) = sum_c m_c / (X - A_c)` (and the same with `score_i`, `T_c`) at a
+//!    point chosen after everything in them is fixed; if either identity is false, it holds at `tau` with
+//!    probability at most `(M + C) / p` per attempt (Schwartz-Zippel, Poseidon as a random oracle). Since
+//!    active addresses are distinct (item 7) and inactive slots have `m_c = T_c = 0`, the identities say:
+//!    every real item's contributor is a listed address, `m_c` is its item count and `T_c` the sum of its
+//!    items' scores (exact integers: both sides are far below `p`). No real item has contributor 0: it
+//!    would need an active slot with address 0;
 //! 6. `S_c = T_c` if `T_c >= min_score`, else 0 (a 64-bit signed comparison; `min_score` is constrained
 //!    to be non-negative, so this also zeroes every negative `T_c`);
-//! 7. list shape: a slot is active iff it has items; active slots form a prefix, their addresses are
-//!    non-zero 160-bit values strictly increasing; inactive slots hold address 0 and amount 0;
+//! 7. list shape: a slot is active iff `m_c != 0`; active slots form a prefix, their addresses are
+//!    non-zero 160-bit values strictly increasing; inactive slots hold address 0 and `T_c = 0` (so amount
+//!    0);
 //! 8. shares: with `sum S > 0`, `share_c * sum S <= pool * S_c < (share_c + 1) * sum S` (192-bit range
 //!    checks on both gaps); with `sum S = 0`, `share_c = 0`. Cap: `cap * 10000 <= pool * bps < (cap + 1) *
 //!    10000`; `amount_c = min(share_c, cap)`;
@@ -43,7 +56,7 @@ use halo2_base::{
 };
 
 use super::{
-    features::{checked_pack, features_leaf},
+    features::{checked_pack, features_leaf, load_offsets},
     gated::GatedPoseidon,
     merkle::{index_constant, leaf_hash, merkle_left_spine},
 };
@@ -66,11 +79,12 @@ pub struct AttributionWitness {
     pub input: EpochInput,
     /// Per item position (`max_items` of them), whether it holds a real item: the first `n`.
     pub active: Vec<bool>,
-    /// Per item position, the slot of its contributor in the reward list (`max_contributors`, out of range,
-    /// for padding positions).
-    pub slots: Vec<u64>,
     /// The reward list's slots, `max_contributors` of them: active entries first, then `(0, 0)`.
     pub list: Vec<RewardEntry>,
+    /// Per slot, `m_c`: the number of items of its contributor (0 for an inactive slot).
+    pub counts: Vec<u64>,
+    /// Per slot, `T_c`: the unclamped sum of its contributor's item scores (0 for an inactive slot).
+    pub totals: Vec<i64>,
     /// Per slot, `floor(pool * S_c / sum S)` (0 when `sum S = 0`) before the cap.
     pub shares: Vec<u128>,
     /// `floor(pool * max_share_bps / 10000)`.
@@ -84,22 +98,7 @@ impl AttributionWitness {
     pub fn honest(input: EpochInput) -> Result<(Self, Outcome)> {
         let o = statement::evaluate(&input)?;
         let c = input.params.circuit.max_contributors as usize;
-        let slot_of = |a: &[u8; 20]| {
-            o.rewards
-                .iter()
-                .position(|e| &e.contributor == a)
-                .map(|s| s as u64)
-        };
         let m = input.params.circuit.max_items as usize;
-        let mut slots = input
-            .items
-            .iter()
-            .map(|it| {
-                slot_of(&it.contributor)
-                    .ok_or_else(|| Error::InvalidStatement("unlisted contributor".into()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        slots.resize(m, c as u64);
         let active = (0..m).map(|i| i < input.items.len()).collect();
         let mut list = o.rewards.clone();
         list.resize(
@@ -109,6 +108,25 @@ impl AttributionWitness {
                 amount: 0,
             },
         );
+        let counts = list
+            .iter()
+            .map(|e| {
+                input
+                    .items
+                    .iter()
+                    .filter(|it| e.contributor != [0; 20] && it.contributor == e.contributor)
+                    .count() as u64
+            })
+            .collect();
+        let totals = list
+            .iter()
+            .map(|e| {
+                let t = o.totals.get(&e.contributor).copied().unwrap_or(0);
+                i64::try_from(t).map_err(|_| {
+                    Error::InvalidStatement(format!("score total {t} exceeds 64 bits"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let shares = list
             .iter()
             .map(|e| {
@@ -128,8 +146,9 @@ impl AttributionWitness {
         Ok((
             Self {
                 active,
-                slots,
                 list,
+                counts,
+                totals,
                 shares,
                 cap,
                 r: o.public.r,
@@ -139,6 +158,45 @@ impl AttributionWitness {
         ))
     }
 }
+
+/// The domain tag of [`slot_challenge`]: the ASCII bytes `zkattr.slots` as an integer.
+pub fn slot_domain() -> Fr {
+    let tag = b"zkattr.slots";
+    let mut b = [0u8; 32];
+    b[32 - tag.len()..].copy_from_slice(tag);
+    field::from_bytes_be(&b).expect("12 bytes are below the modulus")
+}
+
+/// `tau`, the challenge of the per-contributor sums (module documentation, item 5): Poseidon over
+/// [`slot_domain`], `datanet_root`, `features_root`, `query_commitment` and, per slot, the address, the item
+/// count and the score total (signed, negative as `p - |T|`).
+pub fn slot_challenge(
+    datanet_root: Fr,
+    features_root: Fr,
+    query_commitment: Fr,
+    list: &[RewardEntry],
+    counts: &[u64],
+    totals: &[i64],
+) -> Fr {
+    let mut inputs = vec![slot_domain(), datanet_root, features_root, query_commitment];
+    for ((e, &m), &t) in list.iter().zip(counts).zip(totals) {
+        inputs.extend([
+            field::from_address(&e.contributor),
+            Fr::from(m),
+            field::from_i64(t),
+        ]);
+    }
+    crate::poseidon::hash(&inputs)
+}
+
+/// `1 / x`, or 0 for `x = 0` (the constraint that uses it then fails: `tau` equal to an address).
+fn inverse(x: Fr) -> Fr {
+    Option::from(ff::Field::invert(&x)).unwrap_or(Fr::zero())
+}
+
+/// What a malicious prover may do with the inverses: given `tau`, rewrite the per-position `d_i` and the
+/// per-slot `e_c` before they are assigned (tests only).
+type InverseHook = dyn Fn(Fr, &mut [Fr], &mut [Fr]);
 
 fn constant(x: Fr) -> QuantumCell<Fr> {
     QuantumCell::Constant(x)
@@ -166,7 +224,7 @@ pub fn assign(
     w: &AttributionWitness,
 ) -> Result<([AssignedValue<Fr>; PublicInputs::LEN], GatedPoseidon)> {
     w.input.validate()?;
-    assign_unchecked(builder, w)
+    assign_unchecked(builder, w, None)
 }
 
 /// [`assign`] without the input's validation: what a malicious prover can do, so the tests use it to present
@@ -174,19 +232,23 @@ pub fn assign(
 fn assign_unchecked(
     builder: &mut BaseCircuitBuilder<Fr>,
     w: &AttributionWitness,
+    hook: Option<&InverseHook>,
 ) -> Result<([AssignedValue<Fr>; PublicInputs::LEN], GatedPoseidon)> {
     let input = &w.input;
     let p = &input.params;
     let c = p.circuit.max_contributors as usize;
     let m = p.circuit.max_items as usize;
     let (fb, qb) = (p.fixed_point.feature_bits, p.fixed_point.query_bits);
-    if w.slots.len() != m || w.active.len() != m || w.list.len() != c || w.shares.len() != c {
+    if w.active.len() != m
+        || [w.list.len(), w.counts.len(), w.totals.len(), w.shares.len()] != [c; 4]
+    {
         return Err(Error::InvalidStatement(format!(
-            "witness shape: {} slots and {} flags for {m} item positions, {} list entries and {} shares for \
-             {c} slots",
-            w.slots.len(),
+            "witness shape: {} flags for {m} item positions; {} list entries, {} counts, {} totals and {} \
+             shares for {c} slots",
             w.active.len(),
             w.list.len(),
+            w.counts.len(),
+            w.totals.len(),
             w.shares.len()
         )));
     }
@@ -230,6 +292,9 @@ fn assign_unchecked(
     ];
     query_inputs.extend(checked_pack(ctx, &range, qb, &query));
     let query_commitment = hasher.hash(ctx, &gate, &query_inputs);
+    // score_i = <u_i, P> - 2^(fb-1) sum P, with u_i the range-checked feature offsets.
+    let query_sum = gate.sum(ctx, query.iter().copied());
+    let feature_half = field::from_u128(1u128 << (fb - 1));
 
     let list_addresses: Vec<AssignedValue<Fr>> = w
         .list
@@ -238,7 +303,7 @@ fn assign_unchecked(
         .collect();
     let mut data_leaves = Vec::with_capacity(m);
     let mut feature_leaves = Vec::with_capacity(m);
-    let mut indicators = Vec::with_capacity(m);
+    let mut contributors = Vec::with_capacity(m);
     let mut scores = Vec::with_capacity(m);
     let mut flags: Vec<AssignedValue<Fr>> = Vec::with_capacity(m);
     let zero_item = statement::StatementItem {
@@ -264,20 +329,13 @@ fn assign_unchecked(
         let idx = index_constant(ctx, i as u64);
         let leaf = leaf_hash(ctx, &gate, &mut hasher, contributor, content_hash, idx);
         data_leaves.push(gate.mul(ctx, leaf, a));
-        let phi = ctx.assign_witnesses(it.features.iter().map(|&v| field::from_i64(v)));
-        let fleaf = features_leaf(ctx, &range, &mut hasher, fb, idx, &phi);
+        let phi: Vec<Fr> = it.features.iter().map(|&v| field::from_i64(v)).collect();
+        let u = load_offsets(ctx, &range, fb, &phi);
+        let fleaf = features_leaf(ctx, &range, &mut hasher, fb, idx, &u);
         feature_leaves.push(gate.mul(ctx, fleaf, a));
-        scores.push(gate.inner_product(ctx, phi, query.iter().map(|q| QuantumCell::Existing(*q))));
-        // The item's slot: an indicator with exactly a_i ones (one-hot for a real item, none for padding)
-        // selecting its contributor's address (so a padding position's contributor is 0).
-        let slot = ctx.load_witness(Fr::from(w.slots[i]));
-        let ind = gate.idx_to_indicator(ctx, slot, c);
-        let ones = gate.sum(ctx, ind.iter().copied());
-        ctx.constrain_equal(&ones, &a);
-        let selected =
-            gate.select_by_indicator(ctx, list_addresses.iter().copied(), ind.iter().copied());
-        ctx.constrain_equal(&selected, &contributor);
-        indicators.push(ind);
+        let uq = gate.inner_product(ctx, u, query.iter().map(|q| QuantumCell::Existing(*q)));
+        scores.push(gate.sub_mul(ctx, uq, query_sum, constant(feature_half)));
+        contributors.push(contributor);
     }
     // The sealed tree has depth max(1, ceil(log2 n)): level h is chosen when a_(2^(h-1)) = 1 and
     // a_(2^h) = 0 (level 1 when a_2 = 0), flags past the last position counting as 0.
@@ -308,18 +366,86 @@ fn assign_unchecked(
         level_choice.iter().map(|c| QuantumCell::Existing(*c)),
     );
 
-    // Per slot: T_c, S_c, activity.
+    // Per-contributor sums (module documentation, item 5): the claimed counts and totals, the challenge,
+    // and the two identities.
+    let counts: Vec<AssignedValue<Fr>> = w
+        .counts
+        .iter()
+        .map(|&n| ctx.load_witness(Fr::from(n)))
+        .collect();
+    let totals: Vec<AssignedValue<Fr>> = w
+        .totals
+        .iter()
+        .map(|&t| ctx.load_witness(field::from_i64(t)))
+        .collect();
+    let mut challenge_inputs = vec![
+        ctx.load_constant(slot_domain()),
+        datanet_root,
+        features_root,
+        query_commitment,
+    ];
+    for s in 0..c {
+        challenge_inputs.extend([list_addresses[s], counts[s], totals[s]]);
+    }
+    let tau = hasher.hash(ctx, &gate, &challenge_inputs);
+    let tau_value = *tau.value();
+    let mut item_inverses: Vec<Fr> = (0..m)
+        .map(|i| *flags[i].value() * inverse(tau_value - contributors[i].value()))
+        .collect();
+    let mut slot_inverses: Vec<Fr> = list_addresses
+        .iter()
+        .map(|a| inverse(tau_value - a.value()))
+        .collect();
+    if let Some(hook) = hook {
+        hook(tau_value, &mut item_inverses, &mut slot_inverses);
+    }
+    // d_i (tau - contributor_i) = a_i, as d_i contributor_i + a_i = d_i tau.
+    let mut ds = Vec::with_capacity(m);
+    for i in 0..m {
+        let d = ctx.load_witness(item_inverses[i]);
+        let lhs = gate.mul_add(ctx, d, contributors[i], flags[i]);
+        let rhs = gate.mul(ctx, d, tau);
+        ctx.constrain_equal(&lhs, &rhs);
+        ds.push(d);
+    }
+    // e_c (tau - A_c) = 1.
+    let mut es = Vec::with_capacity(c);
+    for s in 0..c {
+        let e = ctx.load_witness(slot_inverses[s]);
+        let lhs = gate.mul_add(ctx, e, list_addresses[s], constant(Fr::from(1u64)));
+        let rhs = gate.mul(ctx, e, tau);
+        ctx.constrain_equal(&lhs, &rhs);
+        es.push(e);
+    }
+    let items_count = gate.sum(ctx, ds.iter().copied());
+    let slots_count = gate.inner_product(
+        ctx,
+        counts.iter().copied(),
+        es.iter().map(|e| QuantumCell::Existing(*e)),
+    );
+    ctx.constrain_equal(&items_count, &slots_count);
+    let items_total = gate.inner_product(
+        ctx,
+        ds.iter().copied(),
+        scores.iter().map(|x| QuantumCell::Existing(*x)),
+    );
+    let slots_total = gate.inner_product(
+        ctx,
+        totals.iter().copied(),
+        es.iter().map(|e| QuantumCell::Existing(*e)),
+    );
+    ctx.constrain_equal(&items_total, &slots_total);
+
+    // Per slot: activity, S_c.
     let mut clamped = Vec::with_capacity(c);
     let mut active = Vec::with_capacity(c);
     for s in 0..c {
-        let t = gate.inner_product(
-            ctx,
-            scores.iter().copied(),
-            indicators.iter().map(|ind| QuantumCell::Existing(ind[s])),
-        );
-        let count = gate.sum(ctx, indicators.iter().map(|ind| ind[s]));
-        let empty = gate.is_zero(ctx, count);
+        let t = totals[s];
+        let empty = gate.is_zero(ctx, counts[s]);
         active.push(gate.not(ctx, empty));
+        // An inactive slot's total is 0.
+        let hidden = gate.mul(ctx, t, empty);
+        gate.assert_is_const(ctx, &hidden, &Fr::from(0u64));
         let t_offset = signed64(ctx, &range, t);
         let below_min = range.is_less_than(ctx, t_offset, min_offset, 64);
         let keep = gate.not(ctx, below_min);
@@ -494,11 +620,15 @@ mod tests {
     }
 
     fn run(w: &AttributionWitness, public: Vec<Fr>) -> bool {
+        run_with(w, public, None)
+    }
+
+    fn run_with(w: &AttributionWitness, public: Vec<Fr>, hook: Option<&InverseHook>) -> bool {
         let mut builder = BaseCircuitBuilder::<Fr>::new(false)
             .use_k(K as usize)
             .use_lookup_bits(10)
             .use_instance_columns(1);
-        let (_, poseidon) = assign_unchecked(&mut builder, w).unwrap();
+        let (_, poseidon) = assign_unchecked(&mut builder, w, hook).unwrap();
         let base = builder.calculate_params(Some(9));
         let circuit = GatedCircuit {
             params: GatedParams {
@@ -516,6 +646,14 @@ mod tests {
 
     /// Runs `w` with its list-consistent public inputs, and with its list's `r` recomputed.
     fn accepts(w: &AttributionWitness, honest: &PublicInputs) -> bool {
+        accepts_with(w, honest, None)
+    }
+
+    fn accepts_with(
+        w: &AttributionWitness,
+        honest: &PublicInputs,
+        hook: Option<&InverseHook>,
+    ) -> bool {
         let mut w = w.clone();
         let active: Vec<RewardEntry> = w
             .list
@@ -525,7 +663,43 @@ mod tests {
             .collect();
         w.r = list_challenge(&active);
         let public = public_for(honest, &w);
-        run(&w, public)
+        run_with(&w, public, hook)
+    }
+
+    /// `w` with shares and amounts recomputed from its (possibly tampered) totals: what an attacker who
+    /// changes the totals presents, so that only the sums' identities stand in the way.
+    fn rebalanced(w: &AttributionWitness) -> AttributionWitness {
+        let mut t = w.clone();
+        let min = i128::from(t.input.params.attribution.min_score);
+        let s: Vec<u128> = t
+            .totals
+            .iter()
+            .map(|&x| if i128::from(x) >= min { x as u128 } else { 0 })
+            .collect();
+        let sum: u128 = s.iter().sum();
+        for ((share, entry), &s_c) in t.shares.iter_mut().zip(t.list.iter_mut()).zip(&s) {
+            *share = if sum == 0 {
+                0
+            } else {
+                statement::mul_div_floor(t.input.pool, s_c, sum)
+            };
+            entry.amount = (*share).min(t.cap);
+        }
+        t
+    }
+
+    /// `w` with item `k`'s score credited to slot `to` instead of its contributor's slot `from`.
+    fn credit_moved(
+        w: &AttributionWitness,
+        o: &Outcome,
+        k: usize,
+        from: usize,
+        to: usize,
+    ) -> AttributionWitness {
+        let mut t = w.clone();
+        t.totals[from] -= o.scores[k];
+        t.totals[to] += o.scores[k];
+        rebalanced(&t)
     }
 
     #[test]
@@ -573,16 +747,27 @@ mod tests {
         let mut t = w.clone();
         t.input.query[2] += 1;
         cases.push(("wrong query (scores)", t));
-        let mut t = w.clone();
-        t.slots[2] = 0;
+        // Item 3 (contributor 3, slot 2, a positive score) credited to contributor 1 (slot 0), with the
+        // counts moved too or not.
+        assert_eq!(w.input.items[3].contributor, w.list[2].contributor);
+        assert!(o.scores[3] > 0);
+        cases.push((
+            "score credited to another contributor",
+            credit_moved(&w, &o, 3, 2, 0),
+        ));
+        let mut t = credit_moved(&w, &o, 3, 2, 0);
+        t.counts[2] -= 1;
+        t.counts[0] += 1;
         cases.push(("item moved to another contributor", t));
         let mut t = w.clone();
-        t.slots[2] = 7;
-        cases.push(("slot out of range", t));
-        let mut t = w.clone();
-        t.input.items[1].contributor = addr(3);
-        t.slots[1] = t.slots[0];
-        cases.push(("item's contributor changed", t));
+        t.counts[0] += 1;
+        cases.push(("item count changed", t));
+        let mut e = epoch();
+        e.items[1].contributor = addr(3);
+        cases.push((
+            "item's contributor changed",
+            AttributionWitness::honest(e).unwrap().0,
+        ));
         // Slots 0 and 2 hold the positive contributors (1 and 3); +1 breaks the lower inequality, -1 the
         // upper one.
         for s in [0, 2] {
@@ -619,13 +804,8 @@ mod tests {
         let mut t = w.clone();
         t.list.swap(0, 1);
         t.shares.swap(0, 1);
-        for s in t.slots.iter_mut() {
-            *s = match *s {
-                0 => 1,
-                1 => 0,
-                x => x,
-            };
-        }
+        t.counts.swap(0, 1);
+        t.totals.swap(0, 1);
         cases.push(("list reordered", t));
         // A duplicate of the last entry in the unused slot (amount 0, so the share rules hold): only the
         // rule that inactive slots are empty refuses it.
@@ -648,7 +828,9 @@ mod tests {
             amount: 0,
         };
         t.shares[2] = 0;
-        cases.push(("list entry omitted", t));
+        t.counts[2] = 0;
+        t.totals[2] = 0;
+        cases.push(("list entry omitted", rebalanced(&t)));
         let mut t = w.clone();
         t.input.params.attribution.min_score = 5;
         cases.push(("wrong params", t));
@@ -687,11 +869,10 @@ mod tests {
         t.list.pop();
         t.shares.insert(1, 0);
         t.shares.pop();
-        for s in t.slots.iter_mut() {
-            if *s >= 1 {
-                *s += 1;
-            }
-        }
+        t.counts.insert(1, 0);
+        t.counts.pop();
+        t.totals.insert(1, 0);
+        t.totals.pop();
         t.r = list_challenge(&t.list);
         let mut p = h;
         p.r = t.r;
@@ -732,17 +913,90 @@ mod tests {
         assert!(o_att.clamped[&addr(1)] > o.clamped[&addr(1)]);
         for i in 6..9 {
             t.active[i] = false;
-            t.slots[i] = 4;
             t.input.items[i].contributor = [0; 20];
         }
+        // The filler is not counted: contributor 1 (slot 0) has its 2 real items and the hidden one.
+        t.counts[0] -= 3;
         assert!(t.active[9]);
         assert!(!accepts(&t, &h), "an item past the sealed tree was counted");
         // Dropping a real item (presented as padding) changes the roots.
         let mut t = w.clone();
         t.active[5] = false;
-        t.slots[5] = 4;
         t.input.items[5].contributor = [0; 20];
+        t.counts[2] -= 1;
+        t.totals[2] -= o.scores[5];
         assert!(!accepts(&t, &h), "a real item dropped");
+    }
+
+    #[test]
+    fn forged_inverses_are_rejected() {
+        // With d_i or e_c free, a prover could satisfy both sums' identities for totals that credit item 3's
+        // score (contributor 3, slot 2) to contributor 1 (slot 0). Each hook solves for such values; only
+        // the constraint tying the inverses to tau refuses them.
+        let (w, o) = AttributionWitness::honest(epoch()).unwrap();
+        let h = o.public;
+        let t = credit_moved(&w, &o, 3, 2, 0);
+        let shift = field::from_i64(o.scores[3]);
+        let (s1, s4) = (field::from_i64(o.scores[1]), field::from_i64(o.scores[4]));
+        // Items 1 and 4 (contributor 1, different scores) take up the change of sum_c T_c e_c; their d sum
+        // stays the same.
+        assert_ne!(o.scores[1], o.scores[4]);
+        let items = move |_tau: Fr, d: &mut [Fr], e: &mut [Fr]| {
+            let change = shift * (e[0] - e[2]);
+            let delta = change * inverse(s1 - s4);
+            d[1] += delta;
+            d[4] -= delta;
+        };
+        assert!(
+            !accepts_with(&t, &h, Some(&items)),
+            "forged item inverses: accepted"
+        );
+        // e_0 and e_2 solved from the two identities with the tampered totals.
+        let (m0, m2) = (Fr::from(t.counts[0]), Fr::from(t.counts[2]));
+        let (t0, t2) = (field::from_i64(t.totals[0]), field::from_i64(t.totals[2]));
+        let (h0, h2) = (field::from_i64(w.totals[0]), field::from_i64(w.totals[2]));
+        let slots = move |_tau: Fr, _d: &mut [Fr], e: &mut [Fr]| {
+            let p = m0 * e[0] + m2 * e[2];
+            let q = h0 * e[0] + h2 * e[2];
+            let det = inverse(m0 * t2 - m2 * t0);
+            e[0] = (p * t2 - m2 * q) * det;
+            e[2] = (m0 * q - t0 * p) * det;
+        };
+        assert!(
+            !accepts_with(&t, &h, Some(&slots)),
+            "forged slot inverses: accepted"
+        );
+        // The hooks themselves are sound: the honest witness with an identity hook passes.
+        assert!(accepts_with(
+            &w,
+            &h,
+            Some(&|_: Fr, _: &mut [Fr], _: &mut [Fr]| {})
+        ));
+    }
+
+    #[test]
+    fn a_total_hidden_in_inactive_slots_is_rejected() {
+        // Five slots, two inactive: +X and -X in them cancel in the identities (both have address 0), and
+        // slot 3's S = X inflates sum S. The attacker's contract-side list carries the (0x0, amount) entry,
+        // so r and y match; only the rule that inactive totals are 0 refuses it.
+        let mut e = epoch();
+        e.params.circuit.max_contributors = 5;
+        let (w, o) = AttributionWitness::honest(e).unwrap();
+        assert!(run(&w, o.public.to_field_elements().to_vec()));
+        let mut t = w.clone();
+        t.totals[3] = 1_000_000;
+        t.totals[4] = -1_000_000;
+        let mut t = rebalanced(&t);
+        assert!(t.list[3].amount > 0 && t.list[3].contributor == [0; 20]);
+        t.r = list_challenge(&t.list[..4]);
+        let mut p = o.public;
+        p.total_rewarded = t.list.iter().map(|e| e.amount).sum();
+        p.r = t.r;
+        p.y = list_evaluation(&t.list[..4], t.r);
+        assert!(
+            !run(&t, p.to_field_elements().to_vec()),
+            "a total hidden in inactive slots: accepted"
+        );
     }
 
     /// A random small epoch: 1..=8 items of up to `contributors` contributors, dimension 3, 4 slots.

@@ -72,17 +72,38 @@ pub fn checked_pack(
     pack(ctx, range, bits, &u)
 }
 
-/// Feature leaf `Poseidon(index, pack(values))` of signed `bits`-bit `values`, range checks included.
+/// Loads the offsets `v + 2^(bits-1)` of the signed values `values` (field elements, negative ones as
+/// `p - |v|`) as witnesses, each range-checked to `bits` bits: one lookup cell per value when `bits` is at
+/// most the lookup width. A value outside the signed `bits`-bit range, or a field element chosen to wrap
+/// around, has no offset that passes.
+pub fn load_offsets(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    bits: u32,
+    values: &[Fr],
+) -> Vec<AssignedValue<Fr>> {
+    let half = field::from_u128(1u128 << (bits - 1));
+    values
+        .iter()
+        .map(|v| {
+            let u = ctx.load_witness(*v + half);
+            range.range_check(ctx, u, bits as usize);
+            u
+        })
+        .collect()
+}
+
+/// Feature leaf `Poseidon(index, pack(offsets))` of range-checked offsets (from [`load_offsets`]).
 pub fn features_leaf(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
     hasher: &mut impl Sponge,
     bits: u32,
     index: AssignedValue<Fr>,
-    values: &[AssignedValue<Fr>],
+    offsets: &[AssignedValue<Fr>],
 ) -> AssignedValue<Fr> {
     let mut inputs = vec![index];
-    inputs.extend(checked_pack(ctx, range, bits, values));
+    inputs.extend(pack(ctx, range, bits, offsets));
     hasher.hash(ctx, range.gate(), &inputs)
 }
 
@@ -112,8 +133,8 @@ mod tests {
             .collect()
     }
 
-    /// Loads every feature as a witness (as field elements, negative as p - |v|), computes the leaves and the
-    /// root in-circuit and exposes the root.
+    /// Loads every feature's offset as a witness (features as field elements, negative as p - |v|), computes
+    /// the leaves and the root in-circuit and exposes the root.
     fn run(witness: &[Vec<Fr>], public_root: Fr, tamper: Option<&Tamper>) -> bool {
         let mut builder = BaseCircuitBuilder::<Fr>::new(false)
             .use_k(K)
@@ -125,7 +146,7 @@ mod tests {
         let mut leaves = Vec::new();
         let mut target = 0;
         for (i, values) in witness.iter().enumerate() {
-            let cells = ctx.assign_witnesses(values.clone());
+            let cells = load_offsets(ctx, &range, BITS, values);
             if i == 1 {
                 target = cells[3].cell.expect("tracked").offset;
             }
@@ -173,7 +194,8 @@ mod tests {
         other[1][3] += 1;
         // Honest witness of other features against the committed root.
         assert!(!run(&as_field(&other), root, None));
-        // A prover who overwrites the feature cell after assignment breaks the copies into the offset.
+        // A prover who overwrites a feature's offset cell after assignment breaks its copies into the
+        // packing and the lookup.
         let bump = |ctx: &mut Context<Fr>, offset: usize| {
             let v = ctx.advice[offset].evaluate();
             ctx.advice[offset] = halo2_base::halo2_proofs::plonk::Assigned::Trivial(v + Fr::ONE);

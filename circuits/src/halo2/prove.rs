@@ -254,7 +254,7 @@ struct KeyManifest {
     pk_keccak: String,
 }
 
-const KEYS_FORMAT: &str = "zkattr.keys.v3";
+const KEYS_FORMAT: &str = "zkattr.keys.v4";
 
 fn keccak(bytes: &[u8]) -> [u8; 32] {
     use sha3::Digest;
