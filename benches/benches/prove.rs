@@ -1,6 +1,7 @@
 //! Proving the attribution statement on the CPU: synthetic epochs (dimension 64, 32 contributor slots,
 //! lookup bits 16) of N items, keys made once per size with the insecure test SRS, then criterion times
-//! `prove` (witness generation included). Prints each size's `k` and cell counts.
+//! `prove` (witness generation included). Prints each size's `k`, cell counts, proof size and the peak
+//! resident memory of one proof (Linux: the high-water mark is reset through `/proc/self/clear_refs` first).
 #![allow(clippy::unwrap_used)] // bench code: a panic is the failure report
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -21,6 +22,14 @@ fn sizes() -> Vec<usize> {
         .unwrap_or_else(|| vec![64])
 }
 
+/// The process's peak resident set (`VmHWM`) in MiB.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("prove/attribution");
     g.sample_size(10);
@@ -31,9 +40,15 @@ fn bench(c: &mut Criterion) {
         eprintln!("N = {n}: k = {k}, {s:?}");
         let srs = insecure_test_srs(k);
         let keys = keygen(&srs, LOOKUP_BITS, &w).unwrap();
+        let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
         let (proof, public) = prove(&srs, &keys, &w).unwrap();
+        let peak = if reset { peak_rss_mib() } else { None };
         verify(&srs, keys.pk.get_vk(), &proof, &public).unwrap();
-        eprintln!("N = {n}: proof {} bytes", proof.len());
+        eprintln!(
+            "N = {n}: proof {} bytes, peak RSS while proving {}",
+            proof.len(),
+            peak.map_or("unknown".into(), |m| format!("{m} MiB"))
+        );
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &w, |b, w| {
             b.iter(|| prove(&srs, &keys, w).unwrap())

@@ -56,7 +56,7 @@ use halo2_base::{
 };
 
 use super::{
-    features::{checked_pack, features_leaf, load_offsets},
+    features::{checked_pack, features_leaf, load_packed_offsets},
     gated::GatedPoseidon,
     merkle::{index_constant, leaf_hash, merkle_left_spine},
 };
@@ -330,8 +330,8 @@ fn assign_unchecked(
         let leaf = leaf_hash(ctx, &gate, &mut hasher, contributor, content_hash, idx);
         data_leaves.push(gate.mul(ctx, leaf, a));
         let phi: Vec<Fr> = it.features.iter().map(|&v| field::from_i64(v)).collect();
-        let u = load_offsets(ctx, &range, fb, &phi);
-        let fleaf = features_leaf(ctx, &range, &mut hasher, fb, idx, &u);
+        let (u, packed) = load_packed_offsets(ctx, &range, fb, &phi);
+        let fleaf = features_leaf(ctx, &gate, &mut hasher, idx, &packed);
         feature_leaves.push(gate.mul(ctx, fleaf, a));
         let uq = gate.inner_product(ctx, u, query.iter().map(|q| QuantumCell::Existing(*q)));
         scores.push(gate.sub_mul(ctx, uq, query_sum, constant(feature_half)));

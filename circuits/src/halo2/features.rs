@@ -72,39 +72,53 @@ pub fn checked_pack(
     pack(ctx, range, bits, &u)
 }
 
-/// Loads the offsets `v + 2^(bits-1)` of the signed values `values` (field elements, negative ones as
-/// `p - |v|`) as witnesses, each range-checked to `bits` bits: one lookup cell per value when `bits` is at
-/// most the lookup width. A value outside the signed `bits`-bit range, or a field element chosen to wrap
-/// around, has no offset that passes.
-pub fn load_offsets(
+/// Packed offsets of fresh signed values: each offset `v + 2^(bits-1)` of `values` (field elements, negative
+/// ones as `p - |v|`) is assigned once, inside its packing's inner product, and range-checked to `bits` bits
+/// there (one lookup cell per value when `bits` is at most the lookup width, no extra advice). Returns the
+/// offset cells and the packed elements. A value outside the signed `bits`-bit range, or a field element
+/// chosen to wrap around, has no offset that passes.
+pub fn load_packed_offsets(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
     bits: u32,
     values: &[Fr],
-) -> Vec<AssignedValue<Fr>> {
+) -> (Vec<AssignedValue<Fr>>, Vec<AssignedValue<Fr>>) {
+    let m = values_per_element(bits);
     let half = field::from_u128(1u128 << (bits - 1));
-    values
-        .iter()
-        .map(|v| {
-            let u = ctx.load_witness(*v + half);
-            range.range_check(ctx, u, bits as usize);
-            u
-        })
-        .collect()
+    let shift = field::from_u128(1u128 << bits);
+    let powers: Vec<Fr> = std::iter::successors(Some(Fr::from(1u64)), |p| Some(*p * shift))
+        .take(m)
+        .collect();
+    let mut offsets = Vec::with_capacity(values.len());
+    let mut packed = Vec::with_capacity(values.len().div_ceil(m));
+    for chunk in values.chunks(m) {
+        let (element, cells) = range.gate().inner_product_left(
+            ctx,
+            chunk.iter().map(|v| QuantumCell::Witness(*v + half)),
+            powers[..chunk.len()]
+                .iter()
+                .map(|p| QuantumCell::Constant(*p)),
+        );
+        for u in &cells {
+            range.range_check(ctx, *u, bits as usize);
+        }
+        offsets.extend(cells);
+        packed.push(element);
+    }
+    (offsets, packed)
 }
 
-/// Feature leaf `Poseidon(index, pack(offsets))` of range-checked offsets (from [`load_offsets`]).
+/// Feature leaf `Poseidon(index, packed…)` of packed offsets (from [`load_packed_offsets`]).
 pub fn features_leaf(
     ctx: &mut Context<Fr>,
-    range: &RangeChip<Fr>,
+    gate: &impl GateInstructions<Fr>,
     hasher: &mut impl Sponge,
-    bits: u32,
     index: AssignedValue<Fr>,
-    offsets: &[AssignedValue<Fr>],
+    packed: &[AssignedValue<Fr>],
 ) -> AssignedValue<Fr> {
     let mut inputs = vec![index];
-    inputs.extend(pack(ctx, range, bits, offsets));
-    hasher.hash(ctx, range.gate(), &inputs)
+    inputs.extend_from_slice(packed);
+    hasher.hash(ctx, gate, &inputs)
 }
 
 #[cfg(test)]
@@ -146,12 +160,12 @@ mod tests {
         let mut leaves = Vec::new();
         let mut target = 0;
         for (i, values) in witness.iter().enumerate() {
-            let cells = load_offsets(ctx, &range, BITS, values);
+            let (cells, packed) = load_packed_offsets(ctx, &range, BITS, values);
             if i == 1 {
                 target = cells[3].cell.expect("tracked").offset;
             }
             let idx = index_constant(ctx, i as u64);
-            leaves.push(features_leaf(ctx, &range, &mut hasher, BITS, idx, &cells));
+            leaves.push(features_leaf(ctx, range.gate(), &mut hasher, idx, &packed));
         }
         let root = merkle_root(ctx, range.gate(), &mut hasher, &leaves).unwrap();
         if let Some(t) = tamper {
@@ -194,8 +208,8 @@ mod tests {
         other[1][3] += 1;
         // Honest witness of other features against the committed root.
         assert!(!run(&as_field(&other), root, None));
-        // A prover who overwrites a feature's offset cell after assignment breaks its copies into the
-        // packing and the lookup.
+        // A prover who overwrites a feature's offset cell after assignment breaks the packing's inner
+        // product and the copy into the lookup.
         let bump = |ctx: &mut Context<Fr>, offset: usize| {
             let v = ctx.advice[offset].evaluate();
             ctx.advice[offset] = halo2_base::halo2_proofs::plonk::Assigned::Trivial(v + Fr::ONE);
