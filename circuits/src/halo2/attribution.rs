@@ -26,9 +26,10 @@
 //! 5. per-contributor sums, in O(N + C) cells rather than an indicator per item and slot: the prover claims
 //!    per slot `c` an address `A_c`, an item count `m_c` and a total `T_c` (signed 64-bit). A challenge
 //!    `tau` is Poseidon over a domain tag, the computed `datanet_root`, `features_root` and
-//!    `query_commitment` (which fix every item's contributor and score) and every slot's `(A_c, m_c, T_c)`
-//!    ([`slot_challenge`]). With `d_i (tau - contributor_i) = a_i` per position and
-//!    `e_c (tau - A_c) = 1` per slot, the circuit checks `sum_i d_i = sum_c m_c e_c` and
+//!    `query_commitment` (which fix every real item's contributor and score, and the flags) and every
+//!    slot's `(A_c, m_c, T_c)` ([`slot_challenge`]). With `d_i = a_i d'_i`, `d_i (tau - contributor_i) =
+//!    a_i` per position (the mask makes a padding position's `d_i` 0: its contributor cell is bound by
+//!    nothing and could be `tau`) and `e_c (tau - A_c) = 1` per slot, the circuit checks `sum_i d_i = sum_c m_c e_c` and
 //!    `sum_i d_i score_i = sum_c T_c e_c`. These are the rational-function identities
 //!    `sum_i a_i / (X - contributor_i) = sum_c m_c / (X - A_c)` (and the same with `score_i`, `T_c`) at a
 //!    point chosen after everything in them is fixed; if either identity is false, it holds at `tau` with
@@ -194,9 +195,17 @@ fn inverse(x: Fr) -> Fr {
     Option::from(ff::Field::invert(&x)).unwrap_or(Fr::zero())
 }
 
-/// What a malicious prover may do with the inverses: given `tau`, rewrite the per-position `d_i` and the
-/// per-slot `e_c` before they are assigned (tests only).
-type InverseHook = dyn Fn(Fr, &mut [Fr], &mut [Fr]);
+/// What a malicious prover may do with the inverses: given `tau`, rewrite the per-position `d'_i` and the
+/// per-slot `e_c` before they are assigned.
+type InverseHook<'a> = dyn Fn(Fr, &mut [Fr], &mut [Fr]) + 'a;
+
+/// Freedom a malicious prover has beyond an [`AttributionWitness`] (tests only): field values for the
+/// contributor cells of some positions (a witness holds addresses) and rewritten inverses.
+#[derive(Default)]
+struct Tamper<'a> {
+    contributor_cells: Vec<(usize, Fr)>,
+    inverses: Option<&'a InverseHook<'a>>,
+}
 
 fn constant(x: Fr) -> QuantumCell<Fr> {
     QuantumCell::Constant(x)
@@ -218,13 +227,13 @@ fn signed64(
 /// Assigns the whole statement into `builder`'s first context and returns the public-input cells in
 /// statement order (also pushed to instance column 0) with the Poseidon permutations it requested from the
 /// dedicated gate ([`super::gated::GatedCircuit`] lays them out). The witness shape must match the parameters:
-/// `list`/`shares` of `max_contributors` entries, and `active`/`slots` of `max_items` entries.
+/// `list`, `counts`, `totals` and `shares` of `max_contributors` entries, `active` of `max_items`.
 pub fn assign(
     builder: &mut BaseCircuitBuilder<Fr>,
     w: &AttributionWitness,
 ) -> Result<([AssignedValue<Fr>; PublicInputs::LEN], GatedPoseidon)> {
     w.input.validate()?;
-    assign_unchecked(builder, w, None)
+    assign_unchecked(builder, w, &Tamper::default())
 }
 
 /// [`assign`] without the input's validation: what a malicious prover can do, so the tests use it to present
@@ -232,7 +241,7 @@ pub fn assign(
 fn assign_unchecked(
     builder: &mut BaseCircuitBuilder<Fr>,
     w: &AttributionWitness,
-    hook: Option<&InverseHook>,
+    tamper: &Tamper<'_>,
 ) -> Result<([AssignedValue<Fr>; PublicInputs::LEN], GatedPoseidon)> {
     let input = &w.input;
     let p = &input.params;
@@ -324,7 +333,12 @@ fn assign_unchecked(
             }
         }
         flags.push(a);
-        let contributor = ctx.load_witness(field::from_address(&it.contributor));
+        let contributor_value = tamper
+            .contributor_cells
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map_or_else(|| field::from_address(&it.contributor), |(_, v)| *v);
+        let contributor = ctx.load_witness(contributor_value);
         let content_hash = ctx.load_witness(it.content_hash);
         let idx = index_constant(ctx, i as u64);
         let leaf = leaf_hash(ctx, &gate, &mut hasher, contributor, content_hash, idx);
@@ -396,13 +410,16 @@ fn assign_unchecked(
         .iter()
         .map(|a| inverse(tau_value - a.value()))
         .collect();
-    if let Some(hook) = hook {
+    if let Some(hook) = tamper.inverses {
         hook(tau_value, &mut item_inverses, &mut slot_inverses);
     }
-    // d_i (tau - contributor_i) = a_i, as d_i contributor_i + a_i = d_i tau.
+    // d_i = a_i d'_i and d_i (tau - contributor_i) = a_i, as d_i contributor_i + a_i = d_i tau. The mask
+    // matters: nothing binds a padding position's contributor cell (its leaf is multiplied by 0), so with
+    // contributor_i = tau an unmasked d_i would be free and could absorb any false claim.
     let mut ds = Vec::with_capacity(m);
     for i in 0..m {
-        let d = ctx.load_witness(item_inverses[i]);
+        let raw = ctx.load_witness(item_inverses[i]);
+        let d = gate.mul(ctx, raw, flags[i]);
         let lhs = gate.mul_add(ctx, d, contributors[i], flags[i]);
         let rhs = gate.mul(ctx, d, tau);
         ctx.constrain_equal(&lhs, &rhs);
@@ -620,15 +637,15 @@ mod tests {
     }
 
     fn run(w: &AttributionWitness, public: Vec<Fr>) -> bool {
-        run_with(w, public, None)
+        run_with(w, public, &Tamper::default())
     }
 
-    fn run_with(w: &AttributionWitness, public: Vec<Fr>, hook: Option<&InverseHook>) -> bool {
+    fn run_with(w: &AttributionWitness, public: Vec<Fr>, tamper: &Tamper<'_>) -> bool {
         let mut builder = BaseCircuitBuilder::<Fr>::new(false)
             .use_k(K as usize)
             .use_lookup_bits(10)
             .use_instance_columns(1);
-        let (_, poseidon) = assign_unchecked(&mut builder, w, hook).unwrap();
+        let (_, poseidon) = assign_unchecked(&mut builder, w, tamper).unwrap();
         let base = builder.calculate_params(Some(9));
         let circuit = GatedCircuit {
             params: GatedParams {
@@ -646,14 +663,10 @@ mod tests {
 
     /// Runs `w` with its list-consistent public inputs, and with its list's `r` recomputed.
     fn accepts(w: &AttributionWitness, honest: &PublicInputs) -> bool {
-        accepts_with(w, honest, None)
+        accepts_with(w, honest, &Tamper::default())
     }
 
-    fn accepts_with(
-        w: &AttributionWitness,
-        honest: &PublicInputs,
-        hook: Option<&InverseHook>,
-    ) -> bool {
+    fn accepts_with(w: &AttributionWitness, honest: &PublicInputs, tamper: &Tamper<'_>) -> bool {
         let mut w = w.clone();
         let active: Vec<RewardEntry> = w
             .list
@@ -663,7 +676,14 @@ mod tests {
             .collect();
         w.r = list_challenge(&active);
         let public = public_for(honest, &w);
-        run_with(&w, public, hook)
+        run_with(&w, public, tamper)
+    }
+
+    fn with_inverses<'a>(hook: &'a InverseHook<'a>) -> Tamper<'a> {
+        Tamper {
+            inverses: Some(hook),
+            ..Tamper::default()
+        }
     }
 
     /// `w` with shares and amounts recomputed from its (possibly tampered) totals: what an attacker who
@@ -948,7 +968,7 @@ mod tests {
             d[4] -= delta;
         };
         assert!(
-            !accepts_with(&t, &h, Some(&items)),
+            !accepts_with(&t, &h, &with_inverses(&items)),
             "forged item inverses: accepted"
         );
         // e_0 and e_2 solved from the two identities with the tampered totals.
@@ -963,15 +983,71 @@ mod tests {
             e[2] = (m0 * q - t0 * p) * det;
         };
         assert!(
-            !accepts_with(&t, &h, Some(&slots)),
+            !accepts_with(&t, &h, &with_inverses(&slots)),
             "forged slot inverses: accepted"
         );
-        // The hooks themselves are sound: the honest witness with an identity hook passes.
-        assert!(accepts_with(
-            &w,
-            &h,
-            Some(&|_: Fr, _: &mut [Fr], _: &mut [Fr]| {})
-        ));
+        // The hooks themselves are sound: the honest witness passes through one, and the circuit's tau is
+        // slot_challenge of the public roots and the slots.
+        let tau = std::cell::Cell::new(Fr::zero());
+        let record = |x: Fr, _: &mut [Fr], _: &mut [Fr]| tau.set(x);
+        assert!(accepts_with(&w, &h, &with_inverses(&record)));
+        let native = slot_challenge(
+            h.datanet_root,
+            h.features_root,
+            h.query_commitment,
+            &w.list,
+            &w.counts,
+            &w.totals,
+        );
+        assert_eq!(tau.get(), native);
+    }
+
+    #[test]
+    fn padding_positions_credit_nothing() {
+        // A padding position's contributor cell is bound by nothing (its leaf is masked), so the attacker sets
+        // two of them to tau, which makes d (tau - contributor) = 0 hold for any d. Positions 6 (score 0) and
+        // 7 (score 3) then carry d values solved so that both identities hold for totals that credit item 3
+        // (contributor 3, slot 2) to contributor 1 (slot 0). Only d = a d' refuses it.
+        let (w, o) = AttributionWitness::honest(epoch()).unwrap();
+        let h = o.public;
+        let mut t = credit_moved(&w, &o, 3, 2, 0);
+        for (i, f) in [(6u64, [0i64, 0, 0, 0]), (7, [1, 0, 0, 0])] {
+            t.input.items.push(StatementItem {
+                contributor: addr(9),
+                content_hash: Fr::from(i),
+                features: f.to_vec(),
+            });
+        }
+        let active: Vec<RewardEntry> = t
+            .list
+            .iter()
+            .copied()
+            .filter(|e| e.contributor != [0; 20])
+            .collect();
+        t.r = list_challenge(&active);
+        let tau = slot_challenge(
+            h.datanet_root,
+            h.features_root,
+            h.query_commitment,
+            &t.list,
+            &t.counts,
+            &t.totals,
+        );
+        let e = |c: usize| inverse(tau - field::from_address(&t.list[c].contributor));
+        let change = field::from_i64(o.scores[3]) * (e(0) - e(2));
+        let d7 = change * inverse(Fr::from(3u64));
+        let forge = move |_: Fr, d: &mut [Fr], _: &mut [Fr]| {
+            d[6] = -d7;
+            d[7] = d7;
+        };
+        let tamper = Tamper {
+            contributor_cells: vec![(6, tau), (7, tau)],
+            inverses: Some(&forge),
+        };
+        assert!(
+            !run_with(&t, public_for(&h, &t), &tamper),
+            "padding positions absorbed a false claim"
+        );
     }
 
     #[test]
