@@ -2,18 +2,24 @@
 //! `x^5`) in 38 rows of 6 advice cells, against about two thousand cells on halo2-base's generic gate.
 //!
 //! Layout of one permutation, rows from its first (state columns `s0..s2`, helper columns `h0..h2`, round
-//! constants in fixed columns `c0..c5`):
+//! constants in fixed columns `c0..c2`):
 //!
 //! | rows | selector | helper cells | next row's state |
 //! |---|---|---|---|
 //! | 4 full rounds | `q_full` | `h_j = (s_j + c_j)^2` | `M · (h_j^2 (s_j + c_j))_j` |
-//! | 28 double partial rounds | `q_partial2` | `h0 = (s0 + c0)^2`, `h1 = t0`, `h2 = (t0 + c3)^2` | `M · (h2^2 (t0 + c3), t1 + c4, t2 + c5)` |
-//! | 1 partial round | `q_partial` | `h0 = (s0 + c0)^2` | `M · (h0^2 (s0 + c0), s1 + c1, s2 + c2)` |
+//! | 28 double partial rounds | `q_partial2` | `h0 = (s0 + c0)^2`, `h1 = t0`, `h2 = (t0 + c1)^2` | `M · (h2^2 (t0 + c1), t1, t2)` |
+//! | 1 partial round | `q_partial` | `h0 = (s0 + c0)^2` | `M · (h0^2 (s0 + c0), s1, s2)` |
 //! | 4 full rounds | `q_full` | as above | as above |
 //! | output | — | — | — |
 //!
-//! where in a double partial row `t = M · (h0^2 (s0 + c0), s1 + c1, s2 + c2)` is the state after its first
-//! round (`t0` kept in `h1`, `t1` and `t2` used inline) and `c3..c5` are the second round's constants.
+//! where in a double partial row `t = M · (h0^2 (s0 + c0), s1, s2)` is the state after its first round (`t0`
+//! kept in `h1`, `t1` and `t2` used inline) and `c1` is the second round's constant.
+//!
+//! The constants are [`folded_round_constants`]: a partial round's S-box touches `s0` only, so the constants it
+//! adds to `s1` and `s2` commute with it and are carried through the MDS matrix into the next round's; the
+//! last partial round's carry lands in the first full round after it. Each partial round then adds a
+//! constant to `s0` alone, the permutation is unchanged, and three fixed columns hold every row's constants
+//! (every column is one more commitment for the verifier).
 //! Every constraint has degree at most 4 (selector included), so the gate does not raise halo2-base's
 //! circuit degree. (halo2-axiom caps the degree it builds the evaluation domain for at 5, or `MAX_DEGREE`:
 //! a degree-6 gate such as `q * (next - M (s + c)^5)` would pass MockProver, which checks row by row, and
@@ -41,8 +47,9 @@ pub struct PoseidonGateConfig {
     pub state: [Column<Advice>; T],
     /// Squares and the mid-row state of double partial rounds.
     pub helper: [Column<Advice>; T],
-    /// Round constants: `c0..c2` for the row's (first) round, `c3..c5` for a double row's second round.
-    pub constants: [Column<Fixed>; 2 * T],
+    /// Round constants ([`folded_round_constants`]): a full round's three; a partial row's `s0` constant
+    /// in `c0`, and a double row's second one in `c1`.
+    pub constants: [Column<Fixed>; T],
     /// A full round.
     pub q_full: Selector,
     /// One partial round.
@@ -75,6 +82,26 @@ fn row_plan() -> Vec<(RowKind, usize)> {
     rows
 }
 
+/// The round constants with every partial round's `s1`, `s2` constants carried forward (module
+/// documentation): partial rounds have `[c, 0, 0]`; the permutation is the same.
+pub fn folded_round_constants() -> &'static [[Fr; T]] {
+    static FOLDED: std::sync::OnceLock<Vec<[Fr; T]>> = std::sync::OnceLock::new();
+    FOLDED.get_or_init(|| {
+        let (rc, m) = (round_constants(), mds());
+        let mut out = rc.to_vec();
+        let half = R_F / 2;
+        let mut carry = [Fr::zero(); T];
+        for (r, folded) in out.iter_mut().enumerate().skip(half).take(R_P) {
+            let k = [0, 1, 2].map(|j| rc[r][j] + carry[j]);
+            *folded = [k[0], Fr::zero(), Fr::zero()];
+            carry = apply(m, [Fr::zero(), k[1], k[2]]);
+        }
+        let r = half + R_P;
+        out[r] = [0, 1, 2].map(|j| rc[r][j] + carry[j]);
+        out
+    })
+}
+
 fn c(x: Fr) -> Expression<Fr> {
     Expression::Constant(x)
 }
@@ -94,7 +121,7 @@ impl PoseidonGateConfig {
     pub fn configure(meta: &mut ConstraintSystem<Fr>) -> Self {
         let state = [(); T].map(|_| meta.advice_column());
         let helper = [(); T].map(|_| meta.advice_column());
-        let constants = [(); 2 * T].map(|_| meta.fixed_column());
+        let constants = [(); T].map(|_| meta.fixed_column());
         for col in state {
             meta.enable_equality(col);
         }
@@ -123,14 +150,14 @@ impl PoseidonGateConfig {
             let s = cur(meta, state);
             let h0 = meta.query_advice(helper[0], Rotation::cur());
             let next = state.map(|col| meta.query_advice(col, Rotation::next()));
-            let k = [0, 1, 2].map(|j| meta.query_fixed(constants[j], Rotation::cur()));
-            let u: [Expression<Fr>; T] = [0, 1, 2].map(|j| s[j].clone() + k[j].clone());
+            let k0 = meta.query_fixed(constants[0], Rotation::cur());
+            let u0 = s[0].clone() + k0;
             let v = [
-                h0.clone() * h0.clone() * u[0].clone(),
-                u[1].clone(),
-                u[2].clone(),
+                h0.clone() * h0.clone() * u0.clone(),
+                s[1].clone(),
+                s[2].clone(),
             ];
-            let mut out = vec![q.clone() * (h0 - u[0].clone() * u[0].clone())];
+            let mut out = vec![q.clone() * (h0 - u0.clone() * u0)];
             out.extend((0..T).map(|i| q.clone() * (next[i].clone() - mds_row(i, &v))));
             out
         });
@@ -139,22 +166,22 @@ impl PoseidonGateConfig {
             let s = cur(meta, state);
             let h = cur(meta, helper);
             let next = state.map(|col| meta.query_advice(col, Rotation::next()));
-            let k = [0, 1, 2, 3, 4, 5].map(|j| meta.query_fixed(constants[j], Rotation::cur()));
-            let u: [Expression<Fr>; T] = [0, 1, 2].map(|j| s[j].clone() + k[j].clone());
+            let k = [0, 1].map(|j| meta.query_fixed(constants[j], Rotation::cur()));
+            let u0 = s[0].clone() + k[0].clone();
             let v = [
-                h[0].clone() * h[0].clone() * u[0].clone(),
-                u[1].clone(),
-                u[2].clone(),
+                h[0].clone() * h[0].clone() * u0.clone(),
+                s[1].clone(),
+                s[2].clone(),
             ];
             // The mid-row state t = M v: t0 is the witness h1, t1 and t2 are used inline.
-            let mid0 = h[1].clone() + k[3].clone();
+            let mid0 = h[1].clone() + k[1].clone();
             let w = [
                 h[2].clone() * h[2].clone() * mid0.clone(),
-                mds_row(1, &v) + k[4].clone(),
-                mds_row(2, &v) + k[5].clone(),
+                mds_row(1, &v),
+                mds_row(2, &v),
             ];
             let mut out = vec![
-                q.clone() * (h[0].clone() - u[0].clone() * u[0].clone()),
+                q.clone() * (h[0].clone() - u0.clone() * u0),
                 q.clone() * (h[1].clone() - mds_row(0, &v)),
                 q.clone() * (h[2].clone() - mid0.clone() * mid0),
             ];
@@ -179,7 +206,7 @@ impl PoseidonGateConfig {
         offset: usize,
         trace: &Trace,
     ) -> ([Cell; T], [Cell; T]) {
-        let rc = round_constants();
+        let rc = folded_round_constants();
         let mut first = None;
         for (row, ((kind, r), cells)) in row_plan().iter().zip(&trace.rows).enumerate() {
             let at = offset + row;
@@ -189,14 +216,12 @@ impl PoseidonGateConfig {
                 RowKind::Partial2 => self.q_partial2,
             };
             selector.enable(region, at).expect("the region has the row");
-            let second = if *kind == RowKind::Partial2 {
-                rc[r + 1]
-            } else {
-                [Fr::zero(); T]
+            let row_constants = match kind {
+                RowKind::Full | RowKind::Partial => rc[*r],
+                RowKind::Partial2 => [rc[*r][0], rc[r + 1][0], Fr::zero()],
             };
-            for (j, (&first, &second)) in rc[*r].iter().zip(&second).enumerate() {
-                region.assign_fixed(self.constants[j], at, first);
-                region.assign_fixed(self.constants[T + j], at, second);
+            for (j, &k) in row_constants.iter().enumerate() {
+                region.assign_fixed(self.constants[j], at, k);
             }
             let s = self.assign_row(region, at, cells);
             if row == 0 {
@@ -250,7 +275,7 @@ fn apply(m: &[[Fr; T]; T], v: [Fr; T]) -> [Fr; T] {
 
 /// The honest trace of the permutation of `input` (`tamper = None`), or a tampered one.
 pub fn trace(input: [Fr; T], tamper: Option<Tamper>) -> Trace {
-    let (rc, m) = (round_constants(), mds());
+    let (rc, m) = (folded_round_constants(), mds());
     let mut s = input;
     let mut rows = Vec::with_capacity(ROWS_PER_PERMUTATION - 1);
     for (row, (kind, r)) in row_plan().into_iter().enumerate() {

@@ -9,7 +9,9 @@ use halo2_base::{
     gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage},
     halo2_proofs::{
         halo2curves::bn256::{Bn256, G1Affine},
-        plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey},
+        plonk::{
+            create_proof, keygen_pk, keygen_vk_custom, verify_proof, ProvingKey, VerifyingKey,
+        },
         poly::{
             commitment::{Params, ParamsProver},
             kzg::{
@@ -39,11 +41,22 @@ use crate::{
 const UNUSABLE_ROWS: usize = 9;
 
 /// A KZG setup from a fixed seed: anyone can compute its toxic waste. For tests only.
+/// The last one made is kept in memory, so a process that proves and then verifies (`zkattr demo`) generates
+/// it once.
 pub fn insecure_test_srs(k: u32) -> ParamsKZG<Bn256> {
-    ParamsKZG::<Bn256>::setup(
+    static LAST: std::sync::Mutex<Option<ParamsKZG<Bn256>>> = std::sync::Mutex::new(None);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(srs) = last.as_ref().filter(|s| s.k() == k) {
+        return srs.clone();
+    }
+    let srs = ParamsKZG::<Bn256>::setup(
         k,
         rand_chacha::ChaCha20Rng::seed_from_u64(0x07e5_75e7_u64 + u64::from(k)),
-    )
+    );
+    *last = Some(srs.clone());
+    srs
 }
 
 /// The digest that stands for [`insecure_test_srs`] (of any `k`) where a file's keccak would be recorded.
@@ -147,7 +160,7 @@ pub struct Shape {
 
 /// Most halo2-base advice columns [`choose_k`] allows before it doubles the rows. The EVM verifier grows with
 /// every column (one more commitment and opening, and a selector per advice column), and the Poseidon gate
-/// already brings 6 advice, 6 fixed and 3 selector columns: measured at N = 256 (dimension 64, 32 slots),
+/// already brings 6 advice, 3 fixed and 3 selector columns: measured at N = 256 (dimension 64, 32 slots),
 /// 4 base columns give a 25.8 KB contract, over the EIP-170 limit, and 2 give 23.2 KB (522k gas). Fewer
 /// columns cost prover time instead (larger `k`).
 pub const MAX_ADVICE_COLUMNS: usize = 2;
@@ -218,7 +231,9 @@ pub fn keygen(srs: &ParamsKZG<Bn256>, lookup_bits: usize, w: &AttributionWitness
         poseidon,
         params: params.clone(),
     };
-    let vk = keygen_vk(srs, &circuit).map_err(proof_error)?;
+    // Selector compression merges selectors that are never on in the same row into shared fixed columns
+    // within the degree bound (one column fewer for the verifier in the test shape; none at N = 256).
+    let vk = keygen_vk_custom(srs, &circuit, true).map_err(proof_error)?;
     let pk = keygen_pk(srs, vk, &circuit).map_err(proof_error)?;
     Ok(Keys {
         pk,
