@@ -20,7 +20,7 @@
 //! max_share_bps = 10000    # value: cap on one contributor's share of the pool, in basis points
 //!
 //! [circuit]
-//! k = 17                   # shape: the circuit has 2^k rows
+//! k = 20                   # shape: the circuit has at most 2^k rows (2,048 items need 2^20)
 //! lookup_bits = 16         # shape: range-check lookup table width
 //! max_items = 2048         # shape: items per proof
 //! max_contributors = 32    # shape: reward-list entries per proof
@@ -135,7 +135,7 @@ impl Default for GovernanceParams {
                 max_share_bps: 10_000,
             },
             circuit: CircuitParams {
-                k: 17,
+                k: 20,
                 lookup_bits: 16,
                 max_items: 2048,
                 max_contributors: 32,
@@ -329,7 +329,7 @@ mod tests {
     fn module_doc_example_parses_to_the_default() {
         let text = "version = 1\n[fixed_point]\nfeature_bits = 16\nfeature_scale_log2 = 12\nquery_bits = 16\n\
             [attribution]\nfeature_dim = 64\nclamp = \"contributor\"\nmin_score = 0\nmax_share_bps = 10000\n\
-            [circuit]\nk = 17\nlookup_bits = 16\nmax_items = 2048\nmax_contributors = 32\nshard_items = 256\n";
+            [circuit]\nk = 20\nlookup_bits = 16\nmax_items = 2048\nmax_contributors = 32\nshard_items = 256\n";
         assert_eq!(
             GovernanceParams::from_toml(text).unwrap(),
             GovernanceParams::default()

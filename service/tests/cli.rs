@@ -521,13 +521,31 @@ fn an_import_killed_half_way_leaves_the_datanet_as_it_was() {
 #[test]
 fn demo_runs_and_is_rerunnable() {
     let tmp = tempfile::tempdir().unwrap();
-    for _ in 0..2 {
-        let v = ok_json(tmp.path(), &["demo"]);
+    // The full demo once (a k = 20 proof of the 1,857 items and its verification), then again without the
+    // proof to show it reruns over its own directory.
+    for args in [&["demo"][..], &["demo", "--skip-proof"]] {
+        let v = ok_json(tmp.path(), args);
         assert_eq!(v["root"], SAMPLE_ROOT);
         assert_eq!(v["items"], 1857);
         assert_eq!(v["contributors"], 20);
         assert_eq!(v["inclusion_verified"], true);
         assert!(v["train_accuracy"].as_f64().unwrap() > 0.9, "{v}");
+        let proof = &v["proof"];
+        if args.len() == 1 {
+            assert_eq!(proof["verified"], true, "{v}");
+            assert_eq!(proof["k"], 20);
+            assert_eq!(proof["public_inputs"]["datanet_root"], SAMPLE_ROOT);
+            assert_eq!(proof["public_inputs"]["features_root"], v["features_root"]);
+            assert_eq!(proof["receipts_checked"], 20);
+            let dir = std::path::PathBuf::from(proof["dir"].as_str().unwrap());
+            assert!(dir.join("proof.bin").exists() && dir.join("statement.json").exists());
+            // A contributor checks it again with the binary, in a home of their own.
+            let them = tmp.path().join("contributor");
+            let w = ok_json(&them, &["verify", s(&dir), "--insecure-test-srs"]);
+            assert_eq!(w["valid"], true);
+        } else {
+            assert!(proof.is_null(), "{v}");
+        }
     }
     // The demo refuses to clear a directory it did not create.
     let other = tmp.path().join("other");

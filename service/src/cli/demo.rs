@@ -2,8 +2,11 @@
 //!
 //! Today it creates the `digits` Datanet in a fresh `<home>/demo`, imports the embedded signed records,
 //! seals version 1, writes an inclusion proof for one item and verifies it against the sealed root, trains the
-//! model on the snapshot, extracts the attribution artifact for the embedded queries, and recomputes it.
-//! Proving and settlement join this pipeline as they land.
+//! model on the snapshot, extracts the attribution artifact for the embedded queries, and recomputes it. It
+//! then proves epoch 1's reward allocation (the default governance parameters, the insecure test SRS: a demo,
+//! not real rewards) into `<home>/demo/proof` and verifies that directory as a contributor would, natively
+//! and, when the project's Solidity compiler is installed (`scripts/setup-solc.sh`), with the generated
+//! verifier in an in-process EVM. Settlement on the embedded chain joins the pipeline with the contracts.
 
 use std::{io::Cursor, path::Path};
 
@@ -11,13 +14,42 @@ use clap::Args;
 use serde_json::json;
 use zkattr_circuits::field;
 
-use super::{datanet::write_atomic, Ctx, Output};
+use super::{
+    datanet::write_atomic,
+    prove::{timing_table, Spinner},
+    Ctx, Output,
+};
 use crate::{
     datanet::{Datanets, ImportOptions, InclusionProof},
     epoch,
     error::{Error, Result},
+    proving::{self, ProveRequest, SrsSource},
     sample,
 };
+
+/// The demo epoch's reward pool: one million OPEN in 18-decimal base units.
+const DEMO_POOL: u128 = 1_000_000 * 10u128.pow(18);
+/// The demo's chain id (the usual local development chain's).
+const DEMO_CHAIN_ID: u64 = 31_337;
+/// The settlement address the demo proof is bound to. A placeholder until the contracts deploy one on the
+/// embedded chain.
+const DEMO_SETTLEMENT: [u8; 20] = [
+    0x5e, 0x77, 0x1e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+];
+
+/// The project's Solidity compiler when it is installed and runs, else why not.
+fn installed_solc() -> std::result::Result<std::path::PathBuf, String> {
+    let solc = zkattr_circuits::halo2::evm::default_solc();
+    match std::process::Command::new(&solc).arg("--version").output() {
+        Ok(out) if out.status.success() => Ok(solc),
+        Ok(out) => Err(format!(
+            "{} --version failed: {}",
+            solc.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!("{}: {e}", solc.display())),
+    }
+}
 
 /// Marker file that makes a directory recognisably the demo's own (and so safe to clear).
 const MARKER: &str = ".zkattr-demo";
@@ -28,6 +60,9 @@ pub struct DemoCmd {
     /// Which item to prove inclusion of.
     #[arg(long, default_value_t = 0)]
     pub item: u64,
+    /// Stop after the attribution artifact: no proof (the proof takes minutes on a small machine).
+    #[arg(long)]
+    pub skip_proof: bool,
 }
 
 /// Empties `dir` if it is a previous demo's directory; refuses to touch anything else.
@@ -101,12 +136,24 @@ impl DemoCmd {
         }
         let m = &trained.manifest;
 
+        let proof = if self.skip_proof {
+            None
+        } else {
+            Some(prove_and_verify(
+                ctx,
+                &nets,
+                name,
+                sealed.version,
+                &dir,
+                &epoch_dir,
+            )?)
+        };
         let text = format!(
             "demo in {}\n  imported {} signed records from {} contributors\n  sealed {name} v{}: root {} (depth {})\n  \
              inclusion proof of item {} by {} written to {} and verified against the sealed root\n  \
              trained {} ({:.1} s, train accuracy {:.3}): model_commitment {}\n  \
              attribution artifact for {} queries: features_root {}, query_commitment {}\n  \
-             recomputed all {} items' features bit for bit",
+             recomputed all {} items' features bit for bit\n{}",
             dir.display(),
             import.records,
             summary.contributors,
@@ -124,6 +171,10 @@ impl DemoCmd {
             trained.features_root.as_deref().unwrap_or("-"),
             trained.query_commitment.as_deref().unwrap_or("-"),
             recomputed.items,
+            proof.as_ref().map_or_else(
+                || "  proof skipped (--skip-proof)\n".to_string(),
+                |(text, _)| text.clone()
+            ),
         );
         Ok(Output {
             json: json!({
@@ -142,8 +193,87 @@ impl DemoCmd {
                 "features_root": trained.features_root,
                 "query_commitment": trained.query_commitment,
                 "recompute_matches": true,
+                "proof": proof.map(|(_, json)| json),
             }),
             text,
         })
     }
+}
+
+/// Proves epoch 1 of the demo Datanet into `<dir>/proof` and verifies the directory; returns the report's text
+/// and JSON.
+fn prove_and_verify(
+    ctx: &Ctx,
+    nets: &Datanets,
+    name: &str,
+    version: u64,
+    dir: &Path,
+    epoch_dir: &Path,
+) -> Result<(String, serde_json::Value)> {
+    let req = ProveRequest {
+        datanet: name.into(),
+        version,
+        artifact: epoch_dir.to_path_buf(),
+        params: zkattr_circuits::params::GovernanceParams::default(),
+        epoch: 1,
+        pool: DEMO_POOL,
+        chain_id: DEMO_CHAIN_ID,
+        settlement: DEMO_SETTLEMENT,
+        srs: SrsSource::InsecureTest,
+        keys_dir: dir.join("keys"),
+        out: dir.join("proof"),
+    };
+    if !ctx.json {
+        eprintln!("proving epoch 1 (insecure test SRS; several minutes on 2 cores)");
+    }
+    let proved = proving::prove_epoch(nets, &req, &mut Spinner::new(ctx.json))?;
+    let solc = installed_solc();
+    if !ctx.json {
+        eprintln!("verifying {}", req.out.display());
+    }
+    let checked = proving::verify_dir(
+        &req.out,
+        &req.srs,
+        &req.keys_dir,
+        solc.as_deref().ok(),
+        &mut Spinner::new(ctx.json),
+    )?;
+    let st = &proved.statement;
+    let evm_line = match (&checked.evm, &solc) {
+        (Some(e), _) => format!(
+            "the generated Solidity verifier ({} bytes) accepts it in revm: {} gas",
+            e.runtime_bytes, e.gas
+        ),
+        (None, Err(why)) => format!(
+            "EVM check skipped: no Solidity compiler ({why}); scripts/setup-solc.sh installs it"
+        ),
+        (None, Ok(_)) => "EVM check not run".into(),
+    };
+
+    let text = format!(
+        "  proved epoch 1 (k = {}, proof {} bytes, INSECURE test SRS): {} contributors get {} of pool {}; \
+         wrote {}\n  verified the proof directory natively ({} receipts checked); {}\n\n{}",
+        st.k,
+        proved.proof_bytes,
+        proved.rewards.len(),
+        st.public_inputs.total_rewarded,
+        st.public_inputs.pool,
+        proved.out.display(),
+        checked.receipts,
+        evm_line,
+        timing_table(&st.timings),
+    );
+    let json = json!({
+        "dir": proved.out,
+        "proof_bytes": proved.proof_bytes,
+        "k": st.k,
+        "insecure_test_srs": true,
+        "public_inputs": st.public_inputs,
+        "verified": true,
+        "receipts_checked": checked.receipts,
+        "evm": checked.evm,
+        "evm_skipped": solc.err(),
+        "timings": st.timings,
+    });
+    Ok((text, json))
 }

@@ -87,13 +87,13 @@ pub struct VerifyCmd {
 }
 
 /// Phase progress on stderr: a spinner with the elapsed time per phase, then one line per finished phase.
-struct Spinner {
+pub(super) struct Spinner {
     bar: Option<ProgressBar>,
     hidden: bool,
 }
 
 impl Spinner {
-    fn new(hidden: bool) -> Self {
+    pub(super) fn new(hidden: bool) -> Self {
         Self { bar: None, hidden }
     }
 }
@@ -127,7 +127,7 @@ impl Progress for Spinner {
     }
 }
 
-fn timing_table(times: &[PhaseTime]) -> String {
+pub(super) fn timing_table(times: &[PhaseTime]) -> String {
     let total: f64 = times.iter().map(|t| t.seconds).sum();
     let mut s = String::from("phase        seconds  detail\n");
     for t in times {
