@@ -375,11 +375,11 @@ mod tests {
             ("circuit.k", Box::new(|p| p.circuit.k = 29)),
             (
                 "circuit.lookup_bits",
-                Box::new(|p| p.circuit.lookup_bits = 17),
+                Box::new(|p| p.circuit.lookup_bits = p.circuit.k),
             ),
             (
                 "circuit.max_items",
-                Box::new(|p| p.circuit.max_items = 1 << 17),
+                Box::new(|p| p.circuit.max_items = 1 << p.circuit.k),
             ),
             (
                 "circuit.max_contributors",
