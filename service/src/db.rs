@@ -76,7 +76,20 @@ pub fn open(home: &Path) -> Result<Connection> {
     let mut conn = Connection::open(db_path(home))?;
     // Wait for other processes (a second zkattr on the same home) rather than failing at once.
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Switching a new database to WAL can return SQLITE_BUSY at once, without the busy handler, while
+    // another connection is switching it too: retry for as long as the busy timeout.
+    let start = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && start.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other?,
+        }
+    }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&mut conn)?;
