@@ -1,10 +1,11 @@
 //! In-circuit feature vectors: signed range checks, packing and feature leaves, the same encoding as
 //! [`crate::commitments`].
 //!
-//! A value cell `v` is accepted only if `u = v + 2^(b-1)` passes a `b`-bit range check, so `v` is a signed
-//! `b`-bit integer and cannot be a field element chosen to wrap around. The packed elements are then linear
-//! combinations of the `u` with constant powers of `2^b`, and the leaf is Poseidon over
-//! `[index, packed…]`.
+//! A signed value `v` is represented by its offset `u = v + 2^(b-1)`, which must pass a `b`-bit range check,
+//! so `v` is a signed `b`-bit integer and cannot be a field element chosen to wrap around. Item features are
+//! assigned as offsets only ([`load_packed_offsets`]); the query's values are cells of their own, with the
+//! offsets computed from them ([`offsets`]). The packed elements are linear combinations of the `u` with
+//! constant powers of `2^b`, and the leaf is Poseidon over `[index, packed…]`.
 
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
@@ -74,7 +75,8 @@ pub fn checked_pack(
 
 /// Packed offsets of fresh signed values: each offset `v + 2^(bits-1)` of `values` (field elements, negative
 /// ones as `p - |v|`) is assigned once, inside its packing's inner product, and range-checked to `bits` bits
-/// there (one lookup cell per value when `bits` is at most the lookup width, no extra advice). Returns the
+/// there (one lookup cell per value and no extra advice when `bits` equals the lookup width, as in the
+/// default parameters; a narrower `bits` costs halo2-base a multiplication and a second lookup). Returns the
 /// offset cells and the packed elements. A value outside the signed `bits`-bit range, or a field element
 /// chosen to wrap around, has no offset that passes.
 pub fn load_packed_offsets(

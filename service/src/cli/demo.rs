@@ -4,9 +4,10 @@
 //! seals version 1, writes an inclusion proof for one item and verifies it against the sealed root, trains the
 //! model on the snapshot, extracts the attribution artifact for the embedded queries, and recomputes it. It
 //! then proves epoch 1's reward allocation (the default governance parameters, the insecure test SRS: a demo,
-//! not real rewards) into `<home>/demo/proof` and verifies that directory as a contributor would, natively
-//! and, when the project's Solidity compiler is installed (`scripts/setup-solc.sh`), with the generated
-//! verifier in an in-process EVM. Settlement on the embedded chain joins the pipeline with the contracts.
+//! not real rewards) into `<home>/demo/proof` and runs the checks of `zkattr verify` on that directory
+//! (keys from `<home>/keys`, shared with `zkattr prove`), natively and, when the project's Solidity compiler
+//! is installed (`scripts/setup-solc.sh`), with the generated verifier in an in-process EVM. The proof is
+//! bound to a placeholder settlement address until the contracts deploy one on the embedded chain.
 
 use std::{io::Cursor, path::Path};
 
@@ -27,7 +28,7 @@ use crate::{
     sample,
 };
 
-/// The demo epoch's reward pool: one million OPEN in 18-decimal base units.
+/// The demo epoch's reward pool: one million OPEN in 18-decimal base units (wei-like).
 const DEMO_POOL: u128 = 1_000_000 * 10u128.pow(18);
 /// The demo's chain id (the usual local development chain's).
 const DEMO_CHAIN_ID: u64 = 31_337;
@@ -60,7 +61,7 @@ pub struct DemoCmd {
     /// Which item to prove inclusion of.
     #[arg(long, default_value_t = 0)]
     pub item: u64,
-    /// Stop after the attribution artifact: no proof (the proof takes minutes on a small machine).
+    /// Stop after recomputing the attribution artifact: no proof (the proof takes minutes on a small machine).
     #[arg(long)]
     pub skip_proof: bool,
 }
@@ -220,7 +221,7 @@ fn prove_and_verify(
         chain_id: DEMO_CHAIN_ID,
         settlement: DEMO_SETTLEMENT,
         srs: SrsSource::InsecureTest,
-        keys_dir: dir.join("keys"),
+        keys_dir: ctx.home.join("keys"),
         out: dir.join("proof"),
     };
     if !ctx.json {
@@ -239,22 +240,25 @@ fn prove_and_verify(
         &mut Spinner::new(ctx.json),
     )?;
     let st = &proved.statement;
+    // verify_dir runs the EVM check whenever it is given a compiler, so only a missing one skips it.
     let evm_line = match (&checked.evm, &solc) {
         (Some(e), _) => format!(
             "the generated Solidity verifier ({} bytes) accepts it in revm: {} gas",
             e.runtime_bytes, e.gas
         ),
-        (None, Err(why)) => format!(
-            "EVM check skipped: no Solidity compiler ({why}); scripts/setup-solc.sh installs it"
+        (None, why) => format!(
+            "EVM check skipped: no Solidity compiler ({}); scripts/setup-solc.sh installs it",
+            why.as_ref().err().map_or("none given", String::as_str)
         ),
-        (None, Ok(_)) => "EVM check not run".into(),
     };
 
     let text = format!(
-        "  proved epoch 1 (k = {}, proof {} bytes, INSECURE test SRS): {} contributors get {} of pool {}; \
-         wrote {}\n  verified the proof directory natively ({} receipts checked); {}\n\n{}",
+        "  proved epoch 1 (k = {}, proof {} bytes, INSECURE test SRS, placeholder settlement address 0x{}): \
+         {} reward-list entries pay {} of a pool of {} base units (1,000,000 OPEN)\n  wrote {}\n  \
+         verified the proof directory natively ({} receipts checked); {}\n\n{}",
         st.k,
         proved.proof_bytes,
+        hex::encode(DEMO_SETTLEMENT),
         proved.rewards.len(),
         st.public_inputs.total_rewarded,
         st.public_inputs.pool,
