@@ -619,15 +619,19 @@ mod tests {
         }
     }
 
-    /// Public inputs the way an attacker would present them for `w`: the context and commitments of the
-    /// honest epoch `honest`, the list-derived values (`total`, `r`, `y`) of `w`'s own list.
-    fn public_for(honest: &PublicInputs, w: &AttributionWitness) -> Vec<Fr> {
-        let active: Vec<RewardEntry> = w
-            .list
+    /// The list as the contract receives it: the active (non-zero address) slots' entries.
+    fn listed(w: &AttributionWitness) -> Vec<RewardEntry> {
+        w.list
             .iter()
             .copied()
             .filter(|e| e.contributor != [0; 20])
-            .collect();
+            .collect()
+    }
+
+    /// Public inputs the way an attacker would present them for `w`: the context and commitments of the
+    /// honest epoch `honest`, the list-derived values (`total`, `r`, `y`) of `w`'s own list.
+    fn public_for(honest: &PublicInputs, w: &AttributionWitness) -> Vec<Fr> {
+        let active = listed(w);
         let r = list_challenge(&active);
         let mut p = *honest;
         p.total_rewarded = w.list.iter().map(|e| e.amount).sum();
@@ -668,13 +672,7 @@ mod tests {
 
     fn accepts_with(w: &AttributionWitness, honest: &PublicInputs, tamper: &Tamper<'_>) -> bool {
         let mut w = w.clone();
-        let active: Vec<RewardEntry> = w
-            .list
-            .iter()
-            .copied()
-            .filter(|e| e.contributor != [0; 20])
-            .collect();
-        w.r = list_challenge(&active);
+        w.r = list_challenge(&listed(&w));
         let public = public_for(honest, &w);
         run_with(&w, public, tamper)
     }
@@ -1018,13 +1016,6 @@ mod tests {
                 features: f.to_vec(),
             });
         }
-        let active: Vec<RewardEntry> = t
-            .list
-            .iter()
-            .copied()
-            .filter(|e| e.contributor != [0; 20])
-            .collect();
-        t.r = list_challenge(&active);
         let tau = slot_challenge(
             h.datanet_root,
             h.features_root,
@@ -1045,7 +1036,7 @@ mod tests {
             inverses: Some(&forge),
         };
         assert!(
-            !run_with(&t, public_for(&h, &t), &tamper),
+            !accepts_with(&t, &h, &tamper),
             "padding positions absorbed a false claim"
         );
     }
