@@ -1,11 +1,13 @@
 //! Commitments to the attribution inputs (DESIGN §4): `features_root` and `query_commitment`.
 //!
 //! Signed `b`-bit values are packed before hashing, so that a 64-entry int16 vector costs 3 Poseidon
-//! permutations instead of 33 (in the circuit as natively): each value `v` becomes `u = v + 2^(b-1)` in
+//! permutations instead of 32 (in the circuit as natively): each value `v` becomes `u = v + 2^(b-1)` in
 //! `[0, 2^b)`, and every `m = floor(252 / b)` consecutive values form one field element
 //! `u_0 + u_1 2^b + … + u_(m-1) 2^(b(m-1))` (the last element holds the remainder). [`pack`] does this.
 //!
-//! - Feature leaf of item `i`: `Poseidon(i, pack(q_1..q_k))`. `features_root` is the [`crate::merkle`] root
+//! - Feature leaf of item `i`: [`poseidon::compress`] of `pack(q_1..q_k)` with capacity word
+//!   `capacity(TAG_FEATURES, i, len)` (`len` packed elements; 3 permutations for 64 int16 values).
+//!   `features_root` is the [`crate::merkle`] root
 //!   over these leaves in item order, the same tree shape as `datanet_root`, so item `i` is at the same
 //!   position in both.
 //! - `query_commitment = Poseidon(domain, scale_log2, pack(P_1..P_k))`, `domain` the ASCII bytes
@@ -56,9 +58,11 @@ pub fn pack(bits: u32, values: &[i64]) -> Result<Vec<Fr>> {
 
 /// Leaf of item `index` in the features tree, for `bits`-bit features.
 pub fn features_leaf(index: u64, bits: u32, values: &[i64]) -> Result<Fr> {
-    let mut inputs = vec![Fr::from(index)];
-    inputs.extend(pack(bits, values)?);
-    Ok(poseidon::hash(&inputs))
+    let packed = pack(bits, values)?;
+    Ok(poseidon::compress(
+        poseidon::capacity(merkle::TAG_FEATURES, index, packed.len()),
+        &packed,
+    ))
 }
 
 /// `features_root` over every item's quantised `bits`-bit features, item `i` being `items[i]`.

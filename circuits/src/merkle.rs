@@ -1,9 +1,13 @@
 //! The Datanet Merkle tree: binary, Poseidon, zero-padded to a power of two.
 //!
-//! - Leaf `i` is [`leaf_hash`]`(contributor, content_hash, i)` = `Poseidon(contributor, content_hash, i)`
-//!   (DESIGN §4), with the contributor's address read as a 160-bit integer.
+//! - Leaf `i` is [`leaf_hash`]`(contributor, content_hash, i)` (DESIGN §4), with the contributor's address
+//!   read as a 160-bit integer: [`poseidon::compress`] of `[contributor, content_hash]` with capacity word
+//!   `capacity(TAG_LEAF, i, 2)`, one permutation.
 //! - A tree over `n >= 1` leaves has depth `d = max(1, ceil(log2 n))`; positions `n..2^d` hold the padding
-//!   leaf `0`. An inner node is `Poseidon(left, right)`.
+//!   leaf `0`. An inner node is [`node_hash`]`(left, right)`: `compress` of `[left, right]` with capacity
+//!   word `capacity(TAG_NODE, 0, 2)`, one permutation.
+//!
+//! (Before statement version 2 both were [`poseidon::hash`], two permutations each.)
 //! - The root alone does not state `n`; a sealed version publishes `n` and `d` beside it, and an
 //!   inclusion proof carries both, so a verifier checks `index < n` and the path length `d`.
 
@@ -25,14 +29,29 @@ const PARALLEL_MIN: usize = 1 << 12;
 /// The value of a padding leaf.
 pub const PADDING_LEAF: Fr = Fr::zero();
 
-/// Leaf of item `index`: `Poseidon(contributor, content_hash, index)`.
+/// Domain tag of Datanet leaves in [`poseidon::capacity`].
+pub const TAG_LEAF: u64 = 1;
+/// Domain tag of inner nodes (both trees).
+pub const TAG_NODE: u64 = 2;
+/// Domain tag of feature leaves ([`crate::commitments::features_leaf`]).
+pub const TAG_FEATURES: u64 = 3;
+
+/// Leaf of item `index`: `compress(capacity(TAG_LEAF, index, 2), [contributor, content_hash])`.
 pub fn leaf_hash(contributor: Fr, content_hash: Fr, index: u64) -> Fr {
-    poseidon::hash(&[contributor, content_hash, Fr::from(index)])
+    poseidon::compress(
+        poseidon::capacity(TAG_LEAF, index, 2),
+        &[contributor, content_hash],
+    )
 }
 
-/// Inner node: `Poseidon(left, right)`.
+/// The capacity word of every inner node.
+pub fn node_capacity() -> Fr {
+    poseidon::capacity(TAG_NODE, 0, 2)
+}
+
+/// Inner node: `compress(capacity(TAG_NODE, 0, 2), [left, right])`.
 pub fn node_hash(left: Fr, right: Fr) -> Fr {
-    poseidon::hash2(left, right)
+    poseidon::compress(node_capacity(), &[left, right])
 }
 
 /// Depth of the tree over `leaves` leaves: `max(1, ceil(log2 leaves))`.

@@ -20,7 +20,7 @@
 //! max_share_bps = 10000    # value: cap on one contributor's share of the pool, in basis points
 //!
 //! [circuit]
-//! k = 20                   # shape: the circuit has at most 2^k rows (2,048 items need 2^20)
+//! k = 20                   # shape: the circuit has at most 2^k rows (2,048 items need 2^19)
 //! lookup_bits = 16         # shape: range-check lookup table width
 //! max_items = 2048         # shape: items per proof
 //! max_contributors = 32    # shape: reward-list entries per proof

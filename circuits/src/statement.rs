@@ -1,4 +1,4 @@
-//! Statement v1 (DESIGN §4) in plain Rust: the witness maths that the attribution circuit proves, and the
+//! The statement (DESIGN §4; version [`STATEMENT_VERSION`]) in plain Rust: the witness maths that the attribution circuit proves, and the
 //! reference its outputs are tested against.
 //!
 //! Given a sealed snapshot (each item's contributor and content hash, in index order), the quantised item
@@ -31,8 +31,10 @@ use crate::{
     params::GovernanceParams,
 };
 
-/// Version of the statement (the public-input layout and the reward-list encoding).
-pub const STATEMENT_VERSION: u32 = 1;
+/// Version of the statement (the public-input layout, the reward-list encoding and the commitments'
+/// hashes). 2: the Merkle trees' leaves and nodes are [`crate::poseidon::compress`] (one permutation per
+/// node and Datanet leaf) instead of the padded sponge [`crate::poseidon::hash`] of version 1.
+pub const STATEMENT_VERSION: u32 = 2;
 
 /// One snapshot item as the statement sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

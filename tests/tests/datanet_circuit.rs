@@ -1,15 +1,13 @@
 //! Native/circuit agreement on a real Datanet: records signed, imported and sealed through the service, then
-//! the version's root recomputed inside a halo2-base circuit (MockProver) from the stored items.
+//! the version's root recomputed inside the circuit (MockProver) from the stored items.
 #![allow(clippy::unwrap_used)] // test and bench code: a panic is the failure report
 
 use zkattr_circuits::{
     field::{self, Fr},
     halo2::{
-        halo2_base::{
-            gates::{circuit::builder::BaseCircuitBuilder, GateChip},
-            halo2_proofs::dev::MockProver,
-        },
-        merkle::{index_constant, leaf_hash, merkle_root, poseidon_hasher},
+        gated::mock_satisfied,
+        halo2_base::gates::GateChip,
+        merkle::{leaf_hash, merkle_root},
     },
 };
 use zkattr_service::datanet::{record::test_key, Content, Datanets, ImportOptions, Record};
@@ -18,30 +16,20 @@ const K: u32 = 15;
 
 /// Proves "these items hash to `root`" with MockProver; true when every constraint holds.
 fn circuit_accepts(items: &[(Fr, Fr)], root: Fr) -> bool {
-    let mut builder = BaseCircuitBuilder::<Fr>::new(false)
-        .use_k(K as usize)
-        .use_lookup_bits(8)
-        .use_instance_columns(1);
-    let gate = GateChip::<Fr>::default();
-    let ctx = builder.main(0);
-    let mut hasher = poseidon_hasher(ctx, &gate);
-    let leaves: Vec<_> = items
-        .iter()
-        .enumerate()
-        .map(|(i, (c, h))| {
-            let c = ctx.load_witness(*c);
-            let h = ctx.load_witness(*h);
-            let idx = index_constant(ctx, i as u64);
-            leaf_hash(ctx, &gate, &mut hasher, c, h, idx)
-        })
-        .collect();
-    let out = merkle_root(ctx, &gate, &mut hasher, &leaves).unwrap();
-    builder.assigned_instances[0].push(out);
-    builder.calculate_params(Some(9));
-    MockProver::run(K, &builder, vec![vec![root]])
-        .unwrap()
-        .verify()
-        .is_ok()
+    mock_satisfied(K, vec![root], |builder, hasher| {
+        let gate = GateChip::<Fr>::default();
+        let ctx = builder.main(0);
+        let leaves: Vec<_> = items
+            .iter()
+            .enumerate()
+            .map(|(i, (c, h))| {
+                let c = ctx.load_witness(*c);
+                let h = ctx.load_witness(*h);
+                leaf_hash(ctx, &gate, hasher, c, h, i as u64)
+            })
+            .collect();
+        vec![merkle_root(ctx, &gate, hasher, &leaves).unwrap()]
+    })
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The attribution circuit's statement v1 (DESIGN §4) on halo2-base, over the plain-Rust reference
+//! The attribution circuit: the statement of DESIGN §4 (version [`crate::statement::STATEMENT_VERSION`]) on halo2-base, over the plain-Rust reference
 //! [`crate::statement`].
 //!
 //! The prover supplies an [`AttributionWitness`]: the epoch's inputs (items, features, query, parameters,
@@ -14,7 +14,7 @@
 //!
 //! 1. `params_hash`: Poseidon over the parameter encoding, shape values as constants, value parameters
 //!    (`feature_scale_log2`, `clamp`, `min_score`, `max_share_bps`) as witnesses bound by the hash;
-//! 2. `datanet_root`: a leaf `Poseidon(contributor, content_hash, i)` per real item, 0 per padding
+//! 2. `datanet_root`: a leaf [`crate::merkle::leaf_hash`]`(contributor, content_hash, i)` per real item, 0 per padding
 //!    position; the tree over the `M` positions, and the root is the leftmost node at level
 //!    `max(1, ceil(log2 n))`, chosen by the flags at positions `2^(h-1)` and `2^h` (the tree over the `n`
 //!    real leaves, as sealed);
@@ -59,7 +59,7 @@ use halo2_base::{
 use super::{
     features::{checked_pack, features_leaf, load_packed_offsets},
     gated::GatedPoseidon,
-    merkle::{index_constant, leaf_hash, merkle_left_spine},
+    merkle::{leaf_hash, merkle_left_spine},
 };
 use crate::{
     commitments,
@@ -340,12 +340,11 @@ fn assign_unchecked(
             .map_or_else(|| field::from_address(&it.contributor), |(_, v)| *v);
         let contributor = ctx.load_witness(contributor_value);
         let content_hash = ctx.load_witness(it.content_hash);
-        let idx = index_constant(ctx, i as u64);
-        let leaf = leaf_hash(ctx, &gate, &mut hasher, contributor, content_hash, idx);
+        let leaf = leaf_hash(ctx, &gate, &mut hasher, contributor, content_hash, i as u64);
         data_leaves.push(gate.mul(ctx, leaf, a));
         let phi: Vec<Fr> = it.features.iter().map(|&v| field::from_i64(v)).collect();
         let (u, packed) = load_packed_offsets(ctx, &range, fb, &phi);
-        let fleaf = features_leaf(ctx, &gate, &mut hasher, idx, &packed);
+        let fleaf = features_leaf(ctx, &gate, &mut hasher, i as u64, &packed);
         feature_leaves.push(gate.mul(ctx, fleaf, a));
         let uq = gate.inner_product(ctx, u, query.iter().map(|q| QuantumCell::Existing(*q)));
         scores.push(gate.sub_mul(ctx, uq, query_sum, constant(feature_half)));

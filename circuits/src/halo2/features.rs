@@ -5,17 +5,20 @@
 //! so `v` is a signed `b`-bit integer and cannot be a field element chosen to wrap around. Item features are
 //! assigned as offsets only ([`load_packed_offsets`]); the query's values are cells of their own, with the
 //! offsets computed from them ([`offsets`]). The packed elements are linear combinations of the `u` with
-//! constant powers of `2^b`, and the leaf is Poseidon over `[index, packed…]`.
+//! constant powers of `2^b`, and the leaf is the Poseidon compression of the packed elements with the item's
+//! index in the capacity word.
 
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
     AssignedValue, Context, QuantumCell,
 };
 
-use super::gated::Sponge;
+use super::gated::GatedPoseidon;
 use crate::{
     commitments::values_per_element,
     field::{self, Fr},
+    merkle::TAG_FEATURES,
+    poseidon,
 };
 
 /// Offsets `v + 2^(bits-1)` of `values`, each range-checked to `bits` bits.
@@ -110,17 +113,17 @@ pub fn load_packed_offsets(
     (offsets, packed)
 }
 
-/// Feature leaf `Poseidon(index, packed…)` of packed offsets (from [`load_packed_offsets`]).
+/// Feature leaf of item `index` from its packed offsets (from [`load_packed_offsets`]):
+/// [`crate::commitments::features_leaf`], `ceil(len / 2)` permutations.
 pub fn features_leaf(
     ctx: &mut Context<Fr>,
     gate: &impl GateInstructions<Fr>,
-    hasher: &mut impl Sponge,
-    index: AssignedValue<Fr>,
+    hasher: &mut GatedPoseidon,
+    index: u64,
     packed: &[AssignedValue<Fr>],
 ) -> AssignedValue<Fr> {
-    let mut inputs = vec![index];
-    inputs.extend_from_slice(packed);
-    hasher.hash(ctx, gate, &inputs)
+    let capacity = ctx.load_constant(poseidon::capacity(TAG_FEATURES, index, packed.len()));
+    hasher.compress(ctx, gate, capacity, packed)
 }
 
 #[cfg(test)]
@@ -128,10 +131,9 @@ mod tests {
     use super::*;
     use crate::{
         commitments,
-        halo2::merkle::{index_constant, merkle_root, poseidon_hasher},
+        halo2::{gated::mock_satisfied, merkle::merkle_root},
     };
     use ff::Field;
-    use halo2_base::{gates::circuit::builder::BaseCircuitBuilder, halo2_proofs::dev::MockProver};
 
     const K: usize = 14;
     const BITS: u32 = 16;
@@ -152,33 +154,24 @@ mod tests {
     /// Loads every feature's offset as a witness (features as field elements, negative as p - |v|), computes
     /// the leaves and the root in-circuit and exposes the root.
     fn run(witness: &[Vec<Fr>], public_root: Fr, tamper: Option<&Tamper>) -> bool {
-        let mut builder = BaseCircuitBuilder::<Fr>::new(false)
-            .use_k(K)
-            .use_lookup_bits(8)
-            .use_instance_columns(1);
-        let range = builder.range_chip();
-        let ctx = builder.main(0);
-        let mut hasher = poseidon_hasher(ctx, range.gate());
-        let mut leaves = Vec::new();
-        let mut target = 0;
-        for (i, values) in witness.iter().enumerate() {
-            let (cells, packed) = load_packed_offsets(ctx, &range, BITS, values);
-            if i == 1 {
-                target = cells[3].cell.expect("tracked").offset;
+        mock_satisfied(K as u32, vec![public_root], |builder, hasher| {
+            let range = builder.range_chip();
+            let ctx = builder.main(0);
+            let mut leaves = Vec::new();
+            let mut target = 0;
+            for (i, values) in witness.iter().enumerate() {
+                let (cells, packed) = load_packed_offsets(ctx, &range, BITS, values);
+                if i == 1 {
+                    target = cells[3].cell.expect("tracked").offset;
+                }
+                leaves.push(features_leaf(ctx, range.gate(), hasher, i as u64, &packed));
             }
-            let idx = index_constant(ctx, i as u64);
-            leaves.push(features_leaf(ctx, range.gate(), &mut hasher, idx, &packed));
-        }
-        let root = merkle_root(ctx, range.gate(), &mut hasher, &leaves).unwrap();
-        if let Some(t) = tamper {
-            t(ctx, target);
-        }
-        builder.assigned_instances[0].push(root);
-        builder.calculate_params(Some(9));
-        MockProver::run(K as u32, &builder, vec![vec![public_root]])
-            .unwrap()
-            .verify()
-            .is_ok()
+            let root = merkle_root(ctx, range.gate(), hasher, &leaves).unwrap();
+            if let Some(t) = tamper {
+                t(ctx, target);
+            }
+            vec![root]
+        })
     }
 
     fn as_field(items: &[Vec<i64>]) -> Vec<Vec<Fr>> {
@@ -238,7 +231,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, vals)| {
-                    let mut inputs = vec![Fr::from(i as u64)];
+                    let mut inputs = vec![];
                     for chunk in vals.chunks(15) {
                         inputs.push(
                             chunk
@@ -247,7 +240,10 @@ mod tests {
                                 .fold(Fr::ZERO, |acc, v| acc * shift + v + half),
                         );
                     }
-                    crate::poseidon::hash(&inputs)
+                    crate::poseidon::compress(
+                        crate::poseidon::capacity(TAG_FEATURES, i as u64, inputs.len()),
+                        &inputs,
+                    )
                 })
                 .collect();
             let root = crate::merkle::root(&leaves).unwrap();

@@ -8,8 +8,8 @@
 //! - it ties each permutation's input and output rows to the request's builder cells with copy
 //!   constraints, so a witness whose outputs are not the permutation of its inputs is refused.
 //!
-//! The sponge is the one of [`crate::poseidon::hash`] (halo2-base's fixed-length mode), so hashes equal the
-//! native ones and those of halo2-base's chip.
+//! [`GatedPoseidon::hash`] is the sponge of [`crate::poseidon::hash`] (halo2-base's fixed-length mode) and
+//! [`GatedPoseidon::compress`] the trees' [`crate::poseidon::compress`], so hashes equal the native ones.
 
 use halo2_base::{
     gates::{
@@ -31,47 +31,14 @@ use crate::{
     poseidon::{self, RATE, T},
 };
 
-/// Poseidon over assigned cells: halo2-base's chip ([`halo2_base::poseidon::hasher::PoseidonHasher`]) or the
-/// dedicated gate ([`GatedPoseidon`]). Both give [`crate::poseidon::hash`].
-pub trait Sponge {
-    /// `Poseidon(inputs)` in the fixed-length sponge mode.
-    fn hash(
-        &mut self,
-        ctx: &mut Context<Fr>,
-        gate: &impl GateInstructions<Fr>,
-        inputs: &[AssignedValue<Fr>],
-    ) -> AssignedValue<Fr>;
-}
-
-impl Sponge for halo2_base::poseidon::hasher::PoseidonHasher<Fr, T, RATE> {
-    fn hash(
-        &mut self,
-        ctx: &mut Context<Fr>,
-        gate: &impl GateInstructions<Fr>,
-        inputs: &[AssignedValue<Fr>],
-    ) -> AssignedValue<Fr> {
-        self.hash_fix_len_array(ctx, gate, inputs)
-    }
-}
-
-impl Sponge for GatedPoseidon {
-    fn hash(
-        &mut self,
-        ctx: &mut Context<Fr>,
-        gate: &impl GateInstructions<Fr>,
-        inputs: &[AssignedValue<Fr>],
-    ) -> AssignedValue<Fr> {
-        GatedPoseidon::hash(self, ctx, gate, inputs)
-    }
-}
-
 /// One permutation requested by builder code.
 #[derive(Debug, Clone)]
 pub struct PermutationRequest {
     /// The input state cells.
     pub input: [AssignedValue<Fr>; T],
-    /// The output state cells.
-    pub output: [AssignedValue<Fr>; T],
+    /// The output state cells the builder code uses (a word nothing reads has no builder cell; the gate
+    /// still fixes it).
+    pub output: [Option<AssignedValue<Fr>>; T],
     /// The input the gate's region is laid out with: `None` for the input cells' values (what an honest
     /// prover does); a malicious prover's different choice otherwise, which the input copy constraints
     /// refuse.
@@ -83,6 +50,8 @@ pub struct PermutationRequest {
 pub struct GatedPoseidon {
     /// Requests in the order made.
     pub requests: Vec<PermutationRequest>,
+    /// Constant cells shared by hashes ([`GatedPoseidon::constant`]).
+    constants: Vec<([u8; 32], AssignedValue<Fr>)>,
 }
 
 impl GatedPoseidon {
@@ -108,10 +77,71 @@ impl GatedPoseidon {
         let output = claimed.map(|v| ctx.load_witness(v));
         self.requests.push(PermutationRequest {
             input,
-            output,
+            output: output.map(Some),
             gate_input: None,
         });
         output
+    }
+
+    /// Word `word` of the permutation of `input` (one new witness; the other output words get no cell).
+    pub fn permute_word(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        input: [AssignedValue<Fr>; T],
+        word: usize,
+    ) -> AssignedValue<Fr> {
+        let mut s = input.map(|c| *c.value());
+        poseidon::permute(&mut s);
+        let out = ctx.load_witness(s[word]);
+        let mut output = [None; T];
+        output[word] = Some(out);
+        self.requests.push(PermutationRequest {
+            input,
+            output,
+            gate_input: None,
+        });
+        out
+    }
+
+    /// [`crate::poseidon::compress`] of `inputs` with the capacity word `capacity` (a constant cell).
+    /// Absorbing a later block costs one addition per input; the last permutation has one output cell.
+    pub fn compress(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        gate: &impl GateInstructions<Fr>,
+        capacity: AssignedValue<Fr>,
+        inputs: &[AssignedValue<Fr>],
+    ) -> AssignedValue<Fr> {
+        assert!(!inputs.is_empty(), "compress of an empty input");
+        let blocks: Vec<&[AssignedValue<Fr>]> = inputs.chunks(RATE).collect();
+        let second = match blocks[0].get(1) {
+            Some(v) => *v,
+            None => ctx.load_zero(),
+        };
+        let mut s = [capacity, blocks[0][0], second];
+        for (b, block) in blocks.iter().enumerate() {
+            if b > 0 {
+                for (j, v) in block.iter().enumerate() {
+                    s[1 + j] = gate.add(ctx, s[1 + j], *v);
+                }
+            }
+            if b + 1 == blocks.len() {
+                return self.permute_word(ctx, s, 1);
+            }
+            s = self.permute(ctx, s);
+        }
+        unreachable!("the last block returns")
+    }
+
+    /// A constant cell for `value`, loaded once per builder context and reused (capacity words of nodes).
+    pub fn constant(&mut self, ctx: &mut Context<Fr>, value: Fr) -> AssignedValue<Fr> {
+        let key = value.to_bytes();
+        if let Some(c) = self.constants.iter().find(|(k, _)| *k == key) {
+            return c.1;
+        }
+        let c = ctx.load_constant(value);
+        self.constants.push((key, c));
+        c
     }
 
     /// `Poseidon(inputs)` in halo2-base's fixed-length sponge mode, equal to [`crate::poseidon::hash`].
@@ -246,12 +276,14 @@ impl Circuit<Fr> for GatedCircuit {
                                 ins[j],
                                 &mut cm,
                             );
-                            constrain_virtual_equals_external(
-                                &mut region,
-                                req.output[j],
-                                outs[j],
-                                &mut cm,
-                            );
+                            if let Some(out) = req.output[j] {
+                                constrain_virtual_equals_external(
+                                    &mut region,
+                                    out,
+                                    outs[j],
+                                    &mut cm,
+                                );
+                            }
                         }
                     }
                 }
@@ -259,6 +291,34 @@ impl Circuit<Fr> for GatedCircuit {
             },
         )
     }
+}
+
+/// Runs halo2's MockProver on a [`GatedCircuit`] of size `2^k` whose builder code is `assign` (lookup bits
+/// 8; the cells `assign` returns are the one instance column). True when every constraint holds with
+/// `public` as that column. For tests of builder code that hashes.
+pub fn mock_satisfied(
+    k: u32,
+    public: Vec<Fr>,
+    assign: impl FnOnce(&mut BaseCircuitBuilder<Fr>, &mut GatedPoseidon) -> Vec<AssignedValue<Fr>>,
+) -> bool {
+    let mut builder = BaseCircuitBuilder::<Fr>::new(false)
+        .use_k(k as usize)
+        .use_lookup_bits(8)
+        .use_instance_columns(1);
+    let mut poseidon = GatedPoseidon::default();
+    let outs = assign(&mut builder, &mut poseidon);
+    builder.assigned_instances[0].extend(outs);
+    let base = builder.calculate_params(Some(9));
+    let permutations = poseidon.requests.len();
+    let circuit = GatedCircuit {
+        builder,
+        poseidon,
+        params: GatedParams { base, permutations },
+    };
+    halo2_base::halo2_proofs::dev::MockProver::run(k, &circuit, vec![public])
+        .expect("the circuit fits 2^k rows")
+        .verify()
+        .is_ok()
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! In-circuit Datanet leaves and Merkle root.
 //!
-//! Callers guarantee nothing about the inputs: every hash is constrained by halo2-base's Poseidon chip,
-//! and the padding leaves are constants, so a satisfied circuit means the returned root is the
-//! [`crate::merkle`] root of the given leaves.
+//! Callers guarantee nothing about the inputs: every hash is a permutation on the dedicated gate
+//! ([`GatedPoseidon`]), tied to its input and output cells by copy constraints, and the padding leaves are
+//! constants, so a satisfied circuit means the returned root is the [`crate::merkle`] root of the given
+//! leaves.
 
 use halo2_base::{
     gates::GateInstructions,
@@ -10,15 +11,16 @@ use halo2_base::{
     AssignedValue, Context,
 };
 
-use super::gated::Sponge;
+use super::gated::GatedPoseidon;
 use crate::{
     field::Fr,
-    merkle::{depth_for, PADDING_LEAF},
-    poseidon::{RATE, R_F, R_P, SECURE_MDS, T},
+    merkle::{depth_for, node_capacity, PADDING_LEAF, TAG_LEAF},
+    poseidon::{self, RATE, R_F, R_P, SECURE_MDS, T},
     Result,
 };
 
-/// halo2-base's Poseidon hasher with the parameters of [`crate::poseidon`], constants loaded.
+/// halo2-base's Poseidon hasher with the parameters of [`crate::poseidon`], constants loaded (its
+/// fixed-length sponge is [`crate::poseidon::hash`]; the benches compare it with the dedicated gate).
 pub fn poseidon_hasher(
     ctx: &mut Context<Fr>,
     gate: &impl GateInstructions<Fr>,
@@ -28,35 +30,43 @@ pub fn poseidon_hasher(
     hasher
 }
 
-/// Leaf `Poseidon(contributor, content_hash, index)`.
+/// Leaf of item `index`: [`crate::merkle::leaf_hash`], one permutation.
 pub fn leaf_hash(
     ctx: &mut Context<Fr>,
     gate: &impl GateInstructions<Fr>,
-    hasher: &mut impl Sponge,
+    hasher: &mut GatedPoseidon,
     contributor: AssignedValue<Fr>,
     content_hash: AssignedValue<Fr>,
-    index: AssignedValue<Fr>,
+    index: u64,
 ) -> AssignedValue<Fr> {
-    hasher.hash(ctx, gate, &[contributor, content_hash, index])
+    let capacity = ctx.load_constant(poseidon::capacity(TAG_LEAF, index, 2));
+    hasher.compress(ctx, gate, capacity, &[contributor, content_hash])
+}
+
+/// Hashes one level into the next (pairs of nodes; the level has even length).
+fn next_level(
+    ctx: &mut Context<Fr>,
+    gate: &impl GateInstructions<Fr>,
+    hasher: &mut GatedPoseidon,
+    level: &[AssignedValue<Fr>],
+) -> Vec<AssignedValue<Fr>> {
+    let capacity = hasher.constant(ctx, node_capacity());
+    level
+        .chunks(2)
+        .map(|pair| hasher.compress(ctx, gate, capacity, pair))
+        .collect()
 }
 
 /// Root of the zero-padded tree over `leaves` (depth `max(1, ceil(log2 n))`).
 pub fn merkle_root(
     ctx: &mut Context<Fr>,
     gate: &impl GateInstructions<Fr>,
-    hasher: &mut impl Sponge,
+    hasher: &mut GatedPoseidon,
     leaves: &[AssignedValue<Fr>],
 ) -> Result<AssignedValue<Fr>> {
-    let depth = depth_for(leaves.len())?;
-    let mut level = leaves.to_vec();
-    level.resize_with(1 << depth, || ctx.load_constant(PADDING_LEAF));
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| hasher.hash(ctx, gate, pair))
-            .collect();
-    }
-    Ok(level[0])
+    Ok(*merkle_left_spine(ctx, gate, hasher, leaves)?
+        .last()
+        .expect("the spine ends in the root"))
 }
 
 /// The leftmost node of every level of the zero-padded tree over `leaves`: entry `h` is the root of the
@@ -66,37 +76,29 @@ pub fn merkle_root(
 pub fn merkle_left_spine(
     ctx: &mut Context<Fr>,
     gate: &impl GateInstructions<Fr>,
-    hasher: &mut impl Sponge,
+    hasher: &mut GatedPoseidon,
     leaves: &[AssignedValue<Fr>],
 ) -> Result<Vec<AssignedValue<Fr>>> {
     let depth = depth_for(leaves.len())?;
     let mut level = leaves.to_vec();
-    level.resize_with(1 << depth, || ctx.load_constant(PADDING_LEAF));
+    if level.len() < 1 << depth {
+        let pad = hasher.constant(ctx, PADDING_LEAF);
+        level.resize(1 << depth, pad);
+    }
     let mut spine = vec![level[0]];
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| hasher.hash(ctx, gate, pair))
-            .collect();
+        level = next_level(ctx, gate, hasher, &level);
         spine.push(level[0]);
     }
     Ok(spine)
 }
 
-/// Loads `index` as a constant cell (item indices are fixed by position in the circuit).
-pub fn index_constant(ctx: &mut Context<Fr>, index: u64) -> AssignedValue<Fr> {
-    ctx.load_constant(Fr::from(index))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{merkle, poseidon};
+    use crate::{halo2::gated::mock_satisfied, merkle, poseidon};
     use ff::Field;
-    use halo2_base::{
-        gates::{circuit::builder::BaseCircuitBuilder, GateChip},
-        halo2_proofs::dev::MockProver,
-    };
+    use halo2_base::gates::{circuit::builder::BaseCircuitBuilder, GateChip};
 
     const K: usize = 14;
 
@@ -114,34 +116,26 @@ mod tests {
     /// Builds the circuit: witnesses for every item, leaves and root in-circuit, root exposed as instance.
     /// `tamper` may overwrite one advice cell after assignment (a malicious prover's witness).
     fn run(items: &[(Fr, Fr)], public_root: Fr, tamper: Option<&Tamper>) -> bool {
-        let mut builder = BaseCircuitBuilder::<Fr>::new(false)
-            .use_k(K)
-            .use_lookup_bits(8)
-            .use_instance_columns(1);
-        let gate = GateChip::<Fr>::default();
-        let ctx = builder.main(0);
-        let mut hasher = poseidon_hasher(ctx, &gate);
-        let mut leaves = Vec::new();
-        let mut contributor_cells = Vec::new();
-        for (i, (c, h)) in items.iter().enumerate() {
-            let c = ctx.load_witness(*c);
-            let h = ctx.load_witness(*h);
-            let idx = index_constant(ctx, i as u64);
-            leaves.push(leaf_hash(ctx, &gate, &mut hasher, c, h, idx));
-            contributor_cells.push(c);
-        }
-        let root = merkle_root(ctx, &gate, &mut hasher, &leaves).unwrap();
-        if let Some(t) = tamper {
-            let offset =
-                |v: &AssignedValue<Fr>| v.cell.expect("cells are tracked in keygen mode").offset;
-            t(ctx, &[offset(&leaves[0]), offset(&contributor_cells[2])]);
-        }
-        builder.assigned_instances[0].push(root);
-        builder.calculate_params(Some(9));
-        MockProver::run(K as u32, &builder, vec![vec![public_root]])
-            .unwrap()
-            .verify()
-            .is_ok()
+        mock_satisfied(K as u32, vec![public_root], |builder, hasher| {
+            let gate = GateChip::<Fr>::default();
+            let ctx = builder.main(0);
+            let mut leaves = Vec::new();
+            let mut contributor_cells = Vec::new();
+            for (i, (c, h)) in items.iter().enumerate() {
+                let c = ctx.load_witness(*c);
+                let h = ctx.load_witness(*h);
+                leaves.push(leaf_hash(ctx, &gate, hasher, c, h, i as u64));
+                contributor_cells.push(c);
+            }
+            let root = merkle_root(ctx, &gate, hasher, &leaves).unwrap();
+            if let Some(t) = tamper {
+                let offset = |v: &AssignedValue<Fr>| {
+                    v.cell.expect("cells are tracked in keygen mode").offset
+                };
+                t(ctx, &[offset(&leaves[0]), offset(&contributor_cells[2])]);
+            }
+            vec![root]
+        })
     }
 
     fn native_root(items: &[(Fr, Fr)]) -> Fr {
@@ -163,10 +157,33 @@ mod tests {
                 .use_lookup_bits(8)
                 .use_instance_columns(1);
             let ctx = builder.main(0);
-            let mut hasher = poseidon_hasher(ctx, &gate);
+            let hasher = poseidon_hasher(ctx, &gate);
             let cells = ctx.assign_witnesses(inputs.clone());
-            let out = hasher.hash(ctx, &gate, &cells);
+            let out = hasher.hash_fix_len_array(ctx, &gate, &cells);
             assert_eq!(*out.value(), poseidon::hash(&inputs), "length {len}");
+        }
+    }
+
+    #[test]
+    fn native_and_circuit_compress_agree() {
+        for len in 1..6u64 {
+            let inputs: Vec<Fr> = (0..len).map(|i| Fr::from(i * 7 + 3)).collect();
+            let cap = poseidon::capacity(7, 9, len as usize);
+            let native = poseidon::compress(cap, &inputs);
+            let ok = mock_satisfied(K as u32, vec![native], |b, hasher| {
+                let gate = GateChip::<Fr>::default();
+                let ctx = b.main(0);
+                let cells = ctx.assign_witnesses(inputs.clone());
+                let c = ctx.load_constant(cap);
+                let out = hasher.compress(ctx, &gate, c, &cells);
+                assert_eq!(
+                    hasher.requests.len() as u64,
+                    len.div_ceil(2),
+                    "length {len}"
+                );
+                vec![out]
+            });
+            assert!(ok, "length {len}");
         }
     }
 

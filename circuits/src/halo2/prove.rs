@@ -354,7 +354,7 @@ struct KeyManifest {
     pk_keccak: String,
 }
 
-const KEYS_FORMAT: &str = "zkattr.keys.v4";
+const KEYS_FORMAT: &str = "zkattr.keys.v5";
 
 fn keccak(bytes: &[u8]) -> [u8; 32] {
     use sha3::Digest;
