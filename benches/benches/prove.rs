@@ -22,14 +22,6 @@ fn sizes() -> Vec<usize> {
         .unwrap_or_else(|| vec![64])
 }
 
-/// The process's peak resident set (`VmHWM`) in MiB.
-fn peak_rss_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
-}
-
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("prove/attribution");
     g.sample_size(10);
@@ -40,9 +32,13 @@ fn bench(c: &mut Criterion) {
         eprintln!("N = {n}: k = {k}, {s:?}");
         let srs = insecure_test_srs(k);
         let keys = keygen(&srs, LOOKUP_BITS, &w).unwrap();
-        let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let reset = zkattr_benches::reset_peak_rss();
         let (proof, public) = prove(&srs, &keys, &w).unwrap();
-        let peak = if reset { peak_rss_mib() } else { None };
+        let peak = if reset {
+            zkattr_benches::peak_rss_kib().map(|kib| kib / 1024)
+        } else {
+            None
+        };
         verify(&srs, keys.pk.get_vk(), &proof, &public).unwrap();
         eprintln!(
             "N = {n}: proof {} bytes, peak RSS while proving {}",

@@ -13,3 +13,4 @@ pub mod poseidon_gate;
 pub mod prove;
 
 pub use halo2_base;
+pub use snark_verifier_sdk;

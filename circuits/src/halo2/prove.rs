@@ -467,12 +467,9 @@ pub fn keygen_cached(
     })
 }
 
-/// A proof for `w` and its public inputs.
-pub fn prove(
-    srs: &ParamsKZG<Bn256>,
-    keys: &Keys,
-    w: &AttributionWitness,
-) -> Result<(Vec<u8>, Vec<Fr>)> {
+/// The circuit of `w` assigned for proving with `keys`, and its public inputs (for a prover with another
+/// transcript than [`prove`]'s, such as an aggregation layer's).
+pub fn prover_circuit(keys: &Keys, w: &AttributionWitness) -> Result<(GatedCircuit, Vec<Fr>)> {
     let mut b = BaseCircuitBuilder::prover(keys.params.base.clone(), keys.break_points.clone());
     let (cells, poseidon) = assign(&mut b, w)?;
     let public: Vec<Fr> = cells.iter().map(|c| *c.value()).collect();
@@ -481,6 +478,16 @@ pub fn prove(
         poseidon,
         params: keys.params.clone(),
     };
+    Ok((circuit, public))
+}
+
+/// A proof for `w` and its public inputs.
+pub fn prove(
+    srs: &ParamsKZG<Bn256>,
+    keys: &Keys,
+    w: &AttributionWitness,
+) -> Result<(Vec<u8>, Vec<Fr>)> {
+    let (circuit, public) = prover_circuit(keys, w)?;
     let proof = prove_circuit(srs, &keys.pk, circuit, &public)?;
     Ok((proof, public))
 }

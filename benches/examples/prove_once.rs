@@ -1,11 +1,10 @@
 //! One timed proof of a synthetic epoch of N items (dimension 64, 32 contributor slots, lookup bits 16) on
 //! the insecure test SRS, phase by phase with the peak resident memory of each (Linux `VmHWM`, reset through
 //! `/proc/self/clear_refs` before each phase). For sizes where criterion's ten samples take too long;
-//! docs/performance.md records its output. Usage: `prove_once N`.
+//! docs/performance.md records its output. Usage: `cargo run --release -p zkattr-benches --example prove_once -- N`.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Instant;
-
+use zkattr_benches::phase;
 use zkattr_circuits::{
     halo2::{
         attribution::AttributionWitness,
@@ -15,26 +14,6 @@ use zkattr_circuits::{
 };
 
 const LOOKUP_BITS: usize = 16;
-
-/// Peak resident set since the last reset, in MiB (None where /proc is not Linux's).
-fn peak_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
-}
-
-fn phase<T>(name: &str, f: impl FnOnce() -> T) -> T {
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let t = Instant::now();
-    let out = f();
-    let peak = if reset { peak_mib() } else { None };
-    println!(
-        "| {name} | {:.2} s | {} |",
-        t.elapsed().as_secs_f64(),
-        peak.map_or("unknown".into(), |m| format!("{m} MiB"))
-    );
-    out
-}
 
 fn main() {
     let n: usize = std::env::args()
