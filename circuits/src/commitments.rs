@@ -5,8 +5,8 @@
 //! `[0, 2^b)`, and every `m = floor(252 / b)` consecutive values form one field element
 //! `u_0 + u_1 2^b + … + u_(m-1) 2^(b(m-1))` (the last element holds the remainder). [`pack`] does this.
 //!
-//! - Feature leaf of item `i`: [`poseidon::compress`] of `pack(q_1..q_k)` with capacity word
-//!   `capacity(TAG_FEATURES, i, len)` (`len` packed elements; 3 permutations for 64 int16 values).
+//! - Feature leaf of item `i`: [`poseidon::compress`]`(TAG_FEATURES, i, pack(q_1..q_k))` (3 permutations
+//!   for 64 int16 values: five packed elements).
 //!   `features_root` is the [`crate::merkle`] root
 //!   over these leaves in item order, the same tree shape as `datanet_root`, so item `i` is at the same
 //!   position in both.
@@ -58,10 +58,15 @@ pub fn pack(bits: u32, values: &[i64]) -> Result<Vec<Fr>> {
 
 /// Leaf of item `index` in the features tree, for `bits`-bit features.
 pub fn features_leaf(index: u64, bits: u32, values: &[i64]) -> Result<Fr> {
-    let packed = pack(bits, values)?;
+    if values.is_empty() {
+        return Err(Error::InvalidStatement(
+            "a feature vector has no entries".into(),
+        ));
+    }
     Ok(poseidon::compress(
-        poseidon::capacity(merkle::TAG_FEATURES, index, packed.len()),
-        &packed,
+        merkle::TAG_FEATURES,
+        index,
+        &pack(bits, values)?,
     ))
 }
 

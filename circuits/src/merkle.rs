@@ -1,13 +1,11 @@
 //! The Datanet Merkle tree: binary, Poseidon, zero-padded to a power of two.
 //!
 //! - Leaf `i` is [`leaf_hash`]`(contributor, content_hash, i)` (DESIGN §4), with the contributor's address
-//!   read as a 160-bit integer: [`poseidon::compress`] of `[contributor, content_hash]` with capacity word
-//!   `capacity(TAG_LEAF, i, 2)`, one permutation.
+//!   read as a 160-bit integer: [`poseidon::compress`]`(TAG_LEAF, i, [contributor, content_hash])`, one
+//!   permutation (before statement version 2: [`poseidon::hash`], two).
 //! - A tree over `n >= 1` leaves has depth `d = max(1, ceil(log2 n))`; positions `n..2^d` hold the padding
-//!   leaf `0`. An inner node is [`node_hash`]`(left, right)`: `compress` of `[left, right]` with capacity
-//!   word `capacity(TAG_NODE, 0, 2)`, one permutation.
-//!
-//! (Before statement version 2 both were [`poseidon::hash`], two permutations each.)
+//!   leaf `0`. An inner node is [`node_hash`]`(left, right)` = `compress(TAG_NODE, 0, [left, right])`, one
+//!   permutation (before version 2: two).
 //! - The root alone does not state `n`; a sealed version publishes `n` and `d` beside it, and an
 //!   inclusion proof carries both, so a verifier checks `index < n` and the path length `d`.
 
@@ -36,22 +34,14 @@ pub const TAG_NODE: u64 = 2;
 /// Domain tag of feature leaves ([`crate::commitments::features_leaf`]).
 pub const TAG_FEATURES: u64 = 3;
 
-/// Leaf of item `index`: `compress(capacity(TAG_LEAF, index, 2), [contributor, content_hash])`.
+/// Leaf of item `index`: `compress(TAG_LEAF, index, [contributor, content_hash])`.
 pub fn leaf_hash(contributor: Fr, content_hash: Fr, index: u64) -> Fr {
-    poseidon::compress(
-        poseidon::capacity(TAG_LEAF, index, 2),
-        &[contributor, content_hash],
-    )
+    poseidon::compress(TAG_LEAF, index, &[contributor, content_hash])
 }
 
-/// The capacity word of every inner node.
-pub fn node_capacity() -> Fr {
-    poseidon::capacity(TAG_NODE, 0, 2)
-}
-
-/// Inner node: `compress(capacity(TAG_NODE, 0, 2), [left, right])`.
+/// Inner node: `compress(TAG_NODE, 0, [left, right])`.
 pub fn node_hash(left: Fr, right: Fr) -> Fr {
-    poseidon::compress(node_capacity(), &[left, right])
+    poseidon::compress(TAG_NODE, 0, &[left, right])
 }
 
 /// Depth of the tree over `leaves` leaves: `max(1, ceil(log2 leaves))`.

@@ -282,8 +282,10 @@ impl GovernanceParams {
 
     /// The field elements hashed into `params_hash`, in this fixed order:
     /// `[domain, version, feature_bits, feature_scale_log2, query_bits, feature_dim, clamp, min_score,
-    /// max_share_bps, k, lookup_bits, max_items, max_contributors, shard_items]`, signed values as
-    /// `p - |x|` when negative, `clamp` as 1 for `contributor`.
+    /// max_share_bps, k, lookup_bits, max_items, max_contributors, shard_items, statement_version]`, signed
+    /// values as `p - |x|` when negative, `clamp` as 1 for `contributor`. The last is the build's
+    /// [`crate::statement::STATEMENT_VERSION`], so one `params_hash` names one circuit (and one verifier)
+    /// across statement versions.
     pub fn to_field_elements(&self) -> Vec<Fr> {
         let u = |x: u32| Fr::from(u64::from(x));
         vec![
@@ -301,6 +303,7 @@ impl GovernanceParams {
             u(self.circuit.max_items),
             u(self.circuit.max_contributors),
             u(self.circuit.shard_items),
+            u(crate::statement::STATEMENT_VERSION),
         ]
     }
 
@@ -432,7 +435,13 @@ mod tests {
             m(&mut p);
             assert_ne!(p.hash(), h, "mutation {i} left the hash unchanged");
         }
-        assert_eq!(base.to_field_elements().len(), 14);
+        assert_eq!(base.to_field_elements().len(), 15);
+        // The statement version is the last element: a circuit change under the same parameters changes
+        // the hash.
+        assert_eq!(
+            base.to_field_elements()[14],
+            Fr::from(u64::from(crate::statement::STATEMENT_VERSION))
+        );
         assert_ne!(base.to_field_elements()[0], Fr::ZERO);
     }
 }

@@ -12,8 +12,9 @@
 //! `a_(i+1) <= a_i` (the real items are a prefix). A padding position's leaves are 0 (the trees' padding
 //! leaf) and it counts towards no contributor.
 //!
-//! 1. `params_hash`: Poseidon over the parameter encoding, shape values as constants, value parameters
-//!    (`feature_scale_log2`, `clamp`, `min_score`, `max_share_bps`) as witnesses bound by the hash;
+//! 1. `params_hash`: Poseidon over the parameter encoding, shape values (and the statement version, last)
+//!    as constants, value parameters (`feature_scale_log2`, `clamp`, `min_score`, `max_share_bps`) as
+//!    witnesses bound by the hash;
 //! 2. `datanet_root`: a leaf [`crate::merkle::leaf_hash`]`(contributor, content_hash, i)` per real item, 0 per padding
 //!    position; the tree over the `M` positions, and the root is the leftmost node at level
 //!    `max(1, ceil(log2 n))`, chosen by the flags at positions `2^(h-1)` and `2^h` (the tree over the `n`

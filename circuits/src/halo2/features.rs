@@ -18,7 +18,6 @@ use crate::{
     commitments::values_per_element,
     field::{self, Fr},
     merkle::TAG_FEATURES,
-    poseidon,
 };
 
 /// Offsets `v + 2^(bits-1)` of `values`, each range-checked to `bits` bits.
@@ -122,8 +121,7 @@ pub fn features_leaf(
     index: u64,
     packed: &[AssignedValue<Fr>],
 ) -> AssignedValue<Fr> {
-    let capacity = ctx.load_constant(poseidon::capacity(TAG_FEATURES, index, packed.len()));
-    hasher.compress(ctx, gate, capacity, packed)
+    hasher.compress(ctx, gate, TAG_FEATURES, index, packed)
 }
 
 #[cfg(test)]
@@ -240,10 +238,7 @@ mod tests {
                                 .fold(Fr::ZERO, |acc, v| acc * shift + v + half),
                         );
                     }
-                    crate::poseidon::compress(
-                        crate::poseidon::capacity(TAG_FEATURES, i as u64, inputs.len()),
-                        &inputs,
-                    )
+                    crate::poseidon::compress(TAG_FEATURES, i as u64, &inputs)
                 })
                 .collect();
             let root = crate::merkle::root(&leaves).unwrap();

@@ -2,7 +2,8 @@
 //!
 //! Builder code hashes through [`GatedPoseidon`]: the sponge (state initialisation, absorption, padding) is
 //! ordinary builder arithmetic, and each permutation is a request. The request's input cells are existing
-//! builder cells, and its output is three fresh builder witnesses. [`GatedCircuit`] is the circuit:
+//! builder cells, and its output is fresh builder witnesses: all three words, or only the one a hash's last
+//! permutation outputs (the gate fixes the others, which nothing reads). [`GatedCircuit`] is the circuit:
 //! - it configures the gate's columns first, then halo2-base's;
 //! - its synthesis runs the builder, then lays every requested permutation out in the gate's region;
 //! - it ties each permutation's input and output rows to the request's builder cells with copy
@@ -51,7 +52,7 @@ pub struct GatedPoseidon {
     /// Requests in the order made.
     pub requests: Vec<PermutationRequest>,
     /// Constant cells shared by hashes ([`GatedPoseidon::constant`]).
-    constants: Vec<([u8; 32], AssignedValue<Fr>)>,
+    constants: std::collections::HashMap<[u8; 32], AssignedValue<Fr>>,
 }
 
 impl GatedPoseidon {
@@ -92,7 +93,19 @@ impl GatedPoseidon {
     ) -> AssignedValue<Fr> {
         let mut s = input.map(|c| *c.value());
         poseidon::permute(&mut s);
-        let out = ctx.load_witness(s[word]);
+        self.permute_word_claiming(ctx, input, word, s[word])
+    }
+
+    /// [`GatedPoseidon::permute_word`] with `claimed` as the word's value (what a malicious prover does;
+    /// the circuit is unsatisfiable unless `claimed` is that word of the permutation of `input`).
+    pub fn permute_word_claiming(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        input: [AssignedValue<Fr>; T],
+        word: usize,
+        claimed: Fr,
+    ) -> AssignedValue<Fr> {
+        let out = ctx.load_witness(claimed);
         let mut output = [None; T];
         output[word] = Some(out);
         self.requests.push(PermutationRequest {
@@ -103,45 +116,48 @@ impl GatedPoseidon {
         out
     }
 
-    /// [`crate::poseidon::compress`] of `inputs` with the capacity word `capacity` (a constant cell).
-    /// Absorbing a later block costs one addition per input; the last permutation has one output cell.
+    /// [`crate::poseidon::compress`]`(tag, index, inputs)`. The capacity word is a constant cell (shared
+    /// between equal words), the first block's inputs go straight into the first permutation's input, a
+    /// later block costs one addition per input, and the last permutation has one output cell.
     pub fn compress(
         &mut self,
         ctx: &mut Context<Fr>,
         gate: &impl GateInstructions<Fr>,
-        capacity: AssignedValue<Fr>,
+        tag: u64,
+        index: u64,
         inputs: &[AssignedValue<Fr>],
     ) -> AssignedValue<Fr> {
+        self.compress_with(ctx, gate, tag, index, inputs, |p, ctx, s| {
+            p.permute_word(ctx, s, 1)
+        })
+    }
+
+    /// [`GatedPoseidon::compress`] with `last` making the last permutation's request (the tests pass one
+    /// that claims a wrong output, as a malicious prover would).
+    pub fn compress_with(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        gate: &impl GateInstructions<Fr>,
+        tag: u64,
+        index: u64,
+        inputs: &[AssignedValue<Fr>],
+        last: impl FnOnce(&mut Self, &mut Context<Fr>, [AssignedValue<Fr>; T]) -> AssignedValue<Fr>,
+    ) -> AssignedValue<Fr> {
         assert!(!inputs.is_empty(), "compress of an empty input");
+        let capacity = self.constant(ctx, poseidon::capacity(tag, index, inputs.len()));
         let blocks: Vec<&[AssignedValue<Fr>]> = inputs.chunks(RATE).collect();
         let second = match blocks[0].get(1) {
             Some(v) => *v,
             None => ctx.load_zero(),
         };
         let mut s = [capacity, blocks[0][0], second];
-        for (b, block) in blocks.iter().enumerate() {
-            if b > 0 {
-                for (j, v) in block.iter().enumerate() {
-                    s[1 + j] = gate.add(ctx, s[1 + j], *v);
-                }
-            }
-            if b + 1 == blocks.len() {
-                return self.permute_word(ctx, s, 1);
-            }
+        for block in &blocks[1..] {
             s = self.permute(ctx, s);
+            for (j, v) in block.iter().enumerate() {
+                s[1 + j] = gate.add(ctx, s[1 + j], *v);
+            }
         }
-        unreachable!("the last block returns")
-    }
-
-    /// A constant cell for `value`, loaded once per builder context and reused (capacity words of nodes).
-    pub fn constant(&mut self, ctx: &mut Context<Fr>, value: Fr) -> AssignedValue<Fr> {
-        let key = value.to_bytes();
-        if let Some(c) = self.constants.iter().find(|(k, _)| *k == key) {
-            return c.1;
-        }
-        let c = ctx.load_constant(value);
-        self.constants.push((key, c));
-        c
+        last(self, ctx, s)
     }
 
     /// `Poseidon(inputs)` in halo2-base's fixed-length sponge mode, equal to [`crate::poseidon::hash`].
@@ -187,6 +203,15 @@ impl GatedPoseidon {
             s = permute(self, ctx, s);
         }
         s[1]
+    }
+
+    /// A constant cell for `value`, loaded into `ctx` the first time and reused after (this
+    /// `GatedPoseidon` serves one builder context).
+    pub fn constant(&mut self, ctx: &mut Context<Fr>, value: Fr) -> AssignedValue<Fr> {
+        *self
+            .constants
+            .entry(value.to_bytes())
+            .or_insert_with(|| ctx.load_constant(value))
     }
 }
 
@@ -398,6 +423,29 @@ mod tests {
             },
             public,
         )
+    }
+
+    /// A compression whose last permutation claims a wrong output, used consistently above it: node
+    /// `(a, b)` claims its output one higher, a second node hashes the claimed value with `c`, and the
+    /// public output is what the forged value implies. Only the copy of the claimed cell into the gate's
+    /// output row can refuse it (checked: without that copy the forgery is accepted).
+    #[test]
+    fn a_compression_claiming_a_wrong_output_is_refused() {
+        let (a, b, c) = (Fr::from(3u64), Fr::from(5u64), Fr::from(7u64));
+        for forged in [false, true] {
+            let first = poseidon::compress(2, 0, &[a, b]) + Fr::from(u64::from(forged));
+            let public = poseidon::compress(2, 0, &[first, c]);
+            let ok = mock_satisfied(K, vec![public], |builder, p| {
+                let gate = builder.range_chip().gate.clone();
+                let ctx = builder.main(0);
+                let xs = ctx.assign_witnesses([a, b, c]);
+                let h = p.compress_with(ctx, &gate, 2, 0, &xs[..2], |p, ctx, s| {
+                    p.permute_word_claiming(ctx, s, 1, first)
+                });
+                vec![p.compress(ctx, &gate, 2, 0, &[h, xs[2]])]
+            });
+            assert_eq!(ok, !forged, "forged = {forged}");
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ use halo2_base::{
 use super::gated::GatedPoseidon;
 use crate::{
     field::Fr,
-    merkle::{depth_for, node_capacity, PADDING_LEAF, TAG_LEAF},
-    poseidon::{self, RATE, R_F, R_P, SECURE_MDS, T},
+    merkle::{depth_for, PADDING_LEAF, TAG_LEAF, TAG_NODE},
+    poseidon::{RATE, R_F, R_P, SECURE_MDS, T},
     Result,
 };
 
@@ -39,8 +39,7 @@ pub fn leaf_hash(
     content_hash: AssignedValue<Fr>,
     index: u64,
 ) -> AssignedValue<Fr> {
-    let capacity = ctx.load_constant(poseidon::capacity(TAG_LEAF, index, 2));
-    hasher.compress(ctx, gate, capacity, &[contributor, content_hash])
+    hasher.compress(ctx, gate, TAG_LEAF, index, &[contributor, content_hash])
 }
 
 /// Hashes one level into the next (pairs of nodes; the level has even length).
@@ -50,10 +49,9 @@ fn next_level(
     hasher: &mut GatedPoseidon,
     level: &[AssignedValue<Fr>],
 ) -> Vec<AssignedValue<Fr>> {
-    let capacity = hasher.constant(ctx, node_capacity());
     level
         .chunks(2)
-        .map(|pair| hasher.compress(ctx, gate, capacity, pair))
+        .map(|pair| hasher.compress(ctx, gate, TAG_NODE, 0, pair))
         .collect()
 }
 
@@ -168,14 +166,12 @@ mod tests {
     fn native_and_circuit_compress_agree() {
         for len in 1..6u64 {
             let inputs: Vec<Fr> = (0..len).map(|i| Fr::from(i * 7 + 3)).collect();
-            let cap = poseidon::capacity(7, 9, len as usize);
-            let native = poseidon::compress(cap, &inputs);
+            let native = poseidon::compress(7, 9, &inputs);
             let ok = mock_satisfied(K as u32, vec![native], |b, hasher| {
                 let gate = GateChip::<Fr>::default();
                 let ctx = b.main(0);
                 let cells = ctx.assign_witnesses(inputs.clone());
-                let c = ctx.load_constant(cap);
-                let out = hasher.compress(ctx, &gate, c, &cells);
+                let out = hasher.compress(ctx, &gate, 7, 9, &cells);
                 assert_eq!(
                     hasher.requests.len() as u64,
                     len.div_ceil(2),
@@ -214,8 +210,9 @@ mod tests {
         }
         // Untouched, the witness passes (so the failures below come from the tampering).
         assert!(run(&it, native_root(&it), Some(&|_, _| {})));
-        // A prover who replaces the computed first leaf by another value, keeping the honest root as the
-        // public input, breaks the Poseidon gates.
+        // A prover who replaces the computed first leaf by another value after the fact, keeping the honest
+        // root as the public input, breaks the copies of that cell (into the gate's output row and the next
+        // level's input row). `gated::tests` covers a forged output used consistently above it.
         assert!(!run(
             &it,
             native_root(&it),
