@@ -132,11 +132,6 @@ pub fn hash(inputs: &[Fr]) -> Fr {
     s[1]
 }
 
-/// Hash of two elements in the [`hash`] sponge.
-pub fn hash2(a: Fr, b: Fr) -> Fr {
-    hash(&[a, b])
-}
-
 /// The capacity word of [`compress`]: `index + 2^64 tag + 2^128 len`, for a domain `tag`, a position `index`
 /// and the input length `len`.
 pub fn capacity(tag: u64, index: u64, len: usize) -> Fr {
@@ -191,7 +186,6 @@ mod tests {
                 assert_ne!(outs[i], outs[j], "inputs {i} and {j} collide");
             }
         }
-        assert_eq!(hash2(a, b), hash(&[a, b]));
     }
 
     /// Pinned values guard against an accidental change of the hash (which would change every Datanet root).
