@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use zkattr_circuits::field;
+use zkattr_circuits::{field, params::GovernanceParams};
 use zkattr_trainer::{
     data::{self, Example, ItemContent, SnapshotItem},
     influence::{AttributionArtifact, FeatureSettings, Mismatch, Queries},
@@ -46,6 +46,8 @@ pub struct TrainOptions {
     pub lora_rank: Option<usize>,
     /// Joint LoRA + head steps.
     pub lora_steps: usize,
+    /// The governance parameters the artifact is for: its feature dimension, widths and feature scale.
+    pub params: GovernanceParams,
 }
 
 impl Default for TrainOptions {
@@ -56,6 +58,7 @@ impl Default for TrainOptions {
             encoder: None,
             lora_rank: None,
             lora_steps: 20,
+            params: GovernanceParams::default(),
         }
     }
 }
@@ -308,7 +311,7 @@ pub fn train(
             AttributionArtifact::build_with(
                 &t.head,
                 t.commitment,
-                FeatureSettings::default(),
+                FeatureSettings::for_params(&opts.params),
                 &t.examples,
                 &contributors,
                 q,
@@ -533,7 +536,15 @@ pub fn recompute(nets: &Datanets, dir: &Path, encoder: Option<&Path>) -> Result<
         &examples,
         &contributors,
         &query_inputs,
-        FeatureSettings::default(),
+        // Dimension, widths and scale are the governance parameters' (the prover checks them against the
+        // parameter set it proves under); the projection seed and damping are fixed.
+        FeatureSettings {
+            k: artifact.settings.k,
+            feature_bits: artifact.settings.feature_bits,
+            query_bits: artifact.settings.query_bits,
+            feature_scale_log2: artifact.settings.feature_scale_log2,
+            ..FeatureSettings::default()
+        },
     )?);
     Ok(RecomputeReport {
         items: examples.len(),

@@ -355,8 +355,8 @@ pub fn epoch_input(nets: &Datanets, req: &ProveRequest) -> Result<(EpochInput, O
             artifact.model_commitment, manifest.model_commitment
         )));
     }
-    // The feature scale is the artifact's own (the trainer fits it to the features): shares do not depend on
-    // it, and `min_score` is compared with the raw integer score sums (docs/circuit.md).
+    // The feature scale is governed (`fixed_point.feature_scale_log2`, bound by `params_hash`): `min_score` is
+    // compared with integer score sums whose unit depends on it (docs/circuit.md).
     let p = &req.params;
     let settings = &artifact.settings;
     let pairs = [
@@ -374,6 +374,11 @@ pub fn epoch_input(nets: &Datanets, req: &ProveRequest) -> Result<(EpochInput, O
             "query_bits",
             i64::from(settings.query_bits),
             i64::from(p.fixed_point.query_bits),
+        ),
+        (
+            "feature_scale_log2",
+            i64::from(artifact.feature_scale_log2),
+            i64::from(p.fixed_point.feature_scale_log2),
         ),
     ];
     for (what, a, g) in pairs {

@@ -767,6 +767,61 @@ fn recompute_holds_across_thread_counts() {
 }
 
 #[test]
+fn training_quantises_at_the_governed_feature_scale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = sealed_sample(tmp.path());
+    let defaults = String::from_utf8(zkattr(&home, &["params", "show"]).stdout).unwrap();
+    let with_scale = |scale: i32| {
+        let f = tmp.path().join(format!("scale{scale}.toml"));
+        std::fs::write(
+            &f,
+            defaults.replace(
+                "feature_scale_log2 = 12",
+                &format!("feature_scale_log2 = {scale}"),
+            ),
+        )
+        .unwrap();
+        f
+    };
+    let train = |params: &Path, out: &Path| -> Vec<String> {
+        [
+            "train",
+            "digits",
+            "--version",
+            "1",
+            "--steps",
+            "20",
+            "--out",
+            s(out),
+            "--queries",
+            QUERIES,
+            "--params",
+            s(params),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let out = tmp.path().join("e10");
+    let args = train(&with_scale(10), &out);
+    ok_json(&home, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let art: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("attribution.json")).unwrap())
+            .unwrap();
+    assert_eq!(art["feature_scale_log2"], 10);
+    assert_eq!(art["settings"]["feature_scale_log2"], 10);
+    assert_eq!(ok_json(&home, &["recompute", s(&out)])["matches"], true);
+
+    let out = tmp.path().join("e30");
+    let args = train(&with_scale(30), &out);
+    let err = fails(&home, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        err.contains("at the governed scale 2^30") && err.contains("largest scale that fits"),
+        "{err}"
+    );
+    assert!(!out.join("model.json").exists());
+}
+
+#[test]
 fn bad_queries_are_reported_by_line() {
     let tmp = tempfile::tempdir().unwrap();
     let home = sealed_sample(tmp.path());
@@ -1385,6 +1440,27 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
         ),
     );
     assert!(err.contains("feature dimension is 64"), "{err}");
+    // The feature scale is governed: an artifact quantised at 2^12 is not proven under 2^11.
+    let scale_params = tmp.path().join("p-scale.toml");
+    std::fs::write(
+        &scale_params,
+        String::from_utf8(zkattr(&home, &["params", "show"]).stdout)
+            .unwrap()
+            .replace("feature_scale_log2 = 12", "feature_scale_log2 = 11"),
+    )
+    .unwrap();
+    let err = fails(
+        &home,
+        &prove_args(
+            &artifact,
+            &tmp.path().join("proof-scale"),
+            &["--insecure-test-srs", "--params", s(&scale_params)],
+        ),
+    );
+    assert!(
+        err.contains("feature_scale_log2 is 12, the governance parameters say 11"),
+        "{err}"
+    );
     let out3 = tmp.path().join("proof-addr");
     let mut args = prove_args(
         &artifact,

@@ -251,7 +251,7 @@ fn member(
         .collect();
 
     // Quantised scores: int16 items with one global scale, each query vector with its own scale.
-    let q_items = features::quantise(&phi, 16)?;
+    let q_items = features::quantise(&phi, 16, None)?;
     let tau_q: Vec<Vec<f64>> = query_vecs
         .iter()
         .map(|p| {

@@ -93,12 +93,28 @@ pub struct QuantisedFeatures {
     pub values: Vec<Vec<i64>>,
 }
 
-/// Quantises all items with one global scale.
-pub fn quantise(features: &[Vec<f32>], bits: u32) -> Result<QuantisedFeatures> {
+/// Quantises all items with one global scale: `scale_log2` when given (an error names the largest scale
+/// that would fit when some feature does not), else the largest at which every entry fits.
+pub fn quantise(
+    features: &[Vec<f32>],
+    bits: u32,
+    scale_log2: Option<i32>,
+) -> Result<QuantisedFeatures> {
     let all: Vec<f64> = features.iter().flatten().map(|&v| f64::from(v)).collect();
-    let scale_log2 = FixedFormat::best_scale(bits, &all).ok_or_else(|| {
+    let best = FixedFormat::best_scale(bits, &all).ok_or_else(|| {
         Error::BadWeights("every feature is zero or not finite; nothing to quantise".into())
     })?;
+    let scale_log2 = match scale_log2 {
+        None => best,
+        Some(s) if s <= best => s,
+        Some(s) => {
+            let max = all.iter().fold(0f64, |m, x| m.max(x.abs()));
+            return Err(Error::BadWeights(format!(
+                "features reach |x| = {max:.4}, which does not fit {bits}-bit fixed point at the governed \
+                 scale 2^{s} (fixed_point.feature_scale_log2); the largest scale that fits is 2^{best}"
+            )));
+        }
+    };
     let format = FixedFormat { bits, scale_log2 };
     let values = features
         .iter()
@@ -191,11 +207,28 @@ mod tests {
             .map(|e| p.apply(&last_layer_gradient(&m, &e.x, e.y)))
             .collect();
         assert_eq!(f, serial);
-        let q = quantise(&f, 16).unwrap();
+        let q = quantise(&f, 16, None).unwrap();
         let max = q.values.iter().flatten().map(|v| v.abs()).max().unwrap();
         assert!(
             max <= 32767 && max > 16383,
             "the scale is the largest that fits: max {max}"
+        );
+        // A governed scale is used as given: one step coarser halves the values, one finer does not fit.
+        let best = q.format.scale_log2;
+        let coarser = quantise(&f, 16, Some(best - 1)).unwrap();
+        assert_eq!(coarser.format.scale_log2, best - 1);
+        let max_coarser = coarser
+            .values
+            .iter()
+            .flatten()
+            .map(|v| v.abs())
+            .max()
+            .unwrap();
+        assert!((max_coarser - max / 2).abs() <= 1, "{max_coarser} vs {max}");
+        let err = quantise(&f, 16, Some(best + 1)).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("largest scale that fits is 2^{best}")),
+            "{err}"
         );
     }
 }

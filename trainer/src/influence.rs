@@ -9,7 +9,7 @@
 //! fixed order.
 
 use serde::{Deserialize, Serialize};
-use zkattr_circuits::{commitments, field, fixed::FixedFormat};
+use zkattr_circuits::{commitments, field, fixed::FixedFormat, params::GovernanceParams};
 
 use crate::{
     data::Example,
@@ -102,21 +102,42 @@ pub struct FeatureSettings {
     pub query_bits: u32,
     /// Relative damping of the Gauss–Newton matrix.
     pub damping: f64,
+    /// The global feature scale `2^s` fixed by governance (`fixed_point.feature_scale_log2`): features are
+    /// quantised at it, and one that does not fit `feature_bits` is an error. `None` picks the largest scale
+    /// at which every feature fits (experiments; the prover refuses an artifact whose scale differs from the
+    /// parameters').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_scale_log2: Option<i32>,
 }
 
 impl FeatureSettings {
-    /// Checks the ranges: `k` 1..=4096, widths 2..=32, damping finite and positive.
+    /// The settings a governance parameter set fixes: its dimension, widths and feature scale, with the
+    /// default projection seed and damping.
+    pub fn for_params(p: &GovernanceParams) -> Self {
+        Self {
+            k: p.attribution.feature_dim as usize,
+            feature_bits: p.fixed_point.feature_bits,
+            query_bits: p.fixed_point.query_bits,
+            feature_scale_log2: Some(p.fixed_point.feature_scale_log2),
+            ..Self::default()
+        }
+    }
+
+    /// Checks the ranges: `k` 1..=4096, widths 2..=32, damping finite and positive, scale -64..=64.
     pub fn validate(&self) -> Result<()> {
         let ok = (1..=4096).contains(&self.k)
             && (2..=32).contains(&self.feature_bits)
             && (2..=32).contains(&self.query_bits)
             && self.damping.is_finite()
-            && self.damping > 0.0;
+            && self.damping > 0.0
+            && self
+                .feature_scale_log2
+                .is_none_or(|s| (-64..=64).contains(&s));
         if ok {
             Ok(())
         } else {
             Err(Error::BadWeights(format!(
-                "feature settings out of range (k 1..=4096, bits 2..=32, damping > 0): {self:?}"
+                "feature settings out of range (k 1..=4096, bits 2..=32, damping > 0, scale -64..=64): {self:?}"
             )))
         }
     }
@@ -130,6 +151,7 @@ impl Default for FeatureSettings {
             feature_bits: 16,
             query_bits: 16,
             damping: 0.1,
+            feature_scale_log2: None,
         }
     }
 }
@@ -274,7 +296,7 @@ impl AttributionArtifact {
         let model = head;
         let proj = Projection::new(model, settings.k, settings.projection_seed);
         let phi = features::features(model, &proj, examples);
-        let q = features::quantise(&phi, settings.feature_bits)?;
+        let q = features::quantise(&phi, settings.feature_bits, settings.feature_scale_log2)?;
         let p = query_vector(model, &proj, &phi, query_inputs, settings.damping)?;
         let query_scale_log2 = FixedFormat::best_scale(settings.query_bits, &p)
             .ok_or_else(|| Error::BadWeights("the query vector is zero".into()))?;

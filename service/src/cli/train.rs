@@ -45,6 +45,11 @@ pub struct TrainCmd {
     /// Joint LoRA + head AdamW steps (mini-batches of 32 texts).
     #[arg(long, default_value_t = 20, requires = "lora")]
     pub lora_steps: usize,
+    /// Governance parameter file (TOML) the artifact is for: it fixes the feature dimension, the widths and
+    /// the feature scale (`zkattr prove` refuses an artifact made for other values); the built-in defaults
+    /// when omitted.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
 }
 
 impl TrainCmd {
@@ -61,6 +66,7 @@ impl TrainCmd {
             encoder: self.encoder.clone(),
             lora_rank: self.lora,
             lora_steps: self.lora_steps,
+            params: super::params::load(self.params.as_deref())?,
         };
         let r = epoch::train(
             &nets,
