@@ -1,6 +1,6 @@
 //! The EVM verifier of the attribution circuit for synthetic epochs of N items (dimension 64, 32 contributor
 //! slots, lookup bits 16), on the insecure test SRS: generates, compiles (the project's solc, installed by
-//! scripts/setup-solc.sh) and deploys it in revm, then verifies a real proof and prints the bytecode size and
+//! scripts/setup-contracts.sh) and deploys it in revm, then verifies a real proof and prints the bytecode size and
 //! the gas, for docs/circuit.md. Usage: `evm_gas [N…]`.
 #![allow(clippy::unwrap_used)]
 

@@ -4,7 +4,7 @@
 
 // SPDX-License-Identifier: MIT
 
-pragma solidity 0.8.19;
+pragma solidity ^0.8.19;
 
 contract Halo2Verifier {
     fallback(bytes calldata) external returns (bytes memory) {

@@ -7,9 +7,11 @@
 //! - The contract has no function selector: calldata is the public inputs, 32 bytes big-endian each in
 //!   statement order, followed by the proof bytes ([`calldata`]). It returns nothing on success and reverts
 //!   otherwise.
-//! - Compilation goes through `verifier-contracts/bin/solc` (the npm `solc` package, 0.8.19, behind a
-//!   native-style `--standard-json` interface), with the optimizer off (the generated assembly is already hand-scheduled; with the optimizer on, solc
-//!   0.8.19 stops with "stack too deep").
+//! - snark-verifier pins `pragma solidity 0.8.19`; the project compiles every contract with one compiler
+//!   ([`SOLC_VERSION`], which OpenZeppelin 5 needs), so [`verifier_solidity`] relaxes the pragma to
+//!   `^0.8.19`. Compilation goes through `verifier-contracts/bin/solc` (the npm `solc` package behind a
+//!   native-style `--standard-json` interface) for EVM version [`EVM_VERSION`], with the optimizer off (the
+//!   generated assembly is already hand-scheduled; with the optimizer on, solc stops with "stack too deep").
 
 use std::{
     io::Write,
@@ -38,8 +40,14 @@ use crate::{
     statement::PublicInputs,
 };
 
-/// The pragma snark-verifier writes, and so the compiler version the project pins.
-pub const SOLC_VERSION: &str = "0.8.19";
+/// The compiler version the project pins (verifier-contracts/package.json).
+pub const SOLC_VERSION: &str = "0.8.37";
+
+/// The EVM version every contract is compiled for (also verifier-contracts/foundry.toml).
+pub const EVM_VERSION: &str = "prague";
+
+/// The pragma snark-verifier writes, and the one [`verifier_solidity`] writes instead.
+const GENERATED_PRAGMA: (&str, &str) = ("pragma solidity 0.8.19;", "pragma solidity ^0.8.19;");
 
 /// EIP-170: the largest deployed contract.
 pub const MAX_CODE_SIZE: usize = 24_576;
@@ -62,7 +70,13 @@ pub fn verifier_solidity(srs: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) ->
         .expect("reading the proof symbolically");
     PlonkVerifier::<SHPLONK>::verify(&dk, &protocol, &instances, &proof)
         .expect("verifying symbolically");
-    loader.solidity_code()
+    let code = loader.solidity_code();
+    assert!(
+        code.contains(GENERATED_PRAGMA.0),
+        "snark-verifier no longer writes `{}`",
+        GENERATED_PRAGMA.0
+    );
+    code.replacen(GENERATED_PRAGMA.0, GENERATED_PRAGMA.1, 1)
 }
 
 /// Calldata for the generated verifier: `public` as 32-byte big-endian words, then `proof`.
@@ -100,6 +114,7 @@ pub fn compile_solidity(solc: &Path, source: &str, contract: &str) -> Result<Vec
         "sources": { "Verifier.sol": { "content": source } },
         "settings": {
             "optimizer": { "enabled": false },
+            "evmVersion": EVM_VERSION,
             "outputSelection": { "Verifier.sol": { contract: ["evm.bytecode.object"] } }
         }
     });
@@ -112,7 +127,7 @@ pub fn compile_solidity(solc: &Path, source: &str, contract: &str) -> Result<Vec
         .map_err(|e| {
             solc_error(
                 solc,
-                format!("cannot start it ({e}); install it with `scripts/setup-solc.sh`"),
+                format!("cannot start it ({e}); install it with `scripts/setup-contracts.sh`"),
             )
         })?;
     child

@@ -6,7 +6,7 @@
 //! then proves epoch 1's reward allocation (the default governance parameters, the insecure test SRS: a demo,
 //! not real rewards) into `<home>/demo/proof` and runs the checks of `zkattr verify` on that directory
 //! (keys from `<home>/keys`, shared with `zkattr prove`), natively and, when the project's Solidity compiler
-//! is installed (`scripts/setup-solc.sh`), with the generated verifier in an in-process EVM. The proof is
+//! is installed (`scripts/setup-contracts.sh`), with the generated verifier in an in-process EVM. The proof is
 //! bound to a placeholder settlement address until the contracts deploy one on the embedded chain.
 
 use std::{io::Cursor, path::Path};
@@ -247,7 +247,7 @@ fn prove_and_verify(
             e.runtime_bytes, e.gas
         ),
         (None, why) => format!(
-            "EVM check skipped: no Solidity compiler ({}); scripts/setup-solc.sh installs it",
+            "EVM check skipped: no Solidity compiler ({}); scripts/setup-contracts.sh installs it",
             why.as_ref().err().map_or("none given", String::as_str)
         ),
     };

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {RewardDistributor} from "../src/RewardDistributor.sol";
+import {EpochFixture as F} from "./fixtures/EpochFixture.sol";
+import {Deployment} from "./utils/Deployment.sol";
+
+/// A token that, once armed, calls back into a contract whenever that contract sends tokens.
+contract ReentrantToken is ERC20 {
+    address public target;
+    bytes public payload;
+
+    constructor(address holder) ERC20("Reentrant", "RE") {
+        _mint(holder, 1e27);
+    }
+
+    function arm(address target_, bytes calldata payload_) external {
+        target = target_;
+        payload = payload_;
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        super._update(from, to, value);
+        if (target != address(0) && from == target) {
+            address t = target;
+            target = address(0);
+            (bool ok, bytes memory ret) = t.call(payload);
+            if (!ok) {
+                assembly ("memory-safe") {
+                    revert(add(ret, 0x20), mload(ret))
+                }
+            }
+        }
+    }
+}
+
+/// The distributor with a token that re-enters it on every payment.
+contract ReentrancyTest is Deployment {
+    function _deployToken() internal override returns (IERC20) {
+        return new ReentrantToken(address(this));
+    }
+
+    function testAClaimCannotBeReentered() public {
+        settleFixture();
+        (address[] memory a, uint256[] memory v) = entries(F.rewardList());
+        bytes32[] memory p0 = merkleProof(a, v, 0);
+        bytes32[] memory p1 = merkleProof(a, v, 1);
+        ReentrantToken(address(token)).arm(
+            address(dist), abi.encodeCall(RewardDistributor.claim, (F.EPOCH, 1, v[1], p1))
+        );
+        vm.prank(a[0]);
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        dist.claim(F.EPOCH, 0, v[0], p0);
+        assertEq(token.balanceOf(a[0]), 0, "nothing paid");
+        assertEq(token.balanceOf(address(dist)), F.POOL, "pool intact");
+    }
+
+    function testASweepCannotBeReenteredFromAClaim() public {
+        settleFixture();
+        (address[] memory a, uint256[] memory v) = entries(F.rewardList());
+        bytes32[] memory p0 = merkleProof(a, v, 0);
+        ReentrantToken(address(token)).arm(address(dist), abi.encodeCall(RewardDistributor.sweep, (F.EPOCH)));
+        vm.prank(a[0]);
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        dist.claim(F.EPOCH, 0, v[0], p0);
+        assertEq(token.balanceOf(address(dist)), F.POOL, "pool intact");
+    }
+}
