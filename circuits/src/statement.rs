@@ -265,6 +265,83 @@ pub fn list_evaluation(list: &[RewardEntry], r: Fr) -> Fr {
         .fold(<Fr as ff::Field>::ZERO, |acc, e| acc * r + e)
 }
 
+/// The claims tree's leaf of entry `index` (the settlement contract's `RewardList.leaf`):
+/// `keccak256(keccak256(abi.encode(uint256 index, address account, uint256 amount)))`.
+pub fn claim_leaf(index: usize, entry: &RewardEntry) -> [u8; 32] {
+    let mut enc = [0u8; 96];
+    enc[24..32].copy_from_slice(&(index as u64).to_be_bytes());
+    enc[44..64].copy_from_slice(&entry.contributor);
+    enc[80..96].copy_from_slice(&entry.amount.to_be_bytes());
+    Keccak256::digest(Keccak256::digest(enc)).into()
+}
+
+fn hash_pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    let mut h = Keccak256::new();
+    h.update(lo);
+    h.update(hi);
+    h.finalize().into()
+}
+
+/// The levels of the claims tree, leaves first: pairs hashed in sorted order, an odd last node carried up
+/// unchanged (as the settlement contract builds it).
+fn claim_levels(list: &[RewardEntry]) -> Vec<Vec<[u8; 32]>> {
+    let mut levels = vec![list
+        .iter()
+        .enumerate()
+        .map(|(i, e)| claim_leaf(i, e))
+        .collect::<Vec<_>>()];
+    while levels.last().map_or(0, Vec::len) > 1 {
+        let prev = levels.last().expect("non-empty");
+        let next = prev
+            .chunks(2)
+            .map(|c| {
+                if c.len() == 2 {
+                    hash_pair(&c[0], &c[1])
+                } else {
+                    c[0]
+                }
+            })
+            .collect();
+        levels.push(next);
+    }
+    levels
+}
+
+/// The root of the claims tree the settlement contract stores for `list` (non-empty).
+pub fn claims_root(list: &[RewardEntry]) -> [u8; 32] {
+    claim_levels(list)
+        .last()
+        .and_then(|l| l.first().copied())
+        .unwrap_or([0u8; 32])
+}
+
+/// The Merkle proof of entry `index` against [`claims_root`], bottom up (OpenZeppelin `MerkleProof`).
+pub fn claim_proof(list: &[RewardEntry], index: usize) -> Vec<[u8; 32]> {
+    let mut proof = Vec::new();
+    let mut i = index;
+    for level in claim_levels(list).iter().take_while(|l| l.len() > 1) {
+        if let Some(sibling) = level.get(i ^ 1) {
+            proof.push(*sibling);
+        }
+        i /= 2;
+    }
+    proof
+}
+
+/// Checks `proof` for entry `index` against `root` (OpenZeppelin `MerkleProof.verify`).
+pub fn verify_claim(
+    root: &[u8; 32],
+    index: usize,
+    entry: &RewardEntry,
+    proof: &[[u8; 32]],
+) -> bool {
+    let top = proof
+        .iter()
+        .fold(claim_leaf(index, entry), |acc, p| hash_pair(&acc, p));
+    &top == root
+}
+
 /// `floor(a * b / c)` for `c > 0` and `b <= c`, exact in 256 bits (`a`, `b` below 2^128).
 pub(crate) fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
     let q = U256::from(a) * U256::from(b) / U256::from(c);
@@ -418,6 +495,48 @@ pub fn synthetic_epoch(n: usize, dim: usize, slots: u8) -> EpochInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_entry_has_a_claim_proof_and_only_its_own() {
+        for n in [1usize, 2, 3, 4, 5, 7, 8, 9, 20] {
+            let list: Vec<RewardEntry> = (0..n)
+                .map(|i| RewardEntry {
+                    contributor: [i as u8 + 1; 20],
+                    amount: 1000 + i as u128,
+                })
+                .collect();
+            let root = claims_root(&list);
+            for (i, e) in list.iter().enumerate() {
+                let p = claim_proof(&list, i);
+                assert!(verify_claim(&root, i, e, &p), "n {n} entry {i}");
+                let more = RewardEntry {
+                    amount: e.amount + 1,
+                    ..*e
+                };
+                assert!(
+                    !verify_claim(&root, i, &more, &p),
+                    "n {n} entry {i}: amount"
+                );
+                if n > 1 {
+                    assert!(
+                        !verify_claim(&root, (i + 1) % n, e, &p),
+                        "n {n} entry {i}: index"
+                    );
+                }
+            }
+        }
+        // The leaf is abi.encode(uint256, address, uint256), hashed twice.
+        let e = RewardEntry {
+            contributor: [0xab; 20],
+            amount: 5,
+        };
+        let mut enc = vec![0u8; 96];
+        enc[31] = 3;
+        enc[44..64].fill(0xab);
+        enc[95] = 5;
+        let want: [u8; 32] = Keccak256::digest(Keccak256::digest(&enc)).into();
+        assert_eq!(claim_leaf(3, &e), want);
+    }
     use crate::params::GovernanceParams;
 
     fn addr(b: u8) -> [u8; 20] {

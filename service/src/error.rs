@@ -143,6 +143,20 @@ pub enum Error {
     /// An epoch proof directory is inconsistent or its proof does not verify.
     #[error("the epoch proof is not valid: {0}")]
     ProofInvalid(String),
+    /// A chain (embedded or over RPC) could not be used.
+    #[error("chain: {0}")]
+    Chain(String),
+    /// A transaction or call reverted.
+    #[error("{what} reverted: {reason}")]
+    Reverted {
+        /// What was attempted.
+        what: String,
+        /// The decoded revert.
+        reason: String,
+    },
+    /// Something about the deployment is missing or inconsistent.
+    #[error("deployment: {0}")]
+    Deployment(String),
     /// An inclusion proof does not verify.
     #[error("inclusion proof does not verify: {0}")]
     InclusionInvalid(String),

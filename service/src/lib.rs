@@ -14,6 +14,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod chain;
 pub mod cli;
 pub mod datanet;
 pub mod db;

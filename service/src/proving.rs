@@ -137,7 +137,8 @@ impl NamedPublicInputs {
         }
     }
 
-    fn to_public(&self) -> std::result::Result<PublicInputs, String> {
+    /// The typed public inputs.
+    pub fn to_public(&self) -> std::result::Result<PublicInputs, String> {
         let f = |name: &str, s: &str| field::from_hex(s).map_err(|e| format!("{name}: {e}"));
         let amount =
             |name: &str, s: &str| s.parse::<u128>().map_err(|e| format!("{name} {s:?}: {e}"));
@@ -456,6 +457,27 @@ pub fn epoch_input(nets: &Datanets, req: &ProveRequest) -> Result<(EpochInput, O
         }
     }
     Ok((input, outcome))
+}
+
+/// The Solidity verifier of the circuit that `params` fix, compiled with `solc`: its creation code and the
+/// keccak of its verifying key (`0x…`). The keys come from `keys_dir` when cached there, else are derived
+/// (and cached) from the SRS and the circuit shape.
+pub fn verifier_creation_code(
+    params: &GovernanceParams,
+    srs_source: &SrsSource,
+    keys_dir: &Path,
+    solc: &Path,
+) -> Result<(Vec<u8>, String)> {
+    use zkattr_circuits::halo2::evm::{compile_solidity, verifier_solidity, VERIFIER_CONTRACT};
+    params.validate()?;
+    let lookup_bits = params.circuit.lookup_bits as usize;
+    let (w, _) = AttributionWitness::honest(statement::placeholder_epoch(*params, 1))?;
+    let k = choose_k(&shape(&w, lookup_bits)?, lookup_bits);
+    let (srs, _, digest) = srs_for(srs_source, k)?;
+    let c = keygen_cached(&srs, &digest, lookup_bits, &w, keys_dir)?;
+    let source = verifier_solidity(&srs, c.keys.pk.get_vk());
+    let code = compile_solidity(solc, &source, VERIFIER_CONTRACT)?;
+    Ok((code, format!("0x{}", hex::encode(c.vk_keccak))))
 }
 
 fn srs_for(

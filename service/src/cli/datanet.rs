@@ -34,6 +34,8 @@ pub enum DatanetCmd {
     ProveInclusion(ProveInclusionCmd),
     /// Check an inclusion proof file.
     VerifyInclusion(VerifyInclusionCmd),
+    /// Register the Datanet on-chain (when needed) and seal a version's root there.
+    Publish(super::chain::PublishCmd),
 }
 
 impl DatanetCmd {
@@ -47,6 +49,7 @@ impl DatanetCmd {
             DatanetCmd::List(c) => c.run(ctx),
             DatanetCmd::ProveInclusion(c) => c.run(ctx),
             DatanetCmd::VerifyInclusion(c) => c.run(ctx),
+            DatanetCmd::Publish(c) => c.run(ctx),
         }
     }
 }

@@ -1,13 +1,15 @@
 //! `zkattr demo`: the main job on the embedded sample Datanet.
 //!
-//! Today it creates the `digits` Datanet in a fresh `<home>/demo`, imports the embedded signed records,
-//! seals version 1, writes an inclusion proof for one item and verifies it against the sealed root, trains the
-//! model on the snapshot, extracts the attribution artifact for the embedded queries, and recomputes it. It
-//! then proves epoch 1's reward allocation (the default governance parameters, the insecure test SRS: a demo,
-//! not real rewards) into `<home>/demo/proof` and runs the checks of `zkattr verify` on that directory
-//! (keys from `<home>/keys`, shared with `zkattr prove`), natively and, when the project's Solidity compiler
-//! is installed (`scripts/setup-contracts.sh`), with the generated verifier in an in-process EVM. The proof is
-//! bound to a placeholder settlement address until the contracts deploy one on the embedded chain.
+//! The whole epoch on the embedded sample Datanet, in a fresh `<home>/demo`: create the `digits` Datanet,
+//! import the embedded signed records, seal version 1, write an inclusion proof for one item and verify it
+//! against the sealed root, train the model, extract the attribution artifact for the embedded queries and
+//! recompute it. Then, on the demo's embedded chain (`<home>/demo/chain`): deploy the contracts (with the
+//! verifier generated for the default parameters and the insecure test SRS: a demo, not real rewards),
+//! publish the sealed root, prove epoch 1 for the deployed distributor into `<home>/demo/proof` (keys from
+//! `<home>/keys`, shared with `zkattr prove`), verify that directory natively, show the distributor refusing
+//! a copy with one proof byte flipped, settle with the real proof, and let the three contributors with the
+//! largest rewards claim with their (public, test) keys; a second claim is refused. The generated verifier
+//! needs the project's Solidity compiler (`scripts/setup-contracts.sh`); `--skip-proof` stops before.
 
 use std::{io::Cursor, path::Path};
 
@@ -30,13 +32,6 @@ use crate::{
 
 /// The demo epoch's reward pool: one million OPEN in 18-decimal base units (wei-like).
 const DEMO_POOL: u128 = 1_000_000 * 10u128.pow(18);
-/// The demo's chain id (the usual local development chain's).
-const DEMO_CHAIN_ID: u64 = 31_337;
-/// The settlement address the demo proof is bound to. A placeholder until the contracts deploy one on the
-/// embedded chain.
-const DEMO_SETTLEMENT: [u8; 20] = [
-    0x5e, 0x77, 0x1e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
-];
 
 /// The project's Solidity compiler when it is installed and runs, else why not.
 fn installed_solc() -> std::result::Result<std::path::PathBuf, String> {
@@ -140,14 +135,7 @@ impl DemoCmd {
         let proof = if self.skip_proof {
             None
         } else {
-            Some(prove_and_verify(
-                ctx,
-                &nets,
-                name,
-                sealed.version,
-                &dir,
-                &epoch_dir,
-            )?)
+            Some(epoch_on_chain(ctx, &nets, name, &sealed, &dir, &epoch_dir)?)
         };
         let text = format!(
             "demo in {}\n  imported {} signed records from {} contributors\n  sealed {name} v{}: root {} (depth {})\n  \
@@ -201,70 +189,200 @@ impl DemoCmd {
     }
 }
 
-/// Proves epoch 1 of the demo Datanet into `<dir>/proof` and verifies the directory; returns the report's text
-/// and JSON.
-fn prove_and_verify(
+/// Governance timings of the demo's deployment (a local chain: short vote, short timelock).
+const DEMO_VOTING_PERIOD: u64 = 10;
+const DEMO_TIMELOCK_DELAY: u64 = 60;
+/// How many contributors claim in the demo.
+const DEMO_CLAIMS: usize = 3;
+
+/// Deploys the contracts on the demo's embedded chain, publishes the sealed root, proves epoch 1 for the
+/// deployed distributor into `<dir>/proof`, verifies the directory natively, submits a copy with one proof
+/// byte flipped (the contract must refuse it), settles with the real proof, and lets the three contributors
+/// with the largest rewards claim. Returns the report's text and JSON.
+fn epoch_on_chain(
     ctx: &Ctx,
     nets: &Datanets,
     name: &str,
-    version: u64,
+    sealed: &crate::datanet::SealedVersion,
     dir: &Path,
     epoch_dir: &Path,
 ) -> Result<(String, serde_json::Value)> {
+    use crate::chain::{
+        deploy::{self, DeployOptions, ProofDir},
+        Chain,
+    };
+    use alloy::primitives::U256;
+
+    let solc = installed_solc().map_err(|why| {
+        Error::Chain(format!(
+            "the demo deploys a generated Solidity verifier and needs the project's compiler ({why}); \
+             install it with scripts/setup-contracts.sh, or stop before the proof with --skip-proof"
+        ))
+    })?;
+    let params = zkattr_circuits::params::GovernanceParams::default();
+    let keys_dir = ctx.home.join("keys");
+    let say = |msg: &str| {
+        if !ctx.json {
+            eprintln!("{msg}");
+        }
+    };
+
+    say("deploying the contracts on the embedded chain (the verifier needs the proving keys: keygen on first run)");
+    let mut chain = Chain::open(dir, None)?;
+    let operator = super::chain::operator_key(dir)?;
+    let (code, vk) =
+        proving::verifier_creation_code(&params, &SrsSource::InsecureTest, &keys_dir, &solc)?;
+    let d = deploy::deploy(
+        &mut chain,
+        &operator,
+        &DeployOptions {
+            params,
+            verifier_creation_code: code,
+            reward_token: None,
+            token_supply: U256::from(DEMO_POOL) * U256::from(1000u64),
+            claim_window: 30 * 24 * 3600,
+            voting_delay: 1,
+            voting_period: DEMO_VOTING_PERIOD,
+            timelock_delay: DEMO_TIMELOCK_DELAY,
+        },
+        &mut |_, _| {},
+    )?;
+    d.save(dir, &chain)?;
+    let root = field::from_hex(&sealed.root)?;
+    let published = deploy::publish_datanet(
+        &mut chain,
+        &operator,
+        &d,
+        name,
+        sealed.version,
+        &root,
+        sealed.items,
+    )?;
+
     let req = ProveRequest {
         datanet: name.into(),
-        version,
+        version: sealed.version,
         artifact: epoch_dir.to_path_buf(),
-        params: zkattr_circuits::params::GovernanceParams::default(),
+        params,
         epoch: 1,
         pool: DEMO_POOL,
-        chain_id: DEMO_CHAIN_ID,
-        settlement: DEMO_SETTLEMENT,
+        chain_id: chain.chain_id(),
+        settlement: d.distributor.0 .0,
         srs: SrsSource::InsecureTest,
-        keys_dir: ctx.home.join("keys"),
+        keys_dir: keys_dir.clone(),
         out: dir.join("proof"),
     };
-    if !ctx.json {
-        eprintln!("proving epoch 1 (insecure test SRS; several minutes on 2 cores)");
-    }
+    say("proving epoch 1 (insecure test SRS; about a minute on 2 cores)");
     let proved = proving::prove_epoch(nets, &req, &mut Spinner::new(ctx.json))?;
-    let solc = installed_solc();
-    if !ctx.json {
-        eprintln!("verifying {}", req.out.display());
-    }
+    say(&format!("verifying {}", req.out.display()));
     let checked = proving::verify_dir(
         &req.out,
         &req.srs,
-        &req.keys_dir,
-        solc.as_deref().ok(),
+        &keys_dir,
+        None,
         &mut Spinner::new(ctx.json),
     )?;
-    let st = &proved.statement;
-    // verify_dir runs the EVM check whenever it is given a compiler, so only a missing one skips it.
-    let evm_line = match (&checked.evm, &solc) {
-        (Some(e), _) => format!(
-            "the generated Solidity verifier ({} bytes) accepts it in revm: {} gas",
-            e.runtime_bytes, e.gas
-        ),
-        (None, why) => format!(
-            "EVM check skipped: no Solidity compiler ({}); scripts/setup-contracts.sh installs it",
-            why.as_ref().err().map_or("none given", String::as_str)
-        ),
+
+    // A tampered proof first: the contract must refuse it (and nothing is paid).
+    let real = ProofDir::read(&req.out)?;
+    let mut tampered = real.clone();
+    let at = tampered.proof.len() / 2;
+    tampered.proof[at] ^= 1;
+    let refusal = match deploy::settle(&mut chain, &operator, &d, &tampered) {
+        Err(Error::Reverted { reason, .. }) => reason,
+        Err(e) => return Err(e),
+        Ok(_) => {
+            return Err(Error::ProofInvalid(
+                "the distributor accepted a proof with a flipped byte".into(),
+            ))
+        }
+    };
+    say(&format!(
+        "a proof with byte {at} flipped is refused on-chain: {refusal}"
+    ));
+    let settled = deploy::settle(&mut chain, &operator, &d, &real)?;
+
+    // The three largest rewards are claimed by their contributors' keys (public test keys of the sample).
+    let keys: Vec<_> = (0..20).map(sample::contributor_key).collect();
+    let mut ranked: Vec<_> = real.entries.iter().filter(|e| e.amount > 0).collect();
+    ranked.sort_by_key(|e| std::cmp::Reverse(e.amount));
+    let mut claims = Vec::new();
+    for e in ranked.into_iter().take(DEMO_CLAIMS) {
+        let key = keys
+            .iter()
+            .find(|k| k.address().0 .0 == e.contributor)
+            .ok_or_else(|| {
+                Error::Deployment(format!(
+                    "no sample key for 0x{}",
+                    hex::encode(e.contributor)
+                ))
+            })?;
+        let (amount, r) = deploy::claim(&mut chain, key, &d, &real)?;
+        let balance = deploy::reward_balance(&mut chain, &d, key.address())?;
+        if balance != U256::from(amount) {
+            return Err(Error::Deployment(format!(
+                "{} claimed {amount} but holds {balance}",
+                key.address()
+            )));
+        }
+        claims.push((key.address(), amount, r.gas_used));
+    }
+    let again = deploy::claim(
+        &mut chain,
+        &keys
+            .iter()
+            .find(|k| k.address() == claims[0].0)
+            .cloned()
+            .expect("claimed key"),
+        &d,
+        &real,
+    );
+    let double_claim = match again {
+        Err(Error::Reverted { reason, .. }) => reason,
+        Err(e) => return Err(e),
+        Ok(_) => {
+            return Err(Error::Deployment(
+                "a second claim of the same reward was paid".into(),
+            ))
+        }
     };
 
+    let st = &proved.statement;
+    let gas_of = |prefix: &str| {
+        settled
+            .steps
+            .iter()
+            .find(|(w, _)| w.starts_with(prefix))
+            .map_or(0, |(_, r)| r.gas_used)
+    };
+    let settle_gas = gas_of("settle");
+    let claim_lines: Vec<String> = claims
+        .iter()
+        .map(|(a, amount, gas)| {
+            format!("    {a} claimed {} OPEN ({gas} gas)", format_open(*amount))
+        })
+        .collect();
     let text = format!(
-        "  proved epoch 1 (k = {}, proof {} bytes, INSECURE test SRS, placeholder settlement address 0x{}): \
-         {} reward-list entries pay {} of a pool of {} base units (1,000,000 OPEN)\n  wrote {}\n  \
-         verified the proof directory natively ({} receipts checked); {}\n\n{}",
+        "  deployed on the embedded chain ({}): distributor {}, verifier for params_hash {} (vk {vk})\n  \
+         published {name} v{} on-chain ({} transactions)\n  \
+         proved epoch 1 (k = {}, proof {} bytes, INSECURE test SRS): {} reward-list entries pay {} OPEN of a \
+         pool of {} OPEN\n  wrote {}; verified natively ({} receipts checked)\n  \
+         a copy with one proof byte flipped: refused by the distributor ({refusal})\n  \
+         settled epoch 1: {settle_gas} gas; reward root 0x{}\n{}\n    a second claim is refused ({double_claim})\n\n{}",
+        chain.describe(),
+        d.distributor,
+        st.params_hash,
+        sealed.version,
+        published.len(),
         st.k,
         proved.proof_bytes,
-        hex::encode(DEMO_SETTLEMENT),
         proved.rewards.len(),
-        st.public_inputs.total_rewarded,
-        st.public_inputs.pool,
+        format_open(proved.statement.public_inputs.total_rewarded.parse().unwrap_or(0)),
+        format_open(DEMO_POOL),
         proved.out.display(),
         checked.receipts,
-        evm_line,
+        hex::encode(settled.reward_root),
+        claim_lines.join("\n"),
         timing_table(&st.timings),
     );
     let json = json!({
@@ -275,9 +393,30 @@ fn prove_and_verify(
         "public_inputs": st.public_inputs,
         "verified": true,
         "receipts_checked": checked.receipts,
-        "evm": checked.evm,
-        "evm_skipped": solc.err(),
         "timings": st.timings,
+        "chain": {
+            "chain_id": chain.chain_id(),
+            "distributor": d.distributor.to_string(),
+            "datanets": d.datanets.to_string(),
+            "params": d.params.to_string(),
+            "governor": d.governor.to_string(),
+            "token": d.reward_token.to_string(),
+            "deploy_gas": d.gas,
+            "tampered_proof_refused": refusal,
+            "settle_gas": settle_gas,
+            "settle_steps": settled.steps.iter().map(|(w, r)| json!({"step": w, "gas": r.gas_used})).collect::<Vec<_>>(),
+            "reward_root": format!("0x{}", hex::encode(settled.reward_root)),
+            "claims": claims.iter().map(|(a, amount, gas)| json!({"account": a.to_string(), "amount": amount.to_string(), "gas": gas})).collect::<Vec<_>>(),
+            "double_claim_refused": double_claim,
+        },
     });
     Ok((text, json))
+}
+
+/// `amount` base units as OPEN with up to 4 decimals.
+fn format_open(amount: u128) -> String {
+    let unit = 10u128.pow(18);
+    let whole = amount / unit;
+    let frac = (amount % unit) / 10u128.pow(14);
+    format!("{whole}.{frac:04}")
 }

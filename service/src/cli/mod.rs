@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::Result;
 
+pub mod chain;
 pub mod datanet;
 pub mod demo;
 pub mod eval;
@@ -50,6 +51,15 @@ pub enum Command {
     Verify(prove::VerifyCmd),
     /// Run the whole pipeline on the embedded sample Datanet in <home>/demo.
     Demo(demo::DemoCmd),
+    /// Deploy the contracts (embedded chain, or --rpc-url).
+    Deploy(chain::DeployCmd),
+    /// Settle an epoch on-chain from a proof directory.
+    Settle(chain::SettleCmd),
+    /// Claim a reward of a settled epoch.
+    Claim(chain::ClaimCmd),
+    /// The chain: status, and moving a development chain forward.
+    #[command(subcommand)]
+    Chain(chain::ChainCmd),
 }
 
 /// What every command needs besides its own arguments.
@@ -86,6 +96,10 @@ impl Cli {
             Command::Prove(c) => c.run(&ctx),
             Command::Verify(c) => c.run(&ctx),
             Command::Demo(c) => c.run(&ctx),
+            Command::Deploy(c) => c.run(&ctx),
+            Command::Settle(c) => c.run(&ctx),
+            Command::Claim(c) => c.run(&ctx),
+            Command::Chain(c) => c.run(&ctx),
         }
     }
 }

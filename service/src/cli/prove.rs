@@ -26,7 +26,8 @@ pub struct SrsArgs {
 }
 
 impl SrsArgs {
-    fn source(&self) -> SrsSource {
+    /// The SRS chosen.
+    pub fn source(&self) -> SrsSource {
         match &self.srs {
             Some(p) => SrsSource::File(p.clone()),
             None => SrsSource::InsecureTest,

@@ -1,0 +1,292 @@
+//! A whole epoch on a chain, through the `zkattr` command line (run in-process): seal → train → deploy →
+//! publish the root → prove for the deployed distributor → settle → every contributor with a reward claims,
+//! with balances checked; and the refusals on the way (a proof bound to another contract, a flipped proof
+//! byte, a second settlement, a second claim, a key with no entry). Once on the embedded chain, once against
+//! a real anvil node (the npm binary of `scripts/setup-contracts.sh`, started and stopped here).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+
+use alloy::{
+    node_bindings::Anvil,
+    primitives::{Address, U256},
+};
+use clap::Parser;
+use serde_json::Value;
+use zkattr_service::{
+    chain::{
+        deploy::{reward_balance, Deployment},
+        Chain,
+    },
+    cli::Cli,
+    sample::contributor_key,
+};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The sample records used: few, so that the circuit is small.
+const ITEMS: usize = 8;
+const POOL: &str = "1000000000000000000000";
+
+fn run(home: &Path, args: &[&str]) -> Result<Value, String> {
+    let mut argv = vec!["zkattr", "--json", "--home", home.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(&argv).map_err(|e| e.to_string())?;
+    cli.run().map(|o| o.json).map_err(|e| e.to_string())
+}
+
+fn ok(home: &Path, args: &[&str]) -> Value {
+    run(home, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn refused(home: &Path, args: &[&str], why: &str) {
+    match run(home, args) {
+        Ok(v) => panic!("{args:?} succeeded: {v}"),
+        Err(e) => assert!(e.contains(why), "{args:?}: expected {why:?}, got: {e}"),
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn write_key(dir: &Path, name: &str, secret: &[u8]) -> PathBuf {
+    let p = dir.join(format!("{name}.key"));
+    std::fs::write(&p, format!("0x{}\n", hex::encode(secret))).unwrap();
+    p
+}
+
+/// The epoch on the chain at `rpc` (the embedded chain when `None`), sent from `operator`.
+fn epoch(tmp: &Path, rpc: Option<&str>, operator: &[u8]) {
+    let home = tmp.join("home");
+    let records = tmp.join("records.jsonl");
+    let all = std::fs::read_to_string(format!("{ROOT}/../data/digits/records.jsonl")).unwrap();
+    let lines: Vec<&str> = all.lines().take(ITEMS).collect();
+    std::fs::write(&records, lines.join("\n") + "\n").unwrap();
+    ok(&home, &["datanet", "create", "digits"]);
+    ok(&home, &["datanet", "add", "digits", s(&records)]);
+    ok(&home, &["datanet", "seal", "digits"]);
+    let trained = tmp.join("epoch");
+    let queries = format!("{ROOT}/../data/digits/queries.jsonl");
+    ok(
+        &home,
+        &[
+            "train",
+            "digits",
+            "--version",
+            "1",
+            "--steps",
+            "20",
+            "--out",
+            s(&trained),
+            "--queries",
+            &queries,
+        ],
+    );
+    let params = tmp.join("p8.toml");
+    let defaults = zkattr_circuits::params::GovernanceParams::default();
+    let mut p8 = defaults;
+    p8.circuit.max_items = 8;
+    p8.circuit.shard_items = 8;
+    p8.circuit.max_contributors = 8;
+    std::fs::write(&params, p8.to_toml().unwrap()).unwrap();
+
+    let op_key = write_key(tmp, "operator", operator);
+    let mut chain_args: Vec<&str> = vec!["--key", s(&op_key)];
+    if let Some(url) = rpc {
+        chain_args.extend(["--rpc-url", url]);
+    }
+    let with = |args: &[&'static str], extra: &[&str]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string())
+            .chain(extra.iter().map(|a| a.to_string()))
+            .collect()
+    };
+    let call = |args: Vec<String>| -> Vec<String> {
+        args.into_iter()
+            .chain(chain_args.iter().map(|a| a.to_string()))
+            .collect()
+    };
+    let strs = |v: &[String]| {
+        v.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\u{0}")
+    };
+    let go = |v: Vec<String>| ok(&home, &strs(&v).split('\u{0}').collect::<Vec<_>>());
+    let deny = |v: Vec<String>, why: &str| {
+        refused(&home, &strs(&v).split('\u{0}').collect::<Vec<_>>(), why)
+    };
+
+    let d = go(call(with(
+        &[
+            "deploy",
+            "--insecure-test-srs",
+            "--voting-period",
+            "10",
+            "--timelock-delay",
+            "60",
+        ],
+        &["--params", s(&params)],
+    )));
+    let distributor = d["distributor"].as_str().unwrap().to_string();
+    go(call(with(
+        &["datanet", "publish", "digits", "--version", "1"],
+        &[],
+    )));
+    // Publishing again changes nothing.
+    let again = go(call(with(
+        &["datanet", "publish", "digits", "--version", "1"],
+        &[],
+    )));
+    assert_eq!(again["transactions"].as_array().unwrap().len(), 0);
+
+    let proof = tmp.join("proof");
+    ok(
+        &home,
+        &[
+            "prove",
+            "--datanet",
+            "digits",
+            "--version",
+            "1",
+            "--artifact",
+            s(&trained),
+            "--params",
+            s(&params),
+            "--epoch",
+            "1",
+            "--pool",
+            POOL,
+            "--chain-id",
+            "31337",
+            "--settlement",
+            &distributor,
+            "--insecure-test-srs",
+            "--out",
+            s(&proof),
+        ],
+    );
+
+    // A proof bound to another contract is refused before anything is sent.
+    let other = tmp.join("proof-other");
+    copy_dir(&proof, &other);
+    let st_path = other.join("statement.json");
+    let mut st: Value = serde_json::from_str(&std::fs::read_to_string(&st_path).unwrap()).unwrap();
+    st["public_inputs"]["settlement"] = "0x00000000000000000000000000000000000000ee".into();
+    std::fs::write(&st_path, st.to_string()).unwrap();
+    deny(
+        call(with(&["settle"], &[s(&other)])),
+        "bound to settlement contract",
+    );
+    // One flipped proof byte: the distributor's verifier refuses it.
+    let flipped = tmp.join("proof-flipped");
+    copy_dir(&proof, &flipped);
+    let mut bytes = std::fs::read(flipped.join("proof.bin")).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(flipped.join("proof.bin"), bytes).unwrap();
+    deny(call(with(&["settle"], &[s(&flipped)])), "InvalidProof()");
+
+    let settled = go(call(with(&["settle"], &[s(&proof)])));
+    assert_eq!(settled["epoch"], 1);
+    deny(call(with(&["settle"], &[s(&proof)])), "already settled");
+
+    // Every contributor with a reward claims it with their own key; balances follow.
+    let list: Value =
+        serde_json::from_str(&std::fs::read_to_string(proof.join("reward-list.json")).unwrap())
+            .unwrap();
+    // The embedded chain's state lives in a file the commands rewrite: read it afresh for every balance.
+    let balance = |who| {
+        let mut chain = Chain::open(&home, rpc).unwrap();
+        let d = Deployment::load(&home, &chain).unwrap();
+        let who = if who == Address::ZERO {
+            d.distributor
+        } else {
+            who
+        };
+        reward_balance(&mut chain, &d, who).unwrap()
+    };
+    let mut paid = 0u128;
+    let keys: Vec<_> = (0..20).map(contributor_key).collect();
+    for entry in list.as_array().unwrap() {
+        let who = entry["contributor"].as_str().unwrap().to_lowercase();
+        let amount: u128 = entry["amount"].as_str().unwrap().parse().unwrap();
+        let key = keys
+            .iter()
+            .find(|k| k.address().to_string().to_lowercase() == who)
+            .unwrap();
+        Chain::open(&home, rpc)
+            .unwrap()
+            .fund_gas(key.address(), 10u128.pow(18))
+            .unwrap();
+        let file = write_key(tmp, &who, &key.to_bytes().0);
+        let claim = |v: &[&str]| -> Vec<String> {
+            let mut a: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+            a.extend(["--key".to_string(), s(&file).to_string()]);
+            if let Some(url) = rpc {
+                a.extend(["--rpc-url".to_string(), url.to_string()]);
+            }
+            a
+        };
+        if amount == 0 {
+            deny(claim(&["claim", s(&proof)]), "nothing to claim");
+            continue;
+        }
+        let c = go(claim(&["claim", s(&proof)]));
+        assert_eq!(c["amount"].as_str().unwrap(), amount.to_string());
+        assert_eq!(balance(key.address()), U256::from(amount));
+        deny(claim(&["claim", s(&proof)]), "AlreadyClaimed");
+        paid += amount;
+    }
+    assert!(paid > 0);
+    let total: u128 = settled["total_rewarded"].as_str().unwrap().parse().unwrap();
+    assert_eq!(paid, total, "everything proven was claimed");
+    let pool: u128 = POOL.parse().unwrap();
+    assert_eq!(
+        balance(Address::ZERO),
+        U256::from(pool - paid),
+        "the distributor keeps the unpaid rest"
+    );
+    // A key with no entry in the list.
+    let stranger = write_key(tmp, "stranger", &[7u8; 32]);
+    let mut a = vec![
+        "claim".to_string(),
+        s(&proof).to_string(),
+        "--key".into(),
+        s(&stranger).to_string(),
+    ];
+    if let Some(url) = rpc {
+        a.extend(["--rpc-url".to_string(), url.to_string()]);
+    }
+    deny(a, "has no entry");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_epoch_settles_and_pays_on_the_embedded_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    epoch(tmp.path(), None, &[0x11; 32]);
+}
+
+#[test]
+fn an_epoch_settles_and_pays_on_anvil() {
+    let bin = Path::new(ROOT)
+        .join("../verifier-contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    assert!(
+        bin.exists(),
+        "{} is missing: install the toolchain with scripts/setup-contracts.sh",
+        bin.display()
+    );
+    let anvil = Anvil::at(bin).spawn();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = anvil.keys()[0].to_bytes();
+    epoch(tmp.path(), Some(&anvil.endpoint()), &key);
+}
