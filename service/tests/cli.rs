@@ -537,6 +537,18 @@ fn demo_runs_and_is_rerunnable() {
             assert_eq!(proof["public_inputs"]["datanet_root"], SAMPLE_ROOT);
             assert_eq!(proof["public_inputs"]["features_root"], v["features_root"]);
             assert_eq!(proof["receipts_checked"], 20);
+            // The epoch on the embedded chain: a flipped proof byte refused, settled, three claims paid.
+            let chain = &proof["chain"];
+            assert_eq!(chain["tampered_proof_refused"], "InvalidProof()", "{v}");
+            assert!(chain["settle_gas"].as_u64().unwrap() > 100_000, "{v}");
+            assert_eq!(chain["claims"].as_array().unwrap().len(), 3, "{v}");
+            assert!(
+                chain["double_claim_refused"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("AlreadyClaimed"),
+                "{v}"
+            );
             let dir = std::path::PathBuf::from(proof["dir"].as_str().unwrap());
             assert!(dir.join("proof.bin").exists() && dir.join("statement.json").exists());
             // A contributor checks it again with the binary, in a home of their own.

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use alloy::sol_types::SolCall;
 use alloy::{
     node_bindings::Anvil,
     primitives::{Address, U256},
@@ -15,6 +16,7 @@ use clap::Parser;
 use serde_json::Value;
 use zkattr_service::{
     chain::{
+        contracts::ParamsRegistry,
         deploy::{reward_balance, Deployment},
         Chain,
     },
@@ -246,6 +248,54 @@ fn epoch(tmp: &Path, rpc: Option<&str>, operator: &[u8]) {
         U256::from(pool - paid),
         "the distributor keeps the unpaid rest"
     );
+    // Governance switches the parameter set off: delegate, propose, vote, queue, wait out the timelock,
+    // execute. Executing before the delay is refused by the timelock.
+    let hash = d["verifiers"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    go(call(with(&["gov", "delegate"], &[])));
+    go(call(with(&["chain", "advance"], &[])));
+    let proposal = go(call(with(
+        &["gov", "propose", "--description", "switch p8 off"],
+        &["--deactivate", &hash],
+    )));
+    let id = proposal["id"].as_str().unwrap().to_string();
+    go(call(with(&["chain", "advance", "--blocks", "2"], &[])));
+    go(call(with(&["gov", "vote", "--support", "for"], &[&id])));
+    deny(
+        call(with(&["gov", "queue"], &[&id])),
+        "GovernorUnexpectedProposalState",
+    );
+    go(call(with(&["chain", "advance", "--blocks", "11"], &[])));
+    assert_eq!(
+        go(call(with(&["gov", "status"], &[&id])))["state"],
+        "Succeeded"
+    );
+    go(call(with(&["gov", "queue"], &[&id])));
+    deny(
+        call(with(&["gov", "execute"], &[&id])),
+        "TimelockUnexpectedOperationState",
+    );
+    go(call(with(&["chain", "advance", "--seconds", "61"], &[])));
+    assert_eq!(
+        go(call(with(&["gov", "execute"], &[&id])))["state"],
+        "Executed"
+    );
+    {
+        let mut chain = Chain::open(&home, rpc).unwrap();
+        let dep = Deployment::load(&home, &chain).unwrap();
+        let h: U256 = hash.parse().unwrap();
+        let err = chain
+            .view(dep.params, &ParamsRegistry::activeVerifierCall::new((h,)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("InactiveParams"), "{err}");
+    }
+
     // A key with no entry in the list.
     let stranger = write_key(tmp, "stranger", &[7u8; 32]);
     let mut a = vec![

@@ -11,6 +11,7 @@ pub mod chain;
 pub mod datanet;
 pub mod demo;
 pub mod eval;
+pub mod gov;
 pub mod params;
 pub mod prove;
 pub mod train;
@@ -60,6 +61,9 @@ pub enum Command {
     /// The chain: status, and moving a development chain forward.
     #[command(subcommand)]
     Chain(chain::ChainCmd),
+    /// Governance: delegate, propose a parameter-set change, vote, queue, execute, status.
+    #[command(subcommand)]
+    Gov(gov::GovCmd),
 }
 
 /// What every command needs besides its own arguments.
@@ -100,6 +104,7 @@ impl Cli {
             Command::Settle(c) => c.run(&ctx),
             Command::Claim(c) => c.run(&ctx),
             Command::Chain(c) => c.run(&ctx),
+            Command::Gov(c) => c.run(&ctx),
         }
     }
 }
