@@ -340,3 +340,58 @@ fn an_epoch_settles_and_pays_on_anvil() {
     let key = anvil.keys()[0].to_bytes();
     epoch(tmp.path(), Some(&anvil.endpoint()), &key);
 }
+
+/// The README's main job, `zkattr demo`, with its on-chain part against anvil instead of the embedded chain:
+/// the sample epoch (1,857 items, 20 contributors, `k = 19`) deployed, settled and claimed on a real node,
+/// balances read back from the node.
+#[test]
+fn the_sample_epoch_settles_on_anvil() {
+    let bin = Path::new(ROOT)
+        .join("../verifier-contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/setup-contracts.sh",
+        bin.display()
+    );
+    let anvil = Anvil::at(bin).spawn();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = write_key(tmp.path(), "operator", &anvil.keys()[0].to_bytes());
+    let home = tmp.path().join("home");
+    let url = anvil.endpoint();
+    let v = ok(&home, &["demo", "--rpc-url", &url, "--key", s(&key)]);
+    let chain_report = &v["proof"]["chain"];
+    assert_eq!(chain_report["chain_id"], 31337);
+    assert_eq!(chain_report["tampered_proof_refused"], "InvalidProof()");
+    assert!(chain_report["double_claim_refused"]
+        .as_str()
+        .unwrap()
+        .starts_with("AlreadyClaimed"));
+    let demo = home.join("demo");
+    let mut chain = Chain::open(&demo, Some(&url)).unwrap();
+    let d = Deployment::load(&demo, &chain).unwrap();
+    assert_eq!(
+        d.distributor.to_string(),
+        chain_report["distributor"].as_str().unwrap()
+    );
+    let mut claimed = U256::ZERO;
+    for c in chain_report["claims"].as_array().unwrap() {
+        let who: Address = c["account"].as_str().unwrap().parse().unwrap();
+        let amount: U256 = c["amount"].as_str().unwrap().parse().unwrap();
+        assert!(amount > U256::ZERO);
+        assert_eq!(
+            reward_balance(&mut chain, &d, who).unwrap(),
+            amount,
+            "{who}"
+        );
+        claimed += amount;
+    }
+    let pool: U256 = v["proof"]["public_inputs"]["pool"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        reward_balance(&mut chain, &d, d.distributor).unwrap(),
+        pool - claimed
+    );
+}

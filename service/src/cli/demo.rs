@@ -3,7 +3,8 @@
 //! The whole epoch on the embedded sample Datanet, in a fresh `<home>/demo`: create the `digits` Datanet,
 //! import the embedded signed records, seal version 1, write an inclusion proof for one item and verify it
 //! against the sealed root, train the model, extract the attribution artifact for the embedded queries and
-//! recompute it. Then, on the demo's embedded chain (`<home>/demo/chain`): deploy the contracts (with the
+//! recompute it. Then, on the demo's embedded chain (`<home>/demo/chain`; or a development node given with
+//! `--rpc-url` and `--key`): deploy the contracts (with the
 //! verifier generated for the default parameters and the insecure test SRS: a demo, not real rewards),
 //! publish the sealed root, prove epoch 1 for the deployed distributor into `<home>/demo/proof` (keys from
 //! `<home>/keys`, shared with `zkattr prove`), verify that directory natively, show the distributor refusing
@@ -59,6 +60,13 @@ pub struct DemoCmd {
     /// Stop after recomputing the attribution artifact: no proof (the proof takes minutes on a small machine).
     #[arg(long)]
     pub skip_proof: bool,
+    /// Run the on-chain part against this node (a development node such as anvil: the demo gives the
+    /// claiming contributors coin for gas with `anvil_setBalance`) instead of the embedded chain.
+    #[arg(long, value_name = "URL", requires = "key")]
+    pub rpc_url: Option<String>,
+    /// With --rpc-url: the operator's private key file (deploys, funds the pool, settles).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<std::path::PathBuf>,
 }
 
 /// Empties `dir` if it is a previous demo's directory; refuses to touch anything else.
@@ -135,7 +143,15 @@ impl DemoCmd {
         let proof = if self.skip_proof {
             None
         } else {
-            Some(epoch_on_chain(ctx, &nets, name, &sealed, &dir, &epoch_dir)?)
+            Some(epoch_on_chain(
+                ctx,
+                &nets,
+                name,
+                &sealed,
+                &dir,
+                &epoch_dir,
+                self.rpc_url.as_deref().zip(self.key.as_deref()),
+            )?)
         };
         let text = format!(
             "demo in {}\n  imported {} signed records from {} contributors\n  sealed {name} v{}: root {} (depth {})\n  \
@@ -195,7 +211,7 @@ const DEMO_TIMELOCK_DELAY: u64 = 60;
 /// How many contributors claim in the demo.
 const DEMO_CLAIMS: usize = 3;
 
-/// Deploys the contracts on the demo's embedded chain, publishes the sealed root, proves epoch 1 for the
+/// Deploys the contracts on the demo's embedded chain (or the node given), publishes the sealed root, proves epoch 1 for the
 /// deployed distributor into `<dir>/proof`, verifies the directory natively, submits a copy with one proof
 /// byte flipped (the contract must refuse it), settles with the real proof, and lets the three contributors
 /// with the largest rewards claim. Returns the report's text and JSON.
@@ -206,6 +222,7 @@ fn epoch_on_chain(
     sealed: &crate::datanet::SealedVersion,
     dir: &Path,
     epoch_dir: &Path,
+    node: Option<(&str, &Path)>,
 ) -> Result<(String, serde_json::Value)> {
     use crate::chain::{
         deploy::{self, DeployOptions, ProofDir},
@@ -227,9 +244,15 @@ fn epoch_on_chain(
         }
     };
 
-    say("deploying the contracts on the embedded chain (the verifier needs the proving keys: keygen on first run)");
-    let mut chain = Chain::open(dir, None)?;
-    let operator = super::chain::operator_key(dir)?;
+    let mut chain = Chain::open(dir, node.map(|(url, _)| url))?;
+    let operator = match node {
+        Some((_, key)) => crate::chain::read_key(key)?,
+        None => super::chain::operator_key(dir)?,
+    };
+    say(&format!(
+        "deploying the contracts on {} (the verifier needs the proving keys: keygen on first run)",
+        chain.describe()
+    ));
     let (code, vk) =
         proving::verifier_creation_code(&params, &SrsSource::InsecureTest, &keys_dir, &solc)?;
     let d = deploy::deploy(
@@ -317,6 +340,7 @@ fn epoch_on_chain(
                     hex::encode(e.contributor)
                 ))
             })?;
+        chain.fund_gas(key.address(), 10u128.pow(17))?;
         let (amount, r) = deploy::claim(&mut chain, key, &d, &real)?;
         let balance = deploy::reward_balance(&mut chain, &d, key.address())?;
         if balance != U256::from(amount) {
@@ -363,7 +387,7 @@ fn epoch_on_chain(
         })
         .collect();
     let text = format!(
-        "  deployed on the embedded chain ({}): distributor {}, verifier for params_hash {} (vk {vk})\n  \
+        "  deployed on {}: distributor {}, verifier for params_hash {} (vk {vk})\n  \
          published {name} v{} on-chain ({} transactions)\n  \
          proved epoch 1 (k = {}, proof {} bytes, INSECURE test SRS): {} reward-list entries pay {} OPEN of a \
          pool of {} OPEN\n  wrote {}; verified natively ({} receipts checked)\n  \
