@@ -199,7 +199,7 @@ fn epoch(tmp: &Path, rpc: Option<&str>, operator: &[u8]) {
     // The embedded chain's state lives in a file the commands rewrite: read it afresh for every balance.
     let balance = |who| {
         let mut chain = Chain::open(&home, rpc).unwrap();
-        let d = Deployment::load(&home, &chain).unwrap();
+        let d = Deployment::load(&home, &mut chain).unwrap();
         let who = if who == Address::ZERO {
             d.distributor
         } else {
@@ -287,7 +287,7 @@ fn epoch(tmp: &Path, rpc: Option<&str>, operator: &[u8]) {
     );
     {
         let mut chain = Chain::open(&home, rpc).unwrap();
-        let dep = Deployment::load(&home, &chain).unwrap();
+        let dep = Deployment::load(&home, &mut chain).unwrap();
         let h: U256 = hash.parse().unwrap();
         let err = chain
             .view(dep.params, &ParamsRegistry::activeVerifierCall::new((h,)))
@@ -368,7 +368,7 @@ fn the_sample_epoch_settles_on_anvil() {
         .starts_with("AlreadyClaimed"));
     let demo = home.join("demo");
     let mut chain = Chain::open(&demo, Some(&url)).unwrap();
-    let d = Deployment::load(&demo, &chain).unwrap();
+    let d = Deployment::load(&demo, &mut chain).unwrap();
     assert_eq!(
         d.distributor.to_string(),
         chain_report["distributor"].as_str().unwrap()

@@ -44,8 +44,28 @@ contract GasTest is Deployment {
         bytes memory list = _list(n);
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
-        dist.settle(epoch, c, list, hex"");
+        dist.settle(epoch, 1e24, c, list, hex"");
         vm.snapshotGasLastCall(string.concat("settle, accepting verifier, ", vm.toString(n), " entries"));
+    }
+
+    function testClaimsAreRecordedPerBitmapWord() public {
+        params.setVerifier(ACCEPTING, address(new AcceptingVerifier()), true);
+        uint256 n = 300;
+        _settleAccepting(20, n);
+        (address[] memory a, uint256[] memory v) = entries(_list(n));
+        uint256[4] memory picks = [uint256(0), 255, 256, 299];
+        for (uint256 i = 0; i < picks.length; ++i) {
+            uint256 j = picks[i];
+            vm.prank(a[j]);
+            dist.claim(20, j, v[j], merkleProof(a, v, j));
+            assertTrue(dist.isClaimed(20, j), "recorded");
+        }
+        // Index 256 is bit 0 of the second word: index 0's bit does not cover it, nor the reverse.
+        assertTrue(!dist.isClaimed(20, 1) && !dist.isClaimed(20, 257), "neighbours untouched");
+        bytes32[] memory p = merkleProof(a, v, 256);
+        vm.prank(a[256]);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.AlreadyClaimed.selector, uint64(20), 256));
+        dist.claim(20, 256, v[256], p);
     }
 
     function testSettleGasPerEntry() public {

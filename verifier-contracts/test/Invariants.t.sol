@@ -54,7 +54,7 @@ contract Handler is Test {
         if (forge) proof[index % proof.length] ^= bytes1(flip | 1);
         vm.prank(operator);
         try dist.settle(
-            F.EPOCH, RewardDistributor.Commitments(F.MODEL_COMMITMENT, F.FEATURES_ROOT, F.QUERY_COMMITMENT),
+            F.EPOCH, F.POOL, RewardDistributor.Commitments(F.MODEL_COMMITMENT, F.FEATURES_ROOT, F.QUERY_COMMITMENT),
             F.rewardList(), proof
         ) {
             settledOnce = true;

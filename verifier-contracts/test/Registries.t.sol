@@ -33,6 +33,11 @@ contract DatanetRegistryTest is Test {
         assertEq(reg.snapshot(id, 2).items, 6, "items");
         vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.NotSealed.selector, id, uint64(3)));
         reg.rootOf(id, 3);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.UnknownDatanet.selector, keccak256("other")));
+        reg.datanet(keccak256("other"));
+        vm.prank(OWNER);
+        vm.expectRevert(DatanetRegistry.ZeroAddress.selector);
+        reg.transferOwnership(id, address(0));
     }
 
     function testOnlyTheOwnerSealsAndNamesAreUnique() public {

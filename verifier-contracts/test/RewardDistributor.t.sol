@@ -3,7 +3,6 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {DatanetRegistry} from "../src/DatanetRegistry.sol";
 import {Field} from "../src/Field.sol";
@@ -22,7 +21,7 @@ contract RewardDistributorTest is Deployment {
 
     function settleWith(bytes memory list, bytes memory proof) internal {
         vm.prank(OPERATOR);
-        dist.settle(F.EPOCH, commitments(), list, proof);
+        dist.settle(F.EPOCH, F.POOL, commitments(), list, proof);
     }
 
     // ---- settlement -------------------------------------------------------------------------------------
@@ -61,7 +60,7 @@ contract RewardDistributorTest is Deployment {
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role)
         );
-        dist.settle(F.EPOCH, c, list, proof);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
     }
 
     function testAValidProofIsNotReplayedOnTheSameEpoch() public {
@@ -71,26 +70,26 @@ contract RewardDistributorTest is Deployment {
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(RewardDistributor.AlreadySettled.selector, F.EPOCH));
-        dist.settle(F.EPOCH, c, list, proof);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
     }
 
     function testAValidProofIsNotReplayedOnAnotherEpoch() public {
         vm.prank(OPERATOR);
-        dist.openEpoch(2, datanet, 1, F.PARAMS_HASH);
+        dist.openEpoch(2, datanet, VERSION, F.PARAMS_HASH);
         dist.fund(2, F.POOL);
         bytes memory list = F.rewardList();
         bytes memory proof = F.proof();
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(RewardDistributor.InvalidProof.selector);
-        dist.settle(2, c, list, proof);
+        dist.settle(2, F.POOL, c, list, proof);
     }
 
     function testAValidProofIsNotReplayedOnAnotherContract() public {
         RewardDistributor other =
             new RewardDistributor(token, datanets, params, WINDOW, address(this), OPERATOR, GUARDIAN, TREASURY);
         vm.prank(OPERATOR);
-        other.openEpoch(F.EPOCH, datanet, 1, F.PARAMS_HASH);
+        other.openEpoch(F.EPOCH, datanet, VERSION, F.PARAMS_HASH);
         token.approve(address(other), F.POOL);
         other.fund(F.EPOCH, F.POOL);
         bytes memory list = F.rewardList();
@@ -98,7 +97,7 @@ contract RewardDistributorTest is Deployment {
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(RewardDistributor.InvalidProof.selector);
-        other.settle(F.EPOCH, c, list, proof);
+        other.settle(F.EPOCH, F.POOL, c, list, proof);
     }
 
     function testAValidProofIsNotReplayedOnAnotherChain() public {
@@ -108,7 +107,7 @@ contract RewardDistributorTest is Deployment {
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(RewardDistributor.InvalidProof.selector);
-        dist.settle(F.EPOCH, c, list, proof);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
     }
 
     function testATamperedProofByteIsRejected() public {
@@ -146,19 +145,50 @@ contract RewardDistributorTest is Deployment {
         for (uint256 i = 0; i < 3; ++i) {
             vm.prank(OPERATOR);
             vm.expectRevert(RewardDistributor.InvalidProof.selector);
-            dist.settle(F.EPOCH, bad[i], list, proof);
+            dist.settle(F.EPOCH, F.POOL, bad[i], list, proof);
         }
         // A commitment reduced modulo p by the verifier would alias: values >= p are refused outright.
-        RewardDistributor.Commitments memory wrapped = commitments();
-        wrapped.model += Field.P;
-        vm.prank(OPERATOR);
-        vm.expectRevert(abi.encodeWithSelector(Field.NotAFieldElement.selector, wrapped.model));
-        dist.settle(F.EPOCH, wrapped, list, proof);
+        for (uint256 i = 0; i < 3; ++i) {
+            RewardDistributor.Commitments memory wrapped = commitments();
+            uint256 value;
+            if (i == 0) value = wrapped.model += Field.P;
+            if (i == 1) value = wrapped.features += Field.P;
+            if (i == 2) value = wrapped.query += Field.P;
+            vm.prank(OPERATOR);
+            vm.expectRevert(abi.encodeWithSelector(Field.NotAFieldElement.selector, value));
+            dist.settle(F.EPOCH, F.POOL, wrapped, list, proof);
+        }
     }
 
     function testAPoolOtherThanTheProvenOneIsRejected() public {
-        dist.fund(F.EPOCH, 1); // the contract supplies its own pool, now one unit more than proven
-        _expectInvalid(F.rewardList(), F.proof());
+        bytes memory list = F.rewardList();
+        bytes memory proof = F.proof();
+        RewardDistributor.Commitments memory c = commitments();
+        // One unit less than proven: the public input differs.
+        vm.prank(OPERATOR);
+        vm.expectRevert(RewardDistributor.InvalidProof.selector);
+        dist.settle(F.EPOCH, F.POOL - 1, c, list, proof);
+        // More than was funded is refused before the verifier.
+        vm.prank(OPERATOR);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.PoolAboveFunded.selector, F.POOL + 1, F.POOL));
+        dist.settle(F.EPOCH, F.POOL + 1, c, list, proof);
+        vm.prank(OPERATOR);
+        vm.expectRevert(RewardDistributor.ZeroAmount.selector);
+        dist.settle(F.EPOCH, 0, c, list, proof);
+    }
+
+    function testFundingBeyondTheProvenPoolDoesNotBlockSettlementAndIsSwept() public {
+        // Anyone may fund; a surplus must not make the proven pool unusable (it is swept later).
+        address stranger = address(0x5);
+        token.transfer(stranger, 7);
+        vm.startPrank(stranger);
+        token.approve(address(dist), 7);
+        dist.fund(F.EPOCH, 7);
+        vm.stopPrank();
+        settleFixture();
+        vm.warp(block.timestamp + WINDOW + 1);
+        dist.sweep(F.EPOCH);
+        assertEq(token.balanceOf(TREASURY), F.POOL + 7, "the surplus and the unclaimed rewards go to the treasury");
     }
 
     function testAListWithOneAmountChangedIsRejected() public {
@@ -187,14 +217,14 @@ contract RewardDistributorTest is Deployment {
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(RewardList.NotStrictlyIncreasing.selector, 1));
-        dist.settle(F.EPOCH, c, list, proof);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
 
         (a, v) = entries(F.rewardList());
         a[2] = a[1];
         list = pack(a, v);
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(RewardList.NotStrictlyIncreasing.selector, 2));
-        dist.settle(F.EPOCH, c, list, proof);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
     }
 
     function testAnAmountOf2To128IsRejected() public {
@@ -205,7 +235,7 @@ contract RewardDistributorTest is Deployment {
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(RewardList.AmountTooLarge.selector, 1));
-        dist.settle(F.EPOCH, c, list, proof);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
     }
 
     function testAListWithAnEntryOmittedOrAddedIsRejected() public {
@@ -222,13 +252,13 @@ contract RewardDistributorTest is Deployment {
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(RewardList.MalformedList.selector, ragged.length));
-        dist.settle(F.EPOCH, c, ragged, proof);
+        dist.settle(F.EPOCH, F.POOL, c, ragged, proof);
     }
 
     function testAnEpochForAnUnsealedSnapshotCannotOpen() public {
         vm.prank(OPERATOR);
-        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.NotSealed.selector, datanet, uint64(2)));
-        dist.openEpoch(2, datanet, 2, F.PARAMS_HASH);
+        vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.NotSealed.selector, datanet, uint64(3)));
+        dist.openEpoch(2, datanet, 3, F.PARAMS_HASH);
         bytes32 unknown = keccak256("nobody");
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(DatanetRegistry.NotSealed.selector, unknown, uint64(1)));
@@ -246,22 +276,26 @@ contract RewardDistributorTest is Deployment {
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(ParamsRegistry.InactiveParams.selector, F.PARAMS_HASH));
-        dist.settle(F.EPOCH, c, list, proof);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
     }
 
     function testAnUnfundedOrUnderfundedEpochCannotSettle() public {
         vm.prank(OPERATOR);
-        dist.openEpoch(2, datanet, 1, F.PARAMS_HASH);
+        dist.openEpoch(2, datanet, VERSION, F.PARAMS_HASH);
         bytes memory list = F.rewardList();
         bytes memory proof = F.proof();
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EmptyPool.selector, uint64(2)));
-        dist.settle(2, c, list, proof);
+        dist.settle(2, F.POOL, c, list, proof);
         dist.fund(2, 1);
         vm.prank(OPERATOR);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.PoolAboveFunded.selector, F.POOL, 1));
+        dist.settle(2, F.POOL, c, list, proof);
+        // A list paying more than the pool claimed is refused before the verifier.
+        vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(RewardDistributor.TotalAbovePool.selector, F.TOTAL_REWARDED, 1));
-        dist.settle(2, c, list, proof);
+        dist.settle(2, 1, c, list, proof);
     }
 
     function testOpeningIsTheOperatorsAndOnce() public {
@@ -269,10 +303,10 @@ contract RewardDistributorTest is Deployment {
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role)
         );
-        dist.openEpoch(2, datanet, 1, F.PARAMS_HASH);
+        dist.openEpoch(2, datanet, VERSION, F.PARAMS_HASH);
         vm.prank(OPERATOR);
         vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EpochExists.selector, F.EPOCH));
-        dist.openEpoch(F.EPOCH, datanet, 1, F.PARAMS_HASH);
+        dist.openEpoch(F.EPOCH, datanet, VERSION, F.PARAMS_HASH);
     }
 
     function testFundingNeedsAnOpenUnsettledEpoch() public {
@@ -403,8 +437,8 @@ contract RewardDistributorTest is Deployment {
         bytes memory proof = F.proof();
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
-        dist.settle(F.EPOCH, c, list, proof);
+        vm.expectRevert(RewardDistributor.EnforcedPause.selector);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
         vm.prank(GUARDIAN);
         dist.unpause();
         settleFixture();
@@ -413,17 +447,134 @@ contract RewardDistributorTest is Deployment {
         (address[] memory a, uint256[] memory v) = entries(F.rewardList());
         bytes32[] memory mp = merkleProof(a, v, 0);
         vm.prank(a[0]);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
+        vm.expectRevert(RewardDistributor.EnforcedPause.selector);
         dist.claim(F.EPOCH, 0, v[0], mp);
         vm.warp(block.timestamp + WINDOW + 1);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
+        vm.expectRevert(RewardDistributor.EnforcedPause.selector);
         dist.sweep(F.EPOCH);
+    }
+
+    function testOnlyTheGuardianUnpauses() public {
+        vm.prank(GUARDIAN);
+        dist.pause();
+        bytes32 role = dist.GUARDIAN_ROLE();
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), role)
+        );
+        dist.unpause();
+        vm.prank(GUARDIAN);
+        dist.unpause();
+        assertTrue(!dist.paused(), "unpaused");
+        vm.prank(GUARDIAN);
+        vm.expectRevert(RewardDistributor.ExpectedPause.selector);
+        dist.unpause();
+    }
+
+    function testAPauseExtendsTheClaimWindow() public {
+        settleFixture();
+        uint256 closes = block.timestamp + WINDOW;
+        assertEq(dist.claimsCloseAt(F.EPOCH), closes, "window");
+        // The guardian pauses one day in, until past the end of the window: the contributors lose no time.
+        vm.warp(block.timestamp + 1 days);
+        vm.prank(GUARDIAN);
+        dist.pause();
+        uint256 pausedFor = WINDOW + 10 days;
+        vm.warp(block.timestamp + pausedFor);
+        vm.prank(GUARDIAN);
+        dist.unpause();
+        assertEq(dist.claimsCloseAt(F.EPOCH), closes + pausedFor, "extended by the pause");
+        vm.expectRevert(
+            abi.encodeWithSelector(RewardDistributor.ClaimWindowOpen.selector, F.EPOCH, closes + pausedFor)
+        );
+        dist.sweep(F.EPOCH);
+        (address[] memory a, uint256[] memory v) = entries(F.rewardList());
+        vm.prank(a[0]);
+        dist.claim(F.EPOCH, 0, v[0], merkleProof(a, v, 0));
+        assertEq(token.balanceOf(a[0]), v[0], "claimed after the pause");
+    }
+
+    function testGovernanceCancelsAnEpochThatCannotSettle() public {
+        // The parameter set is switched off after the epoch opened: it can never settle. Only the admin
+        // (the timelock) cancels it, and its pool goes to the treasury.
+        params.setVerifier(F.PARAMS_HASH, verifier, false);
+        bytes32 admin = dist.DEFAULT_ADMIN_ROLE();
+        vm.prank(OPERATOR);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, OPERATOR, admin)
+        );
+        dist.cancelEpoch(F.EPOCH);
+        dist.cancelEpoch(F.EPOCH);
+        assertEq(token.balanceOf(TREASURY), F.POOL, "pool to the treasury");
+        assertEq(token.balanceOf(address(dist)), 0, "nothing left");
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EpochIsCancelled.selector, F.EPOCH));
+        dist.cancelEpoch(F.EPOCH);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EpochIsCancelled.selector, F.EPOCH));
+        dist.fund(F.EPOCH, 1);
+        params.setVerifier(F.PARAMS_HASH, verifier, true);
+        bytes memory list = F.rewardList();
+        bytes memory proof = F.proof();
+        RewardDistributor.Commitments memory c = commitments();
+        vm.prank(OPERATOR);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EpochIsCancelled.selector, F.EPOCH));
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
+    }
+
+    function testASettledEpochCannotBeCancelled() public {
+        settleFixture();
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.AlreadySettled.selector, F.EPOCH));
+        dist.cancelEpoch(F.EPOCH);
+    }
+
+    function testFuzzTheDigestsTreeIsTheReferenceTree(uint8 size, uint256 seed) public view {
+        uint256 n = uint256(size) % 40 + 1;
+        address[] memory a = new address[](n);
+        uint256[] memory v = new uint256[](n);
+        for (uint256 j = 0; j < n; ++j) {
+            a[j] = address(uint160((j + 1) << 100) + uint160(seed % 1000));
+            v[j] = uint256(keccak256(abi.encode(seed, j))) >> 130;
+        }
+        RewardList.Digest memory d = this.digest(pack(a, v));
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 j = 0; j < n; ++j) {
+            leaves[j] = RewardList.leaf(j, a[j], v[j]);
+        }
+        assertEq(d.root, RewardList.root(leaves), "digest root = reference root");
+        // And every entry's proof from the independent builder verifies against it.
+        for (uint256 j = 0; j < n; ++j) {
+            bytes32 h = RewardList.leaf(j, a[j], v[j]);
+            bytes32[] memory p = merkleProof(a, v, j);
+            for (uint256 i = 0; i < p.length; ++i) {
+                h = h < p[i] ? keccak256(abi.encode(h, p[i])) : keccak256(abi.encode(p[i], h));
+            }
+            assertEq(h, d.root, "proof");
+        }
+    }
+
+    function testZeroAddressesAreRefused() public {
+        vm.expectRevert(RewardDistributor.ZeroAddress.selector);
+        dist.setTreasury(address(0));
+        vm.expectRevert(RewardDistributor.ZeroAddress.selector);
+        new RewardDistributor(token, datanets, params, WINDOW, address(this), OPERATOR, GUARDIAN, address(0));
+        vm.expectRevert(RewardDistributor.ZeroAddress.selector);
+        new RewardDistributor(token, datanets, params, WINDOW, address(0), OPERATOR, GUARDIAN, TREASURY);
+    }
+
+    function testAPoolOf2To128IsRefused() public {
+        OpenToken big = new OpenToken(address(this), 1 << 130);
+        RewardDistributor other =
+            new RewardDistributor(big, datanets, params, WINDOW, address(this), OPERATOR, GUARDIAN, TREASURY);
+        vm.prank(OPERATOR);
+        other.openEpoch(1, datanet, VERSION, F.PARAMS_HASH);
+        big.approve(address(other), type(uint256).max);
+        other.fund(1, (1 << 128) - 1);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.PoolTooLarge.selector, 1 << 128));
+        other.fund(1, 1);
     }
 
     function _expectInvalid(bytes memory list, bytes memory proof) internal {
         RewardDistributor.Commitments memory c = commitments();
         vm.prank(OPERATOR);
         vm.expectRevert(RewardDistributor.InvalidProof.selector);
-        dist.settle(F.EPOCH, c, list, proof);
+        dist.settle(F.EPOCH, F.POOL, c, list, proof);
     }
 }

@@ -1,23 +1,27 @@
 #!/usr/bin/env python3
 """Removes each check of the contracts in turn and requires `forge test` to fail (the negative tests guard
-every check). Restores every file, also on interrupt. Run from anywhere; exits 1 naming each surviving
-mutation."""
-import os, pathlib, subprocess, sys
+every check). Works on private copies of the project in a temporary directory (one per CPU, in parallel), so
+the checkout is never modified. Run from anywhere; exits 1 naming each surviving mutation."""
+import concurrent.futures, os, pathlib, queue, shutil, subprocess, sys, tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FORGE = ROOT / "bin" / "forge"
 
 # (file, text to find (exactly once), replacement, what the mutation removes)
 MUTATIONS = [
-    ("src/RewardDistributor.sol", "        onlyRole(OPERATOR_ROLE)\n        whenNotPaused\n        nonReentrant\n    {\n        Epoch storage e = _openEpoch(epoch);\n        RewardList",
-     "        whenNotPaused\n        nonReentrant\n    {\n        Epoch storage e = _openEpoch(epoch);\n        RewardList", "settle: operator only"),
+    ("src/RewardDistributor.sol", ") external onlyRole(OPERATOR_ROLE) whenNotPaused nonReentrant {", ") external whenNotPaused nonReentrant {", "settle: operator only"),
     ("src/RewardDistributor.sol", "        if (e.settled) revert AlreadySettled(epoch);\n", "", "settle/fund: epoch not yet settled"),
     ("src/RewardDistributor.sol", "            block.chainid,\n", "            uint256(31337),\n", "public input: chain id from the chain"),
     ("src/RewardDistributor.sol", "            uint256(uint160(address(this))),\n", "            uint256(0xC7183455a4C133Ae270771860664b6B7ec320bB1),\n", "public input: own address"),
     ("src/RewardDistributor.sol", "            uint256(epoch),\n", "            uint256(1),\n", "public input: the epoch"),
     ("src/RewardDistributor.sol", "        if (!ok) revert InvalidProof();\n", "", "settle: the verifier's verdict"),
-    ("src/RewardDistributor.sol", "        if (d.total > pool) revert TotalAbovePool(d.total, pool);\n", "", "settle: total <= pool"),
-    ("src/RewardDistributor.sol", "        if (pool == 0) revert EmptyPool(epoch);\n", "", "settle: funded pool"),
+    ("src/RewardDistributor.sol", "        if (d.total > provenPool) revert TotalAbovePool(d.total, provenPool);\n", "", "settle: total <= pool"),
+    ("src/RewardDistributor.sol", "        if (funded == 0) revert EmptyPool(epoch);\n", "", "settle: funded pool"),
+    ("src/RewardDistributor.sol", "        if (provenPool > funded) revert PoolAboveFunded(provenPool, funded);\n", "", "settle: proven pool <= funded"),
+    ("src/RewardDistributor.sol", "        if (provenPool == 0) revert ZeroAmount();\n", "", "settle: non-zero proven pool"),
+    ("src/RewardDistributor.sol", "            datanets.rootOf(e.datanet, e.version),\n", "            datanets.rootOf(e.datanet, 1),\n", "public input: the epoch's version's root"),
+    ("src/RewardDistributor.sol", "        Field.check(c.features);\n", "", "settle: features commitment is a field element"),
+    ("src/RewardDistributor.sol", "        Field.check(c.query);\n", "", "settle: query commitment is a field element"),
     ("src/RewardDistributor.sol", "        Field.check(c.model);\n", "", "settle: commitments are field elements"),
     ("src/RewardDistributor.sol", "        datanets.rootOf(datanet, version); // reverts unless sealed\n", "", "open: sealed snapshot"),
     ("src/RewardDistributor.sol", "        params.activeVerifier(paramsHash); // reverts unless active\n", "", "open: active params"),
@@ -31,20 +35,29 @@ MUTATIONS = [
     ("src/RewardDistributor.sol", "        if (amount == 0) revert ZeroAmount();\n        uint256 bit", "        uint256 bit", "claim: non-zero"),
     ("src/RewardDistributor.sol", "        external\n        whenNotPaused\n        nonReentrant\n    {\n        Epoch storage e = _settledEpoch(epoch);", "        external\n        whenNotPaused\n    {\n        Epoch storage e = _settledEpoch(epoch);", "claim: reentrancy guard"),
     ("src/RewardDistributor.sol", "        external\n        whenNotPaused\n        nonReentrant\n    {\n        Epoch storage e = _settledEpoch(epoch);", "        external\n        nonReentrant\n    {\n        Epoch storage e = _settledEpoch(epoch);", "claim: pause"),
-    ("src/RewardDistributor.sol", "        onlyRole(OPERATOR_ROLE)\n        whenNotPaused\n        nonReentrant\n    {\n        Epoch storage e = _openEpoch(epoch);\n        RewardList",
-     "        onlyRole(OPERATOR_ROLE)\n        nonReentrant\n    {\n        Epoch storage e = _openEpoch(epoch);\n        RewardList", "settle: pause"),
+    ("src/RewardDistributor.sol", ") external onlyRole(OPERATOR_ROLE) whenNotPaused nonReentrant {", ") external onlyRole(OPERATOR_ROLE) nonReentrant {", "settle: pause"),
     ("src/RewardDistributor.sol", "        if (block.timestamp <= closesAt) revert ClaimWindowOpen(epoch, closesAt);\n", "", "sweep: after the window"),
     ("src/RewardDistributor.sol", "        if (e.swept) revert AlreadySwept(epoch);\n", "", "sweep: once"),
     ("src/RewardDistributor.sol", "    function sweep(uint64 epoch) external whenNotPaused nonReentrant {\n        Epoch storage e = _settledEpoch(epoch);",
      "    function sweep(uint64 epoch) external whenNotPaused nonReentrant {\n        Epoch storage e = _epochs[epoch];", "sweep: settled epochs only"),
     ("src/RewardDistributor.sol", "    function sweep(uint64 epoch) external whenNotPaused nonReentrant {", "    function sweep(uint64 epoch) external nonReentrant {", "sweep: pause"),
-    ("src/RewardDistributor.sol", "    function pause() external onlyRole(GUARDIAN_ROLE) {", "    function pause() external {", "pause: guardian only"),
+    ("src/RewardDistributor.sol", "    function pause() external onlyRole(GUARDIAN_ROLE) whenNotPaused {", "    function pause() external whenNotPaused {", "pause: guardian only"),
+    ("src/RewardDistributor.sol", "    function unpause() external onlyRole(GUARDIAN_ROLE) {", "    function unpause() external {", "unpause: guardian only"),
+    ("src/RewardDistributor.sol", "        if (!p.paused) revert ExpectedPause();\n", "", "unpause: only when paused"),
+    ("src/RewardDistributor.sol", "        if (_pause.paused) revert EnforcedPause();\n", "", "pause: enforced"),
+    ("src/RewardDistributor.sol", "claimWindow + (_pause.total - e.pauseMark);", "claimWindow;", "claim window: extended by pauses"),
+    ("src/RewardDistributor.sol", "    function cancelEpoch(uint64 epoch) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {", "    function cancelEpoch(uint64 epoch) external nonReentrant {", "cancel: admin only"),
+    ("src/RewardDistributor.sol", "        if (e.cancelled) revert EpochIsCancelled(epoch);\n", "", "cancelled epochs stay closed"),
     ("src/RewardDistributor.sol", "    function setTreasury(address to) external onlyRole(DEFAULT_ADMIN_ROLE) {", "    function setTreasury(address to) external {", "treasury: admin only"),
+    ("src/RewardDistributor.sol", "        if (to == address(0)) revert ZeroAddress();\n        emit TreasuryChanged", "        emit TreasuryChanged", "treasury: not zero"),
+    ("src/RewardDistributor.sol", "                || admin == address(0) || treasury_ == address(0)", "                || admin == address(0)", "constructor: treasury not zero"),
+    ("src/RewardDistributor.sol", "        if (pool >> 128 != 0) revert PoolTooLarge(pool);\n", "", "fund: pool below 2^128"),
     ("src/RewardList.sol", "                if iszero(lt(account, next)) {", "                if 0 {", "list: strictly increasing"),
     ("src/RewardList.sol", "                if shr(128, amount) {", "                if 0 {", "list: 128-bit amounts"),
     ("src/RewardList.sol", "        if (len == 0 || len % ENTRY != 0) revert MalformedList(len);", "", "list: whole entries"),
     ("src/RewardList.sol", "                y := addmod(mulmod(y, r, p), account, p)\n", "", "list: addresses in y"),
     ("src/RewardList.sol", "                mstore(scratch, j)\n", "                mstore(scratch, 0)\n", "list: index in the leaf"),
+    ("src/RewardList.sol", "                    mstore(add(base, shl(5, half)), mload(add(base, shl(5, sub(m, 1)))))\n", "", "list: odd node carried up"),
     ("src/DatanetRegistry.sol", "        if (_datanets[id].owner != address(0)) revert DatanetExists(id);\n", "", "datanets: unique names"),
     ("src/DatanetRegistry.sol", "        if (owner != msg.sender) revert NotDatanetOwner(id, msg.sender);\n", "", "datanets: owner only"),
     ("src/DatanetRegistry.sol", "        if (root == 0) revert ZeroRoot();\n", "", "datanets: non-zero root"),
@@ -52,6 +65,8 @@ MUTATIONS = [
     ("src/DatanetRegistry.sol", "        if (items == 0) revert EmptySnapshot();\n", "", "datanets: non-empty snapshot"),
     ("src/DatanetRegistry.sol", "        if (root == 0) revert NotSealed(id, version);\n", "", "datanets: only sealed roots are read"),
     ("src/DatanetRegistry.sol", "        if (bytes(name).length == 0) revert EmptyName();\n", "", "datanets: non-empty name"),
+    ("src/DatanetRegistry.sol", "        if (d.owner == address(0)) revert UnknownDatanet(id);\n", "", "datanets: unknown names are reported"),
+    ("src/DatanetRegistry.sol", "        if (to == address(0)) revert ZeroAddress();\n", "", "datanets: no transfer to zero"),
     ("src/ParamsRegistry.sol", "external onlyOwner {", "external {", "params: owner (timelock) only"),
     ("src/ParamsRegistry.sol", "        if (verifier.code.length == 0) revert NoCode(verifier);\n", "", "params: verifier has code"),
     ("src/ParamsRegistry.sol", "        if (!e.active) revert InactiveParams(paramsHash);\n", "", "params: active only"),
@@ -59,33 +74,72 @@ MUTATIONS = [
 ]
 
 
-def forge_passes() -> bool:
-    # Fewer fuzz and invariant runs than the regular suite: every mutation here is caught by a unit test or
-    # within the first runs, and there are many mutations.
-    env = dict(os.environ, FOUNDRY_FUZZ_RUNS="32", FOUNDRY_INVARIANT_RUNS="16")
-    r = subprocess.run([str(FORGE), "test"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def forge_passes(project: pathlib.Path) -> bool:
+    # Fewer fuzz runs than the regular suite, no invariant suite (it checks properties, not single checks),
+    # and the run stops at the first failure: every mutation here is caught by a unit test.
+    env = dict(os.environ, FOUNDRY_FUZZ_RUNS="16")
+    r = subprocess.run(
+        [str(project / "bin" / "forge"), "test", "--fail-fast", "--no-match-contract", "InvariantsTest"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return r.returncode == 0
 
 
+def copy_project(dest: pathlib.Path) -> pathlib.Path:
+    """A private copy of the project (sources, tests, config, wrappers; node_modules linked)."""
+    for name in ["src", "test", "bin", "foundry.toml"]:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, symlinks=True)
+        else:
+            shutil.copy2(src, dest / name)
+    (dest / "node_modules").symlink_to(ROOT / "node_modules")
+    return dest
+
+
+def check(project: pathlib.Path, mutation) -> tuple[str, bool]:
+    file, old, new, what = mutation
+    path = project / file
+    original = path.read_text()
+    try:
+        path.write_text(original.replace(old, new))
+        return what, not forge_passes(project)
+    finally:
+        path.write_text(original)
+
+
 def main() -> int:
-    if not forge_passes():
-        print("forge test fails before any mutation", file=sys.stderr)
-        return 1
-    survivors = []
-    for i, (file, old, new, what) in enumerate(MUTATIONS, 1):
-        path = ROOT / file
-        original = path.read_text()
-        if original.count(old) != 1:
-            print(f"mutation {i} ({what}): its text occurs {original.count(old)} times in {file}", file=sys.stderr)
+    for i, (file, old, _, what) in enumerate(MUTATIONS, 1):
+        n = (ROOT / file).read_text().count(old)
+        if n != 1:
+            print(f"mutation {i} ({what}): its text occurs {n} times in {file}", file=sys.stderr)
             return 1
-        try:
-            path.write_text(original.replace(old, new))
-            caught = not forge_passes()
-        finally:
-            path.write_text(original)
-        print(f"{'caught' if caught else 'SURVIVED'}: {what}", flush=True)
-        if not caught:
-            survivors.append(what)
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        projects = [copy_project(pathlib.Path(tmp) / f"p{w}") for w in range(workers)]
+        if not forge_passes(projects[0]):
+            print("forge test fails before any mutation", file=sys.stderr)
+            return 1
+        free = queue.Queue()
+        for p in projects:
+            free.put(p)
+
+        def job(m):
+            p = free.get()
+            try:
+                return check(p, m)
+            finally:
+                free.put(p)
+
+        survivors = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            for what, caught in pool.map(job, MUTATIONS):
+                print(f"{'caught' if caught else 'SURVIVED'}: {what}", flush=True)
+                if not caught:
+                    survivors.append(what)
     if survivors:
         print(f"{len(survivors)} mutation(s) survived: {survivors}", file=sys.stderr)
         return 1

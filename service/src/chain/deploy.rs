@@ -84,8 +84,9 @@ impl Deployment {
             .join(format!("{}.json", chain.key()))
     }
 
-    /// Reads the record of `chain` in `home`, checking that it is for this chain.
-    pub fn load(home: &Path, chain: &Chain) -> Result<Self> {
+    /// Reads the record of `chain` in `home`, checking that it is for this chain and that its distributor
+    /// exists there (a development node restarted with the same chain id has lost it).
+    pub fn load(home: &Path, chain: &mut Chain) -> Result<Self> {
         let path = Self::path(home, chain);
         if !path.exists() {
             return Err(Error::Deployment(format!(
@@ -101,6 +102,15 @@ impl Deployment {
                 path.display(),
                 d.format,
                 d.chain_id,
+                chain.describe()
+            )));
+        }
+        if !chain.has_code(d.distributor)? {
+            return Err(Error::Deployment(format!(
+                "{} records a distributor at {}, but {} has no contract there (a restarted development \
+                 node?); remove the record and deploy again",
+                path.display(),
+                d.distributor,
                 chain.describe()
             )));
         }
@@ -419,8 +429,10 @@ pub struct Settlement {
 }
 
 /// Settles the epoch of proof directory `p` on `d`: opens the epoch when it is not open, funds it up to the
-/// proven pool from `key`, and submits the list and proof. Refuses a proof made for another chain or
-/// contract before sending anything.
+/// proven pool from `key` (a pool funded beyond it is fine: the surplus is swept to the treasury with the
+/// unclaimed rest), and submits the proven pool, the list and the proof. Refuses before sending anything a
+/// proof made for another chain or contract, a snapshot not sealed on-chain with the proof's root, and an
+/// inactive parameter set.
 pub fn settle(
     chain: &mut Chain,
     key: &PrivateKeySigner,
@@ -483,13 +495,34 @@ pub fn settle(
             st.datanet, st.version, st.params_hash
         )));
     }
-    let pool = U256::from(info.pool);
-    let want = U256::from(public.pool);
-    if pool > want {
+    // What the contract will read: the sealed root of the epoch's version and the parameter set's verifier.
+    let root = chain
+        .view(
+            d.datanets,
+            &DatanetRegistry::rootOfCall::new((datanet_id(&st.datanet), st.version)),
+        )
+        .map_err(|e| {
+            Error::Deployment(format!(
+                "{} v{} is not sealed on-chain ({e}): run `zkattr datanet publish {} --version {}`",
+                st.datanet, st.version, st.datanet, st.version
+            ))
+        })?;
+    if root != u256_of(&public.datanet_root) {
         return Err(Error::Deployment(format!(
-            "epoch {epoch}'s pool is {pool} on-chain, more than the proof's {want}: prove again with --pool {pool}"
+            "{} v{} is sealed on-chain with root 0x{root:064x}, the proof is for {}",
+            st.datanet,
+            st.version,
+            field::to_hex(&public.datanet_root)
         )));
     }
+    chain
+        .view(
+            d.params,
+            &ParamsRegistry::activeVerifierCall::new((params_hash,)),
+        )
+        .map_err(|e| Error::Deployment(format!("parameter set {}: {e}", st.params_hash)))?;
+    let pool = U256::from(info.pool);
+    let want = U256::from(public.pool);
     if pool < want {
         let missing = want - pool;
         let r = chain.transact(
@@ -506,6 +539,20 @@ pub fn settle(
             "funding the pool",
         )?;
         out.steps.push((format!("fund {missing}"), r));
+        let funded = U256::from(
+            chain
+                .view(
+                    d.distributor,
+                    &RewardDistributor::epochInfoCall::new((epoch,)),
+                )?
+                .pool,
+        );
+        if funded < want {
+            return Err(Error::Deployment(format!(
+                "epoch {epoch}'s pool is {funded} after sending {missing} more: the reward token delivered less \
+                 than was sent (a fee on transfer?); fund the rest with `fund` or prove with --pool {funded}"
+            )));
+        }
     }
     let commitments = RewardDistributor::Commitments {
         model: u256_of(&public.model_commitment),
@@ -517,6 +564,7 @@ pub fn settle(
         d.distributor,
         &RewardDistributor::settleCall::new((
             epoch,
+            want,
             commitments,
             p.list.clone().into(),
             p.proof.clone().into(),

@@ -214,9 +214,9 @@ impl EmbeddedChain {
         }
     }
 
-    /// Mines `blocks` empty blocks and moves the clock `seconds` forward.
+    /// Mines `blocks` empty blocks (at least one) and moves the clock `seconds` forward.
     pub fn advance(&mut self, blocks: u64, seconds: u64) -> Result<()> {
-        self.state.block += blocks;
+        self.state.block += blocks.max(1);
         self.state.timestamp += seconds;
         self.save()
     }

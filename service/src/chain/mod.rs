@@ -123,6 +123,14 @@ impl Chain {
         self.send(from, Some(to), call.abi_encode(), what)
     }
 
+    /// Whether a contract is deployed at `a`.
+    pub fn has_code(&mut self, a: Address) -> Result<bool> {
+        match self {
+            Chain::Embedded(c) => Ok(!c.code(a).is_empty()),
+            Chain::Rpc(c) => c.has_code(a),
+        }
+    }
+
     /// The latest block's timestamp.
     pub fn timestamp(&mut self) -> Result<u64> {
         match self {
@@ -131,8 +139,9 @@ impl Chain {
         }
     }
 
-    /// Moves a development chain forward: `blocks` empty blocks and `seconds` of time (the embedded chain,
-    /// or a node that answers anvil's `anvil_mine` / `evm_increaseTime`).
+    /// Moves a development chain forward: `blocks` empty blocks (at least one, as anvil mines one to apply
+    /// a time change) and `seconds` of time (the embedded chain, or a node that answers anvil's
+    /// `anvil_mine` / `evm_increaseTime`).
     pub fn advance(&mut self, blocks: u64, seconds: u64) -> Result<()> {
         match self {
             Chain::Embedded(c) => c.advance(blocks, seconds),

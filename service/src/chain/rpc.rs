@@ -13,6 +13,9 @@ use alloy::{
 use super::{contracts::describe_revert, Receipt};
 use crate::error::{Error, Result};
 
+/// How long to wait for a transaction to be mined.
+const RECEIPT_TIMEOUT_SECS: u64 = 300;
+
 /// A node at a URL.
 #[derive(Debug)]
 pub struct RpcChain {
@@ -96,6 +99,7 @@ impl RpcChain {
                 .await
                 .map_err(|e| reverted(what, &e))?;
             let receipt = pending
+                .with_timeout(Some(std::time::Duration::from_secs(RECEIPT_TIMEOUT_SECS)))
                 .get_receipt()
                 .await
                 .map_err(|e| Error::Chain(format!("{what}: waiting for the receipt: {e}")))?;
@@ -131,6 +135,16 @@ impl RpcChain {
             .block_on(async { provider.call(tx).await })
             .map(|b| b.to_vec())
             .map_err(|e| reverted(what, &e))
+    }
+
+    /// Whether a contract is deployed at `a`.
+    pub fn has_code(&mut self, a: Address) -> Result<bool> {
+        let provider = ProviderBuilder::new().connect_http(self.url.clone());
+        let code = self
+            .rt
+            .block_on(async { provider.get_code_at(a).await })
+            .map_err(|e| unreachable_node(self.url.as_str(), e))?;
+        Ok(!code.is_empty())
     }
 
     /// The latest block's timestamp.

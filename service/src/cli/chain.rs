@@ -203,7 +203,7 @@ impl PublishCmd {
         let nets = Datanets::open(&ctx.home)?;
         let sealed = nets.version(&self.name, self.version)?;
         let (mut chain, key) = self.chain.open(&ctx.home)?;
-        let d = Deployment::load(&ctx.home, &chain)?;
+        let d = Deployment::load(&ctx.home, &mut chain)?;
         let root = zkattr_circuits::field::from_hex(&sealed.root)?;
         let sent = deploy::publish_datanet(
             &mut chain,
@@ -251,7 +251,7 @@ impl SettleCmd {
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let p = ProofDir::read(&self.dir)?;
         let (mut chain, key) = self.chain.open(&ctx.home)?;
-        let d = Deployment::load(&ctx.home, &chain)?;
+        let d = Deployment::load(&ctx.home, &mut chain)?;
         let s = deploy::settle(&mut chain, &key, &d, &p)?;
         let root = format!("0x{}", hex::encode(s.reward_root));
         Ok(Output {
@@ -290,7 +290,7 @@ impl ClaimCmd {
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let p = ProofDir::read(&self.dir)?;
         let (mut chain, key) = self.chain.open(&ctx.home)?;
-        let d = Deployment::load(&ctx.home, &chain)?;
+        let d = Deployment::load(&ctx.home, &mut chain)?;
         let (amount, r) = deploy::claim(&mut chain, &key, &d, &p)?;
         let balance = deploy::reward_balance(&mut chain, &d, key.address())?;
         Ok(Output {
@@ -343,7 +343,7 @@ impl StatusCmd {
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let (mut chain, key) = self.chain.open(&ctx.home)?;
         let time = chain.timestamp()?;
-        let d = Deployment::load(&ctx.home, &chain).ok();
+        let d = Deployment::load(&ctx.home, &mut chain).ok();
         Ok(Output {
             text: format!(
                 "{}; latest block time {time}; key {}\n{}",

@@ -126,7 +126,7 @@ impl DelegateCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let (mut chain, key) = self.chain.open(&ctx.home)?;
-        let d = Deployment::load(&ctx.home, &chain)?;
+        let d = Deployment::load(&ctx.home, &mut chain)?;
         let to = match &self.to {
             Some(s) => s
                 .parse::<Address>()
@@ -186,7 +186,7 @@ impl ProposeCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let (mut chain, key) = self.chain.open(&ctx.home)?;
-        let mut d = Deployment::load(&ctx.home, &chain)?;
+        let mut d = Deployment::load(&ctx.home, &mut chain)?;
         let (call, summary) = match (&self.params, &self.deactivate) {
             (Some(file), _) => {
                 let params = super::params::load(Some(file))?;
@@ -313,7 +313,7 @@ impl VoteCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let (mut chain, key) = self.chain.open(&ctx.home)?;
-        let d = Deployment::load(&ctx.home, &chain)?;
+        let d = Deployment::load(&ctx.home, &mut chain)?;
         let id = parse_id(&self.id)?;
         let r = chain.transact(
             &key,
@@ -352,7 +352,7 @@ enum Step {
 impl IdCmd {
     fn send(&self, ctx: &Ctx, step: Step) -> Result<Output> {
         let (mut chain, key) = self.chain.open(&ctx.home)?;
-        let d = Deployment::load(&ctx.home, &chain)?;
+        let d = Deployment::load(&ctx.home, &mut chain)?;
         let p = load_record(ctx, &chain, &self.id)?;
         let desc = keccak256(p.description.as_bytes());
         let (data, what) = match step {
@@ -394,7 +394,7 @@ impl IdCmd {
 
     fn status(&self, ctx: &Ctx) -> Result<Output> {
         let mut chain = Chain::open(&ctx.home, self.chain.rpc_url.as_deref())?;
-        let d = Deployment::load(&ctx.home, &chain)?;
+        let d = Deployment::load(&ctx.home, &mut chain)?;
         let id = parse_id(&self.id)?;
         let state = chain.view(d.governor, &ZkattrGovernor::stateCall::new((id,)))?;
         let state = STATES.get(state as usize).copied().unwrap_or("?");

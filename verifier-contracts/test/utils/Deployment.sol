@@ -23,6 +23,9 @@ abstract contract Deployment is Test {
     address internal constant GUARDIAN = address(0x6a7d);
     address internal constant TREASURY = address(0x7ea5);
     uint64 internal constant WINDOW = 30 days;
+    /// The sealed version the fixture's epoch is for, and the root of the version before it.
+    uint64 internal constant VERSION = 2;
+    uint256 internal constant DECOY_ROOT = 12345;
 
     /// Nonce 1: the token.
     function _deployToken() internal virtual returns (IERC20);
@@ -40,10 +43,13 @@ abstract contract Deployment is Test {
         );
         vm.chainId(F.CHAIN_ID);
         datanet = datanets.register("sample");
+        // Version 1 is another snapshot: the epoch is for version 2, whose root the proof was made for, so a
+        // distributor that read the wrong version's root would fail every settlement below.
+        datanets.seal(datanet, DECOY_ROOT, F.ITEMS);
         datanets.seal(datanet, F.DATANET_ROOT, F.ITEMS);
         params.setVerifier(F.PARAMS_HASH, verifier, true);
         vm.prank(OPERATOR);
-        dist.openEpoch(F.EPOCH, datanet, 1, F.PARAMS_HASH);
+        dist.openEpoch(F.EPOCH, datanet, VERSION, F.PARAMS_HASH);
         token.approve(address(dist), type(uint256).max);
         dist.fund(F.EPOCH, F.POOL);
     }
@@ -61,7 +67,7 @@ abstract contract Deployment is Test {
 
     function settleFixture() internal {
         vm.prank(OPERATOR);
-        dist.settle(F.EPOCH, commitments(), F.rewardList(), F.proof());
+        dist.settle(F.EPOCH, F.POOL, commitments(), F.rewardList(), F.proof());
     }
 
     /// The list's entries.
