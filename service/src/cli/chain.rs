@@ -53,7 +53,21 @@ pub fn operator_key(home: &Path) -> Result<PrivateKeySigner> {
     let path = home.join("chain").join("operator.key");
     if !path.exists() {
         let key = PrivateKeySigner::random();
-        super::datanet::write_atomic(&path, &format!("0x{}\n", hex::encode(key.to_bytes())))?;
+        let dir = home.join("chain");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // A private key: created readable by its owner only, then renamed into place whole.
+        let tmp = dir.join(".operator.key.tmp");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        std::io::Write::write_all(
+            &mut f,
+            format!("0x{}\n", hex::encode(key.to_bytes())).as_bytes(),
+        )
+        .map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     }
     chain::read_key(&path)
 }
@@ -389,5 +403,25 @@ impl AdvanceCmd {
             ),
             json: json!({"timestamp": time}),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_operator_key_is_created_once_and_private() {
+        let home = tempfile::tempdir().unwrap();
+        let a = super::operator_key(home.path()).unwrap();
+        let b = super::operator_key(home.path()).unwrap();
+        assert_eq!(a.address(), b.address(), "the same key on every use");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(home.path().join("chain/operator.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+        }
     }
 }
