@@ -44,6 +44,19 @@ pub struct EmbeddedChain {
     state: State,
 }
 
+/// The error of a transaction or call that reverted or halted.
+fn failure(what: &str, result: ExecutionResult) -> Error {
+    let reason = match result {
+        ExecutionResult::Revert { output, .. } => describe_revert(&output),
+        ExecutionResult::Halt { reason, .. } => format!("halted: {reason:?}"),
+        ExecutionResult::Success { .. } => "succeeded".into(),
+    };
+    Error::Reverted {
+        what: what.into(),
+        reason,
+    }
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -172,14 +185,7 @@ impl EmbeddedChain {
                     .map(|l| Log::new_unchecked(l.address, l.data.topics().to_vec(), l.data.data))
                     .collect(),
             }),
-            ExecutionResult::Revert { output, .. } => Err(Error::Reverted {
-                what: what.into(),
-                reason: describe_revert(&output),
-            }),
-            ExecutionResult::Halt { reason, .. } => Err(Error::Reverted {
-                what: what.into(),
-                reason: format!("halted: {reason:?}"),
-            }),
+            failed => Err(failure(what, failed)),
         }
     }
 
@@ -203,14 +209,7 @@ impl EmbeddedChain {
             .map_err(|e| Error::Chain(format!("{what}: the EVM refused the call: {e:?}")))?;
         match out.result {
             ExecutionResult::Success { output, .. } => Ok(output.into_data().to_vec()),
-            ExecutionResult::Revert { output, .. } => Err(Error::Reverted {
-                what: what.into(),
-                reason: describe_revert(&output),
-            }),
-            ExecutionResult::Halt { reason, .. } => Err(Error::Reverted {
-                what: what.into(),
-                reason: format!("halted: {reason:?}"),
-            }),
+            failed => Err(failure(what, failed)),
         }
     }
 
