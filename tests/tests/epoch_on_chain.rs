@@ -29,18 +29,18 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const ITEMS: usize = 8;
 const POOL: &str = "1000000000000000000000";
 
-fn run(home: &Path, args: &[&str]) -> Result<Value, String> {
+fn run<A: AsRef<str> + std::fmt::Debug>(home: &Path, args: &[A]) -> Result<Value, String> {
     let mut argv = vec!["zkattr", "--json", "--home", home.to_str().unwrap()];
-    argv.extend_from_slice(args);
+    argv.extend(args.iter().map(AsRef::as_ref));
     let cli = Cli::try_parse_from(&argv).map_err(|e| e.to_string())?;
     cli.run().map(|o| o.json).map_err(|e| e.to_string())
 }
 
-fn ok(home: &Path, args: &[&str]) -> Value {
+fn ok<A: AsRef<str> + std::fmt::Debug>(home: &Path, args: &[A]) -> Value {
     run(home, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
-fn refused(home: &Path, args: &[&str], why: &str) {
+fn refused<A: AsRef<str> + std::fmt::Debug>(home: &Path, args: &[A], why: &str) {
     match run(home, args) {
         Ok(v) => panic!("{args:?} succeeded: {v}"),
         Err(e) => assert!(e.contains(why), "{args:?}: expected {why:?}, got: {e}"),
@@ -108,16 +108,8 @@ fn epoch(tmp: &Path, rpc: Option<&str>, operator: &[u8]) {
             .chain(chain_args.iter().map(|a| a.to_string()))
             .collect()
     };
-    let strs = |v: &[String]| {
-        v.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\u{0}")
-    };
-    let go = |v: Vec<String>| ok(&home, &strs(&v).split('\u{0}').collect::<Vec<_>>());
-    let deny = |v: Vec<String>, why: &str| {
-        refused(&home, &strs(&v).split('\u{0}').collect::<Vec<_>>(), why)
-    };
+    let go = |v: Vec<String>| ok(&home, &v);
+    let deny = |v: Vec<String>, why: &str| refused(&home, &v, why);
 
     let d = go(call(with(
         &[

@@ -355,18 +355,14 @@ pub fn publish_datanet(
         Err(e) => return Err(e),
     };
     let want = u256_of(root);
-    for v in 1..=version.min(versions) {
-        if v == version {
-            let have = chain.view(d.datanets, &DatanetRegistry::rootOfCall::new((id, v)))?;
-            if have != want {
-                return Err(Error::Deployment(format!(
-                    "version {v} of {name:?} is sealed on-chain with root 0x{have:064x}, this home has {}",
-                    field::to_hex(root)
-                )));
-            }
-        }
-    }
     if version <= versions {
+        let have = chain.view(d.datanets, &DatanetRegistry::rootOfCall::new((id, version)))?;
+        if have != want {
+            return Err(Error::Deployment(format!(
+                "version {version} of {name:?} is sealed on-chain with root 0x{have:064x}, this home has {}",
+                field::to_hex(root)
+            )));
+        }
         return Ok(sent);
     }
     if version != versions + 1 {
