@@ -8,5 +8,15 @@ scripts/setup-minilm.sh
 scripts/setup-contracts.sh
 echo "== forge test (verifier-contracts/)"
 verifier-contracts/bin/forge test
+# The coordinator's storage tests run on SQLite and, with a throwaway server from Debian's postgresql package,
+# on PostgreSQL too (CI requires it: ZKATTR_REQUIRE_POSTGRES=1).
+if [ -z "${ZKATTR_TEST_POSTGRES_URL:-}" ]; then
+    if pg=$(scripts/postgres-test.sh start); then
+        eval "$pg"
+        trap 'scripts/postgres-test.sh stop' EXIT
+    else
+        echo "== PostgreSQL not found: the storage tests run on SQLite only (apt-get install postgresql)"
+    fi
+fi
 echo "== cargo test"
 cargo test --workspace --release "$@"

@@ -16,6 +16,7 @@
 
 pub mod chain;
 pub mod cli;
+pub mod coord;
 pub mod datanet;
 pub mod db;
 pub mod epoch;

@@ -1,0 +1,991 @@
+//! The coordinator's durable state: workers, the job queue with its leases, and the fee ledger.
+//!
+//! One code path serves SQLite (embedded, the default: `sqlite://<home>/coordinator.db`) and PostgreSQL
+//! (`postgres://…`, for deployments across machines), through sqlx's `Any` driver. The SQL is the subset both
+//! understand: `$n` placeholders, `BIGINT` and `TEXT` columns, `RETURNING`; the one difference (how an
+//! auto-numbered key is declared) is filled in per database by [`Dialect`]. Times are milliseconds since
+//! the Unix epoch, passed in by the caller, so tests can move the clock.
+//!
+//! # Jobs and leases
+//! A job is `queued`, `leased`, `done` or `failed`. A worker leases the oldest queued job of a kind it can
+//! run (whose prerequisite job, if any, is done), or a leased job whose lease has expired (its worker died).
+//! Every lease gets a fresh random lease id; heartbeats, results and failures must name it, so a worker whose
+//! lease expired and was taken over can no longer act on the job. Taking a lease is one conditional `UPDATE`
+//! (`… WHERE id = $n AND <still leasable>`) whose row count says who won, which is race-free on both
+//! databases without table locks. Accepting a result moves the job to `done` and records the worker's fee in
+//! one transaction; the fee ledger's key is the job, so a job is paid at most once whatever happens.
+//!
+//! A job is tried at most `max_attempts` times (leases taken); when its last lease expires or fails it becomes
+//! `failed` with the reason.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
+
+/// Errors of the coordinator's store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed or could not be reached.
+    #[error("coordinator database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The database URL names a database this build cannot use.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// The database was migrated by a newer zkattr.
+    #[error("coordinator database schema version {found} is newer than this zkattr understands ({supported})")]
+    SchemaTooNew {
+        /// Version found.
+        found: i64,
+        /// Newest version known to this build.
+        supported: i64,
+    },
+    /// No such job.
+    #[error("no job {0}")]
+    NoSuchJob(i64),
+    /// No such worker.
+    #[error("no worker {0} is registered")]
+    NoSuchWorker(String),
+    /// The lease named is not (or no longer) the job's current lease by this worker.
+    #[error("job {job}: lease {lease} is not held by {worker} (expired and taken over, or never granted)")]
+    LeaseLost {
+        /// The job.
+        job: i64,
+        /// The lease id given.
+        lease: String,
+        /// The worker acting.
+        worker: String,
+    },
+    /// Stored data zkattr never writes.
+    #[error("coordinator database holds an unexpected value: {0}")]
+    Corrupt(String),
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// SQLite, embedded.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect of a database URL.
+    pub fn of_url(url: &str) -> StoreResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Dialect::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Dialect::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// A migration's SQL with the per-database parts filled in.
+    fn ddl(self, sql: &str) -> String {
+        let serial = match self {
+            Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Dialect::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        };
+        sql.replace("{serial}", serial)
+    }
+}
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Fine-tune the model and compute the attribution artifact.
+    Train,
+    /// Prove the epoch's reward allocation.
+    Prove,
+}
+
+impl JobKind {
+    /// Every kind.
+    pub const ALL: [JobKind; 2] = [JobKind::Train, JobKind::Prove];
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Train => "train",
+            JobKind::Prove => "prove",
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "train" => Ok(JobKind::Train),
+            "prove" => Ok(JobKind::Prove),
+            _ => Err(format!("unknown job kind {s:?} (train, prove)")),
+        }
+    }
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker holds a lease on it.
+    Leased,
+    /// Its result was accepted.
+    Done,
+    /// It failed for good.
+    Failed,
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl JobState {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Leased => "leased",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "queued" => Ok(JobState::Queued),
+            "leased" => Ok(JobState::Leased),
+            "done" => Ok(JobState::Done),
+            "failed" => Ok(JobState::Failed),
+            _ => Err(format!("unknown job state {s:?}")),
+        }
+    }
+}
+
+/// A new job.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The epoch it belongs to (the coordinator's key for it).
+    pub epoch: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// Its inputs, as the worker receives them.
+    pub spec: serde_json::Value,
+    /// A job that must be done before this one can be leased.
+    pub after: Option<i64>,
+    /// How many leases it may take before it fails for good (at least 1).
+    pub max_attempts: u32,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// Its number.
+    pub id: i64,
+    /// Its epoch.
+    pub epoch: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// Its inputs.
+    pub spec: serde_json::Value,
+    /// The job it waits for.
+    pub after: Option<i64>,
+    /// Where it stands.
+    pub state: JobState,
+    /// Leases taken so far.
+    pub attempts: i64,
+    /// Leases allowed.
+    pub max_attempts: i64,
+    /// The worker holding (or last holding) it.
+    pub worker: Option<String>,
+    /// When the current lease runs out (ms).
+    pub lease_until: Option<i64>,
+    /// The worker's last progress report.
+    pub progress: Option<serde_json::Value>,
+    /// The accepted result (a content address in the artifact store).
+    pub result: Option<String>,
+    /// Why it last failed or was rejected.
+    pub error: Option<String>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last changed (ms).
+    pub updated_at: i64,
+}
+
+/// A lease granted to a worker.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lease {
+    /// The job.
+    pub job: i64,
+    /// The lease's id, to be named by every later call about it.
+    pub lease_id: String,
+    /// What to do.
+    pub kind: JobKind,
+    /// The job's epoch.
+    pub epoch: String,
+    /// Its inputs.
+    pub spec: serde_json::Value,
+    /// Which attempt this is (1 for the first lease).
+    pub attempt: i64,
+    /// When the lease runs out unless renewed by a heartbeat (ms).
+    pub until: i64,
+}
+
+/// A registered worker and its record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Worker {
+    /// Its address (lowercase hex), the key that signs its requests.
+    pub address: String,
+    /// What it advertises (backend, GPU model, memory), as it sent it.
+    pub capabilities: serde_json::Value,
+    /// First registered (ms).
+    pub registered_at: i64,
+    /// Last heard from (ms).
+    pub last_seen: i64,
+    /// Results accepted.
+    pub accepted: i64,
+    /// Results rejected (invalid proofs and the like).
+    pub rejected: i64,
+    /// Jobs it reported as failed.
+    pub failed: i64,
+}
+
+/// One paid job in the fee ledger.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Fee {
+    /// The job.
+    pub job: i64,
+    /// The worker paid.
+    pub worker: String,
+    /// The fee, in the token's base units (decimal).
+    pub amount: String,
+    /// When it was accepted (ms).
+    pub at: i64,
+}
+
+/// Migrations, applied in order, each in one transaction; `schema_migrations` records those run.
+const MIGRATIONS: &[&str] = &[
+    // 1: workers, jobs, their history, the fee ledger.
+    r#"
+    CREATE TABLE workers (
+        address       TEXT PRIMARY KEY,
+        capabilities  TEXT NOT NULL,
+        registered_at BIGINT NOT NULL,
+        last_seen     BIGINT NOT NULL,
+        accepted      BIGINT NOT NULL DEFAULT 0,
+        rejected      BIGINT NOT NULL DEFAULT 0,
+        failed        BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE jobs (
+        id           {serial},
+        epoch        TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        spec         TEXT NOT NULL,
+        after_job    BIGINT REFERENCES jobs(id),
+        state        TEXT NOT NULL,
+        attempts     BIGINT NOT NULL DEFAULT 0,
+        max_attempts BIGINT NOT NULL,
+        worker       TEXT REFERENCES workers(address),
+        lease_id     TEXT,
+        lease_until  BIGINT,
+        progress     TEXT,
+        result       TEXT,
+        error        TEXT,
+        created_at   BIGINT NOT NULL,
+        updated_at   BIGINT NOT NULL
+    );
+    CREATE INDEX jobs_by_state ON jobs (state, kind, id);
+    CREATE INDEX jobs_by_epoch ON jobs (epoch, id);
+    CREATE TABLE job_events (
+        id     {serial},
+        job    BIGINT NOT NULL REFERENCES jobs(id),
+        at     BIGINT NOT NULL,
+        worker TEXT,
+        event  TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX job_events_by_job ON job_events (job, id);
+    CREATE TABLE fees (
+        job    BIGINT PRIMARY KEY REFERENCES jobs(id),
+        worker TEXT NOT NULL REFERENCES workers(address),
+        amount TEXT NOT NULL,
+        at     BIGINT NOT NULL
+    );
+    CREATE INDEX fees_by_worker ON fees (worker, job)
+    "#,
+];
+
+/// The coordinator's store: a pool of connections to SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+const JOB_COLUMNS: &str =
+    "id, epoch, kind, spec, after_job, state, attempts, max_attempts, worker, \
+    lease_until, progress, result, error, created_at, updated_at";
+
+/// The condition under which a job can be leased at time `$now` (its parameter number is spliced in).
+fn leasable(now: &str) -> String {
+    format!(
+        "(attempts < max_attempts AND (state = 'queued' OR (state = 'leased' AND lease_until < {now})) \
+         AND (after_job IS NULL OR after_job IN (SELECT id FROM jobs WHERE state = 'done')))"
+    )
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH`, created if missing, or `postgres://…`) and migrates it.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let dialect = Dialect::of_url(url)?;
+        sqlx::any::install_default_drivers();
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_string(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(match dialect {
+                Dialect::Sqlite => 4,
+                Dialect::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // Durable commits, writers wait for each other rather than fail, keys enforced.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let store = Store { pool, dialect };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The database behind this store.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Applies the migrations not yet applied. Safe to run from several processes at once on PostgreSQL
+    /// (an advisory lock serialises them); on SQLite the write transaction does.
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            // Any constant key: only zkattr migrations take it.
+            tx.execute("SELECT pg_advisory_xact_lock(7283640113)")
+                .await?;
+        } else {
+            // Take the write lock now, so two processes cannot both read version 0.
+            tx.execute("CREATE TABLE IF NOT EXISTS schema_lock (x BIGINT)")
+                .await?;
+            tx.execute("DELETE FROM schema_lock").await?;
+        }
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .await?;
+        let found: i64 = sqlx::query(
+            "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM schema_migrations",
+        )
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("v")?;
+        let supported = MIGRATIONS.len() as i64;
+        if found > supported {
+            return Err(StoreError::SchemaTooNew { found, supported });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            for statement in self.dialect.ddl(sql).split(';') {
+                if !statement.trim().is_empty() {
+                    // Migration text is a constant of this file.
+                    tx.execute(AssertSqlSafe(statement.to_string())).await?;
+                }
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(i as i64 + 1)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Registers `address` with its capabilities, or updates them when already registered.
+    pub async fn register_worker(
+        &self,
+        address: &str,
+        capabilities: &serde_json::Value,
+        now: i64,
+    ) -> StoreResult<Worker> {
+        sqlx::query(
+            "INSERT INTO workers (address, capabilities, registered_at, last_seen) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (address) DO UPDATE SET capabilities = $2, last_seen = $3",
+        )
+        .bind(address)
+        .bind(capabilities.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.worker(address).await
+    }
+
+    /// The record of worker `address`.
+    pub async fn worker(&self, address: &str) -> StoreResult<Worker> {
+        let row = sqlx::query(
+            "SELECT address, capabilities, registered_at, last_seen, accepted, rejected, failed \
+             FROM workers WHERE address = $1",
+        )
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchWorker(address.to_string()))?;
+        Ok(Worker {
+            address: row.try_get("address")?,
+            capabilities: json_column(&row, "capabilities")?,
+            registered_at: row.try_get("registered_at")?,
+            last_seen: row.try_get("last_seen")?,
+            accepted: row.try_get("accepted")?,
+            rejected: row.try_get("rejected")?,
+            failed: row.try_get("failed")?,
+        })
+    }
+
+    /// Every registered worker, by address.
+    pub async fn workers(&self) -> StoreResult<Vec<Worker>> {
+        let addresses: Vec<String> = sqlx::query("SELECT address FROM workers ORDER BY address")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("address"))
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            out.push(self.worker(&a).await?);
+        }
+        Ok(out)
+    }
+
+    /// Queues a job; returns its number.
+    pub async fn enqueue(&self, job: &NewJob, now: i64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO jobs (epoch, kind, spec, after_job, state, max_attempts, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING id",
+        )
+        .bind(&job.epoch)
+        .bind(job.kind.as_str())
+        .bind(job.spec.to_string())
+        .bind(job.after)
+        .bind(i64::from(job.max_attempts.max(1)))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        self.event(id, now, None, "queued", None).await?;
+        Ok(id)
+    }
+
+    /// Job `id`.
+    pub async fn job(&self, id: i64) -> StoreResult<Job> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NoSuchJob(id))?;
+        job_of_row(&row)
+    }
+
+    /// The jobs of `epoch`, oldest first.
+    pub async fn epoch_jobs(&self, epoch: &str) -> StoreResult<Vec<Job>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE epoch = $1 ORDER BY id"
+        )))
+        .bind(epoch)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(job_of_row)
+        .collect()
+    }
+
+    /// Leases the oldest leasable job of one of `kinds` to registered worker `worker` for `ttl_ms`, or
+    /// `None` when there is none. First fails the jobs whose last allowed lease has expired.
+    pub async fn lease(
+        &self,
+        worker: &str,
+        kinds: &[JobKind],
+        now: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<Option<Lease>> {
+        self.fail_exhausted(now).await?;
+        let touched = sqlx::query("UPDATE workers SET last_seen = $1 WHERE address = $2")
+            .bind(now)
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        if touched.rows_affected() == 0 {
+            return Err(StoreError::NoSuchWorker(worker.to_string()));
+        }
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let kind_list = (0..kinds.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let select = format!(
+            "SELECT id FROM jobs WHERE {} AND kind IN ({kind_list}) ORDER BY id LIMIT 16",
+            leasable("$1")
+        );
+        // Another worker may win a candidate between the SELECT and the UPDATE: try the next one, and
+        // look again while candidates were all taken.
+        for _ in 0..8 {
+            let mut query = sqlx::query(AssertSqlSafe(select.clone())).bind(now);
+            for k in kinds {
+                query = query.bind(k.as_str());
+            }
+            let candidates: Vec<i64> = query
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+            if candidates.is_empty() {
+                return Ok(None);
+            }
+            for id in candidates {
+                let lease_id = new_lease_id();
+                let until = now.saturating_add(ttl_ms);
+                let taken = sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE jobs SET state = 'leased', worker = $1, lease_id = $2, lease_until = $3, \
+                     attempts = attempts + 1, progress = NULL, updated_at = $4 \
+                     WHERE id = $5 AND {}",
+                    leasable("$4")
+                )))
+                .bind(worker)
+                .bind(&lease_id)
+                .bind(until)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                if taken.rows_affected() == 1 {
+                    let job = self.job(id).await?;
+                    self.event(
+                        id,
+                        now,
+                        Some(worker),
+                        "leased",
+                        Some(&format!("attempt {}", job.attempts)),
+                    )
+                    .await?;
+                    return Ok(Some(Lease {
+                        job: id,
+                        lease_id,
+                        kind: job.kind,
+                        epoch: job.epoch,
+                        spec: job.spec,
+                        attempt: job.attempts,
+                        until,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Marks `failed` the leased jobs whose lease expired on their last allowed attempt.
+    async fn fail_exhausted(&self, now: i64) -> StoreResult<()> {
+        let ids: Vec<i64> = sqlx::query(
+            "UPDATE jobs SET state = 'failed', error = 'the lease of its last allowed attempt expired', \
+             updated_at = $1 WHERE state = 'leased' AND lease_until < $1 AND attempts >= max_attempts \
+             RETURNING id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        for id in ids {
+            self.event(
+                id,
+                now,
+                None,
+                "failed",
+                Some("lease expired on the last attempt"),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Renews `worker`'s lease `lease_id` on `job` until `now + ttl_ms`, recording `progress`. Returns the
+    /// new expiry; [`StoreError::LeaseLost`] when the lease is no longer this worker's.
+    pub async fn heartbeat(
+        &self,
+        job: i64,
+        lease_id: &str,
+        worker: &str,
+        progress: Option<&serde_json::Value>,
+        now: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<i64> {
+        let until = now.saturating_add(ttl_ms);
+        let renewed = sqlx::query(
+            "UPDATE jobs SET lease_until = $1, progress = COALESCE($2, progress), updated_at = $3 \
+             WHERE id = $4 AND state = 'leased' AND lease_id = $5 AND worker = $6",
+        )
+        .bind(until)
+        .bind(progress.map(|p| p.to_string()))
+        .bind(now)
+        .bind(job)
+        .bind(lease_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        if renewed.rows_affected() != 1 {
+            return Err(self.lease_error(job, lease_id, worker).await);
+        }
+        sqlx::query("UPDATE workers SET last_seen = $1 WHERE address = $2")
+            .bind(now)
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        Ok(until)
+    }
+
+    /// Whether `worker` currently holds lease `lease_id` on `job` (expired or not, as long as nobody took
+    /// it over): the check before a result is examined.
+    pub async fn holds(&self, job: i64, lease_id: &str, worker: &str) -> StoreResult<()> {
+        let row = sqlx::query(
+            "SELECT id FROM jobs WHERE id = $1 AND state = 'leased' AND lease_id = $2 AND worker = $3",
+        )
+        .bind(job)
+        .bind(lease_id)
+        .bind(worker)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(_) => Ok(()),
+            None => Err(self.lease_error(job, lease_id, worker).await),
+        }
+    }
+
+    /// Accepts `worker`'s verified result `result` for `job` under `lease_id`, paying `fee` (decimal base
+    /// units), and queues `then` (jobs that follow from it) in the same transaction.
+    pub async fn accept(
+        &self,
+        job: i64,
+        lease_id: &str,
+        worker: &str,
+        result: &str,
+        fee: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'done', result = $1, error = NULL, lease_until = NULL, updated_at = $2 \
+             WHERE id = $3 AND state = 'leased' AND lease_id = $4 AND worker = $5",
+        )
+        .bind(result)
+        .bind(now)
+        .bind(job)
+        .bind(lease_id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            drop(tx);
+            return Err(self.lease_error(job, lease_id, worker).await);
+        }
+        sqlx::query("INSERT INTO fees (job, worker, amount, at) VALUES ($1, $2, $3, $4)")
+            .bind(job)
+            .bind(worker)
+            .bind(fee)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE workers SET accepted = accepted + 1, last_seen = $1 WHERE address = $2",
+        )
+        .bind(now)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, job, now, Some(worker), "accepted", Some(result)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rejects `worker`'s result for `job` (it did not verify): counted against the worker, and the job goes
+    /// back to the queue (or fails for good after its last attempt).
+    pub async fn reject(
+        &self,
+        job: i64,
+        lease_id: &str,
+        worker: &str,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<JobState> {
+        self.release(
+            job, lease_id, worker, reason, now, "rejected", "rejected", true,
+        )
+        .await
+    }
+
+    /// Records `worker`'s report that `job` failed. A `transient` failure puts the job back in the queue
+    /// (until its attempts run out); a permanent one fails it now.
+    pub async fn fail(
+        &self,
+        job: i64,
+        lease_id: &str,
+        worker: &str,
+        reason: &str,
+        transient: bool,
+        now: i64,
+    ) -> StoreResult<JobState> {
+        let event = if transient {
+            "failed-transient"
+        } else {
+            "failed"
+        };
+        self.release(
+            job, lease_id, worker, reason, now, "failed", event, transient,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn release(
+        &self,
+        job: i64,
+        lease_id: &str,
+        worker: &str,
+        reason: &str,
+        now: i64,
+        counter: &str,
+        event: &str,
+        retry: bool,
+    ) -> StoreResult<JobState> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE jobs SET state = CASE WHEN $1 = 1 AND attempts < max_attempts THEN 'queued' ELSE 'failed' END, \
+             lease_id = NULL, lease_until = NULL, error = $2, updated_at = $3 \
+             WHERE id = $4 AND state = 'leased' AND lease_id = $5 AND worker = $6 RETURNING state",
+        )
+        .bind(i64::from(retry))
+        .bind(reason)
+        .bind(now)
+        .bind(job)
+        .bind(lease_id)
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.lease_error(job, lease_id, worker).await);
+        };
+        let state: String = row.try_get("state")?;
+        // `counter` is one of two fixed column names, never input.
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE workers SET {counter} = {counter} + 1, last_seen = $1 WHERE address = $2"
+        )))
+        .bind(now)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, job, now, Some(worker), event, Some(reason)).await?;
+        tx.commit().await?;
+        state.parse().map_err(StoreError::Corrupt)
+    }
+
+    /// Why `worker` cannot act on `job` with `lease_id`.
+    async fn lease_error(&self, job: i64, lease_id: &str, worker: &str) -> StoreError {
+        match self.job(job).await {
+            Err(e) => e,
+            Ok(_) => StoreError::LeaseLost {
+                job,
+                lease: lease_id.to_string(),
+                worker: worker.to_string(),
+            },
+        }
+    }
+
+    /// The fees paid to `worker`, oldest first.
+    pub async fn fees(&self, worker: &str) -> StoreResult<Vec<Fee>> {
+        sqlx::query("SELECT job, worker, amount, at FROM fees WHERE worker = $1 ORDER BY job")
+            .bind(worker)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Fee {
+                    job: r.try_get("job")?,
+                    worker: r.try_get("worker")?,
+                    amount: r.try_get("amount")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The history of `job`: `(at, worker, event, detail)`, oldest first.
+    pub async fn job_events(
+        &self,
+        job: i64,
+    ) -> StoreResult<Vec<(i64, Option<String>, String, Option<String>)>> {
+        sqlx::query("SELECT at, worker, event, detail FROM job_events WHERE job = $1 ORDER BY id")
+            .bind(job)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("at")?,
+                    r.try_get("worker")?,
+                    r.try_get("event")?,
+                    r.try_get("detail")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Counts of jobs by state, for metrics.
+    pub async fn job_counts(&self) -> StoreResult<Vec<(JobKind, JobState, i64)>> {
+        sqlx::query(
+            "SELECT kind, state, CAST(COUNT(*) AS BIGINT) AS n FROM jobs GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let kind: String = r.try_get("kind")?;
+            let state: String = r.try_get("state")?;
+            Ok((
+                kind.parse().map_err(StoreError::Corrupt)?,
+                state.parse().map_err(StoreError::Corrupt)?,
+                r.try_get("n")?,
+            ))
+        })
+        .collect()
+    }
+
+    async fn event(
+        &self,
+        job: i64,
+        at: i64,
+        worker: Option<&str>,
+        event: &str,
+        detail: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_event(&mut tx, job, at, worker, event, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job: i64,
+    at: i64,
+    worker: Option<&str>,
+    event: &str,
+    detail: Option<&str>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO job_events (job, at, worker, event, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(job)
+    .bind(at)
+    .bind(worker)
+    .bind(event)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn json_column(row: &AnyRow, column: &str) -> StoreResult<serde_json::Value> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn job_of_row(row: &AnyRow) -> StoreResult<Job> {
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    let progress: Option<String> = row.try_get("progress")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        epoch: row.try_get("epoch")?,
+        kind: kind.parse().map_err(StoreError::Corrupt)?,
+        spec: json_column(row, "spec")?,
+        after: row.try_get("after_job")?,
+        state: state.parse().map_err(StoreError::Corrupt)?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        worker: row.try_get("worker")?,
+        lease_until: row.try_get("lease_until")?,
+        progress: progress
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("progress: {e}")))?,
+        result: row.try_get("result")?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// A fresh lease id: 128 random bits, hex.
+fn new_lease_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
