@@ -143,6 +143,9 @@ pub enum Error {
     /// An epoch proof directory is inconsistent or its proof does not verify.
     #[error("the epoch proof is not valid: {0}")]
     ProofInvalid(String),
+    /// The coordinator or a worker failed (prover network).
+    #[error("{0}")]
+    Coordinator(String),
     /// A chain (embedded or over RPC) could not be used.
     #[error("chain: {0}")]
     Chain(String),

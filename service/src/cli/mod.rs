@@ -12,6 +12,7 @@ pub mod datanet;
 pub mod demo;
 pub mod eval;
 pub mod gov;
+pub mod network;
 pub mod params;
 pub mod prove;
 pub mod train;
@@ -64,6 +65,10 @@ pub enum Command {
     /// Governance: delegate, propose a parameter-set change, vote, queue, execute, status.
     #[command(subcommand)]
     Gov(gov::GovCmd),
+    /// Run the prover network's coordinator (HTTP API) until stopped.
+    Serve(network::ServeCmd),
+    /// Work for a coordinator: lease training and proving jobs, return the results.
+    Worker(network::WorkerCmd),
 }
 
 /// What every command needs besides its own arguments.
@@ -105,6 +110,8 @@ impl Cli {
             Command::Claim(c) => c.run(&ctx),
             Command::Chain(c) => c.run(&ctx),
             Command::Gov(c) => c.run(&ctx),
+            Command::Serve(c) => c.run(&ctx),
+            Command::Worker(c) => c.run(&ctx),
         }
     }
 }

@@ -5,7 +5,13 @@
 //! - `x-zkattr-time`: the signing time, milliseconds since the Unix epoch;
 //! - `x-zkattr-signature`: a 65-byte `r ‖ s ‖ v` EIP-191 (`personal_sign`) signature, hex, of the 32-byte
 //!   request digest
-//!   `keccak256("zkattr-request-v1" ‖ 0x00 ‖ METHOD ‖ 0x00 ‖ PATH?QUERY ‖ 0x00 ‖ time (8 bytes, big-endian) ‖ keccak256(body))`.
+//!   `keccak256("zkattr-request-v1" ‖ 0x00 ‖ address (20 bytes) ‖ METHOD ‖ 0x00 ‖ PATH?QUERY ‖ 0x00 ‖
+//!   time (8 bytes, big-endian) ‖ keccak256(body))`.
+//!
+//! A client sends at most one request per signer and millisecond with the same body (the [`Client`]
+//! keeps its signing times strictly increasing), since a second one would be taken for a replay.
+//!
+//! [`Client`]: super::client::Client
 //!
 //! The coordinator accepts a signature only within [`MAX_SKEW_MS`] of its own clock and only once (it keeps
 //! the digests it has seen for that long), so a captured request can be neither replayed nor moved to another
@@ -59,10 +65,18 @@ pub enum AuthError {
 }
 
 /// The digest a request's signature is over.
-pub fn request_digest(method: &str, path_and_query: &str, time_ms: i64, body: &[u8]) -> B256 {
-    let mut b = Vec::with_capacity(TAG.len() + method.len() + path_and_query.len() + 3 + 8 + 32);
+pub fn request_digest(
+    signer: Address,
+    method: &str,
+    path_and_query: &str,
+    time_ms: i64,
+    body: &[u8],
+) -> B256 {
+    let mut b =
+        Vec::with_capacity(TAG.len() + 20 + method.len() + path_and_query.len() + 3 + 8 + 32);
     b.extend_from_slice(TAG);
     b.push(0);
+    b.extend_from_slice(signer.as_slice());
     b.extend_from_slice(method.to_ascii_uppercase().as_bytes());
     b.push(0);
     b.extend_from_slice(path_and_query.as_bytes());
@@ -81,6 +95,7 @@ pub fn sign_request(
     body: &[u8],
 ) -> [(&'static str, String); 3] {
     let digest = alloy_primitives::eip191_hash_message(request_digest(
+        Address::from_private_key(key),
         method,
         path_and_query,
         time_ms,
@@ -175,7 +190,7 @@ pub fn verify_request(
             reason: "s is in the upper half of the curve order (non-canonical)".into(),
         });
     }
-    let digest = request_digest(method, path_and_query, time, body);
+    let digest = request_digest(claimed, method, path_and_query, time, body);
     match sig.recover_address_from_msg(digest) {
         Ok(signer) if signer == claimed => Ok(Verified {
             signer,

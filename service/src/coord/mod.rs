@@ -2,6 +2,12 @@
 //! ([`store`]), served over HTTP to workers, operators and contributors.
 
 pub mod auth;
+pub mod bundle;
+pub mod client;
+pub mod server;
 pub mod store;
+pub mod worker;
 
-pub use store::{Dialect, Job, JobKind, JobState, Lease, NewJob, Store, StoreError, Worker};
+pub use store::{
+    Dialect, EpochRecord, Job, JobKind, JobState, Lease, NewJob, Store, StoreError, Worker,
+};

@@ -59,6 +59,12 @@ pub enum StoreError {
         /// The worker acting.
         worker: String,
     },
+    /// An epoch with this key already exists.
+    #[error("epoch {0} already exists")]
+    EpochExists(String),
+    /// No epoch with this key.
+    #[error("no epoch {0}")]
+    NoSuchEpoch(String),
     /// Stored data zkattr never writes.
     #[error("coordinator database holds an unexpected value: {0}")]
     Corrupt(String),
@@ -335,7 +341,35 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX fees_by_worker ON fees (worker, job)
     "#,
+    // 2: epochs, each with its training and proving job.
+    r#"
+    CREATE TABLE epochs (
+        key          TEXT PRIMARY KEY,
+        request      TEXT NOT NULL,
+        datanet_root TEXT NOT NULL,
+        train_job    BIGINT NOT NULL REFERENCES jobs(id),
+        prove_job    BIGINT NOT NULL REFERENCES jobs(id),
+        created_at   BIGINT NOT NULL
+    )
+    "#,
 ];
+
+/// An epoch as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochRecord {
+    /// Its key.
+    pub key: String,
+    /// The operator's request, as sent.
+    pub request: serde_json::Value,
+    /// The sealed snapshot's root.
+    pub datanet_root: String,
+    /// Its training job.
+    pub train_job: i64,
+    /// Its proving job (after the training job).
+    pub prove_job: i64,
+    /// Created (ms).
+    pub created_at: i64,
+}
 
 /// The coordinator's store: a pool of connections to SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -517,6 +551,102 @@ impl Store {
         let id: i64 = row.try_get("id")?;
         self.event(id, now, None, "queued", None).await?;
         Ok(id)
+    }
+
+    /// Creates epoch `key` with its training job and its proving job (leasable once training is done), in
+    /// one transaction; [`StoreError::EpochExists`] when the key is taken. Returns the two job numbers.
+    pub async fn create_epoch(
+        &self,
+        key: &str,
+        request: &serde_json::Value,
+        datanet_root: &str,
+        spec: &serde_json::Value,
+        max_attempts: u32,
+        now: i64,
+    ) -> StoreResult<(i64, i64)> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT key FROM epochs WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(StoreError::EpochExists(key.to_string()));
+        }
+        let mut ids = [0i64; 2];
+        for (i, kind) in [JobKind::Train, JobKind::Prove].into_iter().enumerate() {
+            let after = (i == 1).then_some(ids[0]);
+            let row = sqlx::query(
+                "INSERT INTO jobs (epoch, kind, spec, after_job, state, max_attempts, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING id",
+            )
+            .bind(key)
+            .bind(kind.as_str())
+            .bind(spec.to_string())
+            .bind(after)
+            .bind(i64::from(max_attempts.max(1)))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids[i] = row.try_get("id")?;
+            insert_event(&mut tx, ids[i], now, None, "queued", None).await?;
+        }
+        // The key's uniqueness also holds between two racing creations: the second INSERT fails.
+        let inserted = sqlx::query(
+            "INSERT INTO epochs (key, request, datanet_root, train_job, prove_job, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key)
+        .bind(request.to_string())
+        .bind(datanet_root)
+        .bind(ids[0])
+        .bind(ids[1])
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::EpochExists(key.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok((ids[0], ids[1]))
+    }
+
+    /// Epoch `key`.
+    pub async fn epoch(&self, key: &str) -> StoreResult<EpochRecord> {
+        let row = sqlx::query(
+            "SELECT key, request, datanet_root, train_job, prove_job, created_at FROM epochs WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchEpoch(key.to_string()))?;
+        Ok(EpochRecord {
+            key: row.try_get("key")?,
+            request: json_column(&row, "request")?,
+            datanet_root: row.try_get("datanet_root")?,
+            train_job: row.try_get("train_job")?,
+            prove_job: row.try_get("prove_job")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    /// Every epoch's key, oldest first.
+    pub async fn epoch_keys(&self) -> StoreResult<Vec<String>> {
+        sqlx::query("SELECT key FROM epochs ORDER BY created_at, key")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get("key")?))
+            .collect()
+    }
+
+    /// Checks the database answers (for `/health`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        Ok(())
     }
 
     /// Job `id`.

@@ -552,6 +552,47 @@ impl Datanets {
             .collect()
     }
 
+    /// The signed records of items `0..items` of sealed `version`, in item order, one JSON line each (the
+    /// import format): with the version list, enough for anyone to rebuild and check the snapshot.
+    pub fn export_records(&self, name: &str, version: u64) -> Result<Vec<String>> {
+        let id = Self::id(&self.conn, name)?;
+        let v = self.version(name, version)?;
+        let mut st = self.conn.prepare(
+            "SELECT idx, contributor, content, label, licence, signature FROM items \
+             WHERE datanet_id = ?1 AND idx < ?2 ORDER BY idx",
+        )?;
+        let rows = st
+            .query_map(params![id, v.items], |r| {
+                Ok((
+                    r.get::<_, u64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(index, contributor, content, label, licence, signature)| {
+                let content: Content = serde_json::from_str(&content).map_err(|e| {
+                    Error::Corrupt(format!("stored content of item {index} is unreadable: {e}"))
+                })?;
+                let signature: [u8; 65] = signature.try_into().map_err(|_| {
+                    Error::Corrupt(format!("stored signature of item {index} is not 65 bytes"))
+                })?;
+                Ok(Record {
+                    contributor: address(&contributor)?,
+                    content,
+                    label,
+                    licence,
+                    signature,
+                }
+                .to_json())
+            })
+            .collect()
+    }
+
     /// Overview of a Datanet.
     pub fn show(&self, name: &str) -> Result<DatanetSummary> {
         let id = Self::id(&self.conn, name)?;

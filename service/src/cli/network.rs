@@ -1,0 +1,186 @@
+//! `zkattr serve` (the coordinator) and `zkattr worker` (a prover renting out its machine).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::{prove::SrsArgs, Ctx, Output};
+use crate::{
+    chain::read_key,
+    coord::{
+        server::{self, App, Config},
+        worker::{self, WorkerConfig},
+        JobKind,
+    },
+    error::{Error, Result},
+};
+
+/// `zkattr serve`
+#[derive(Debug, Args)]
+pub struct ServeCmd {
+    /// Address to listen on (port 0: any free port; the address is printed on standard error).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Job database: `sqlite://FILE` or `postgres://USER@HOST/DB` (default: SQLite in the home).
+    #[arg(long, env = "ZKATTR_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// An operator's address (repeatable): only operators create epochs.
+    #[arg(long = "operator", value_name = "ADDRESS")]
+    pub operators: Vec<String>,
+    /// The KZG setup proofs are checked with.
+    #[command(flatten)]
+    pub srs: SrsArgs,
+    /// Seconds a lease lasts without a heartbeat.
+    #[arg(long, default_value_t = 60)]
+    pub lease_secs: u64,
+    /// Leases a job may take before it fails for good.
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: u32,
+    /// Fee recorded per accepted job, token base units.
+    #[arg(long, default_value_t = 0)]
+    pub fee_per_job: u128,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_body_bytes: usize,
+    /// Signed requests accepted per signer per minute.
+    #[arg(long, default_value_t = 600)]
+    pub rate_per_minute: u32,
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Coordinator(format!("cannot start the async runtime: {e}")))
+}
+
+impl ServeCmd {
+    /// Runs the coordinator until Ctrl-C or SIGTERM.
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        let mut cfg = Config::new(ctx.home.clone(), self.srs.source());
+        if let Some(url) = &self.database_url {
+            cfg.database_url = url.clone();
+        }
+        cfg.operators = self
+            .operators
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e| Error::Coordinator(format!("--operator {a:?}: {e}")))
+            })
+            .collect::<Result<_>>()?;
+        cfg.lease_ttl_ms = (self.lease_secs.max(1) * 1000) as i64;
+        cfg.max_attempts = self.max_attempts.max(1);
+        cfg.fee_per_job = self.fee_per_job;
+        cfg.max_body_bytes = self.max_body_bytes;
+        cfg.rate_per_minute = self.rate_per_minute.max(1);
+        std::fs::create_dir_all(&ctx.home).map_err(|e| Error::io(&ctx.home, e))?;
+        runtime()?.block_on(async {
+            let app = App::open(cfg)
+                .await
+                .map_err(|e| Error::Coordinator(e.to_string()))?;
+            let listener = tokio::net::TcpListener::bind(&self.listen)
+                .await
+                .map_err(|e| {
+                    Error::Coordinator(format!("cannot listen on {}: {e}", self.listen))
+                })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::Coordinator(e.to_string()))?;
+            eprintln!(
+                "zkattr coordinator listening on http://{addr} (database: {:?})",
+                app.store().dialect()
+            );
+            server::serve(app.clone(), listener, stop_signal())
+                .await
+                .map_err(|e| Error::Coordinator(format!("server: {e}")))?;
+            app.store().close().await;
+            Ok(Output {
+                json: json!({"stopped": true, "listen": addr.to_string()}),
+                text: format!("coordinator on {addr} stopped"),
+            })
+        })
+    }
+}
+
+/// `zkattr worker`
+#[derive(Debug, Args)]
+pub struct WorkerCmd {
+    /// The coordinator's URL.
+    #[arg(long, value_name = "URL")]
+    pub coordinator: String,
+    /// The worker's private key file (its identity; fees are recorded for its address).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Kinds of job to take.
+    #[arg(long, value_delimiter = ',', default_value = "train,prove")]
+    pub kinds: Vec<String>,
+    /// The KZG setup (the coordinator's).
+    #[command(flatten)]
+    pub srs: SrsArgs,
+    /// Stop after this many jobs.
+    #[arg(long)]
+    pub max_jobs: Option<usize>,
+}
+
+impl WorkerCmd {
+    /// Runs the worker until Ctrl-C or SIGTERM (or --max-jobs).
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        let key = read_key(&self.key)?;
+        let kinds = self
+            .kinds
+            .iter()
+            .map(|k| k.parse::<JobKind>().map_err(Error::Coordinator))
+            .collect::<Result<Vec<_>>>()?;
+        let cfg = WorkerConfig {
+            coordinator: self.coordinator.clone(),
+            key: key.credential().clone(),
+            home: ctx.home.clone(),
+            kinds,
+            srs: self.srs.source(),
+            max_jobs: self.max_jobs,
+        };
+        let address = key.address();
+        runtime()?.block_on(async {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                stop_signal().await;
+                let _ = tx.send(true);
+            });
+            eprintln!("zkattr worker {address:#x} working for {}", cfg.coordinator);
+            let report = worker::run(cfg, rx).await?;
+            Ok(Output {
+                json: json!({"worker": format!("{address:#x}"), "report": report}),
+                text: format!(
+                    "worker {address:#x} stopped: {} accepted, {} rejected, {} failed",
+                    report.accepted, report.rejected, report.failed
+                ),
+            })
+        })
+    }
+}

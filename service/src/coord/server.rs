@@ -1,0 +1,1118 @@
+//! The coordinator's HTTP API (`zkattr serve`): epochs for operators, job leases for workers, snapshots and
+//! artifacts for anyone to download and check, receipts for contributors; `/health`, `/metrics`
+//! (Prometheus text) and `/openapi.json` (the document lists exactly the routes below: a test checks it).
+//!
+//! Every write is signed by the key it acts for ([`super::auth`]): only an operator named at start-up creates
+//! epochs; a worker registers itself and acts only on the leases it holds. Bodies are size-limited, each
+//! signer is rate-limited, and a bad request gets a 4xx with a message, never internals.
+//!
+//! A worker's result is checked before it is accepted, off the async runtime (a blocking thread, one check
+//! at a time): a training result by re-deriving every feature from its model and the snapshot
+//! (`zkattr recompute`), a proof by verifying it natively and checking that its public inputs are the
+//! epoch's (chain, contract, epoch, pool, snapshot root, parameters) and the accepted training result's
+//! commitments. Anything else is rejected and counted against the worker.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy_primitives::Address;
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, MatchedPath, Path, Request, State},
+    http::{header, HeaderMap, Method, StatusCode, Uri},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use zkattr_circuits::{field, params::GovernanceParams};
+
+use super::auth::{self, AuthError, ReplayGuard, SignedHeaders};
+use super::bundle::{Artifacts, Bundle};
+use super::store::{now_ms, JobKind, JobState, Lease, Store, StoreError};
+use crate::datanet::Datanets;
+use crate::proving::{self, SrsSource, StatementFile};
+
+/// How the coordinator runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Its home: the Datanets it serves, the artifact store, keys.
+    pub home: PathBuf,
+    /// The job database (`sqlite://…` or `postgres://…`).
+    pub database_url: String,
+    /// The operators: only they create epochs.
+    pub operators: Vec<Address>,
+    /// The KZG setup proofs are made and checked with.
+    pub srs: SrsSource,
+    /// How long a lease lasts without a heartbeat.
+    pub lease_ttl_ms: i64,
+    /// Leases a job may take before it fails for good.
+    pub max_attempts: u32,
+    /// The fee recorded per accepted job (token base units, decimal).
+    pub fee_per_job: u128,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Signed requests accepted per signer per minute.
+    pub rate_per_minute: u32,
+}
+
+impl Config {
+    /// The defaults for `home`: SQLite under it, 60 s leases, 3 attempts, 64 MiB bodies, 600 requests/min.
+    pub fn new(home: PathBuf, srs: SrsSource) -> Self {
+        let database_url = format!("sqlite://{}", home.join("coordinator.db").display());
+        Self {
+            home,
+            database_url,
+            operators: Vec::new(),
+            srs,
+            lease_ttl_ms: 60_000,
+            max_attempts: 3,
+            fee_per_job: 0,
+            max_body_bytes: 64 << 20,
+            rate_per_minute: 600,
+        }
+    }
+}
+
+/// What an operator sends to create an epoch (`POST /v1/epochs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochRequest {
+    /// Datanet name.
+    pub datanet: String,
+    /// Its sealed version.
+    pub version: u64,
+    /// Governance parameters (TOML); the defaults when absent.
+    #[serde(default)]
+    pub params_toml: Option<String>,
+    /// Epoch number.
+    pub epoch: u64,
+    /// Reward pool, token base units (decimal).
+    pub pool: String,
+    /// Chain id of the settlement contract.
+    pub chain_id: u64,
+    /// The settlement contract.
+    pub settlement: String,
+    /// The attribution queries (JSON lines, as `zkattr train --queries` reads).
+    pub queries: String,
+    /// Training seed.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Training steps (the model's default when absent).
+    #[serde(default)]
+    pub steps: Option<usize>,
+}
+
+fn default_seed() -> u64 {
+    2026
+}
+
+impl EpochRequest {
+    /// The parameters named (the defaults when none).
+    pub fn params(&self) -> Result<GovernanceParams, String> {
+        match &self.params_toml {
+            None => Ok(GovernanceParams::default()),
+            Some(t) => {
+                let p = GovernanceParams::from_toml(t).map_err(|e| format!("params_toml: {e}"))?;
+                p.validate().map_err(|e| format!("params_toml: {e}"))?;
+                Ok(p)
+            }
+        }
+    }
+
+    /// The pool as a number.
+    pub fn pool(&self) -> Result<u128, String> {
+        self.pool.parse().map_err(|_| {
+            format!(
+                "pool {:?} is not a whole number of base units below 2^128",
+                self.pool
+            )
+        })
+    }
+
+    /// The settlement contract's address.
+    pub fn settlement(&self) -> Result<Address, String> {
+        self.settlement
+            .parse()
+            .map_err(|e| format!("settlement {:?}: {e}", self.settlement))
+    }
+
+    /// The epoch's key: `<chain id>-<settlement>-<epoch>`; one epoch per contract and number.
+    pub fn key(&self) -> Result<String, String> {
+        Ok(format!(
+            "{}-{:#x}-{}",
+            self.chain_id,
+            self.settlement()?,
+            self.epoch
+        ))
+    }
+}
+
+/// A job's inputs, as a worker receives them in its lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The epoch's request.
+    pub request: EpochRequest,
+    /// The sealed snapshot's root.
+    pub datanet_root: String,
+}
+
+/// A lease as a worker receives it: the store's lease plus the artifacts it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseGrant {
+    /// The lease.
+    #[serde(flatten)]
+    pub lease: Lease,
+    /// For a proving job: the accepted training result (artifact address).
+    pub train_result: Option<String>,
+    /// How often to send heartbeats (ms).
+    pub heartbeat_ms: i64,
+}
+
+/// `POST /v1/jobs/lease` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRequest {
+    /// The kinds of job the worker runs.
+    pub kinds: Vec<JobKind>,
+    /// How long to wait for a job (ms, at most 30 000).
+    #[serde(default)]
+    pub wait_ms: u64,
+}
+
+/// `POST /v1/jobs/{id}/heartbeat` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    /// The lease.
+    pub lease_id: String,
+    /// Progress to show (any JSON).
+    #[serde(default)]
+    pub progress: Option<Value>,
+}
+
+/// `POST /v1/jobs/{id}/result` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultRequest {
+    /// The lease.
+    pub lease_id: String,
+    /// The output directory.
+    pub bundle: Bundle,
+}
+
+/// `POST /v1/jobs/{id}/fail` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRequest {
+    /// The lease.
+    pub lease_id: String,
+    /// What went wrong.
+    pub reason: String,
+    /// Whether another attempt may succeed.
+    pub transient: bool,
+}
+
+/// `POST /v1/workers` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// What the worker has (backend, device, memory), free-form.
+    pub capabilities: Value,
+}
+
+/// An error answer: a status and a message for the caller.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn internal(what: &str, e: impl std::fmt::Display) -> Self {
+        // The detail goes to the log, not to the caller.
+        tracing::error!("{what}: {e}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error ({what}); see the coordinator's log"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoSuchJob(_) | StoreError::NoSuchEpoch(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+            }
+            StoreError::NoSuchWorker(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("{e} (register with POST /v1/workers first)"),
+            ),
+            StoreError::LeaseLost { .. } | StoreError::EpochExists(_) => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
+            other => ApiError::internal("database", other),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The running coordinator's shared state.
+#[derive(Debug)]
+pub struct App {
+    cfg: Config,
+    store: Store,
+    artifacts: Artifacts,
+    replay: Mutex<ReplayGuard>,
+    rate: Mutex<HashMap<Address, (i64, u32)>>,
+    /// Woken when a job may have become leasable.
+    jobs_changed: tokio::sync::Notify,
+    /// One result check at a time (they are CPU-heavy).
+    checking: tokio::sync::Semaphore,
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    results: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl App {
+    /// Opens the store and the artifact store.
+    pub async fn open(cfg: Config) -> Result<Arc<Self>, StoreError> {
+        let store = Store::connect(&cfg.database_url).await?;
+        let artifacts = Artifacts::new(cfg.home.join("artifacts"));
+        Ok(Arc::new(Self {
+            cfg,
+            store,
+            artifacts,
+            replay: Mutex::default(),
+            rate: Mutex::default(),
+            jobs_changed: tokio::sync::Notify::new(),
+            checking: tokio::sync::Semaphore::new(1),
+            requests: Mutex::default(),
+            results: Mutex::default(),
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Checks a signed request and returns its signer: signature, clock, replay, rate.
+    fn signer(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> ApiResult<Address> {
+        let h = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let signed = SignedHeaders {
+            address: h(auth::ADDRESS_HEADER),
+            time: h(auth::TIME_HEADER),
+            signature: h(auth::SIGNATURE_HEADER),
+        };
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or(uri.path());
+        let now = now_ms();
+        let v = auth::verify_request(signed, method.as_str(), path, body, now)?;
+        self.replay.lock().expect("replay guard").check(&v, now)?;
+        let mut rate = self.rate.lock().expect("rate table");
+        let window = now / 60_000;
+        let entry = rate.entry(v.signer).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > self.cfg.rate_per_minute {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "more than {} signed requests this minute from {:#x}; slow down",
+                    self.cfg.rate_per_minute, v.signer
+                ),
+            ));
+        }
+        Ok(v.signer)
+    }
+
+    fn count_result(&self, outcome: &'static str) {
+        *self
+            .results
+            .lock()
+            .expect("metrics")
+            .entry(outcome)
+            .or_default() += 1;
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("request body: {e}")))
+}
+
+fn lower(a: &Address) -> String {
+    format!("{a:#x}")
+}
+
+/// Every route: method, path, whether it must be signed, and what it does. The OpenAPI document is built
+/// from this table, and the router serves exactly these.
+pub const ROUTES: &[(&str, &str, bool, &str)] = &[
+    ("get", "/health", false, "Liveness and database check"),
+    ("get", "/metrics", false, "Prometheus metrics"),
+    ("get", "/openapi.json", false, "This document"),
+    (
+        "post",
+        "/v1/workers",
+        true,
+        "Register the signing worker with its capabilities",
+    ),
+    (
+        "get",
+        "/v1/workers/{address}",
+        false,
+        "A worker's record and fees",
+    ),
+    (
+        "post",
+        "/v1/jobs/lease",
+        true,
+        "Lease a job (long-poll up to wait_ms); 204 when none",
+    ),
+    ("get", "/v1/jobs/{id}", false, "A job"),
+    (
+        "post",
+        "/v1/jobs/{id}/heartbeat",
+        true,
+        "Renew a lease and report progress",
+    ),
+    (
+        "post",
+        "/v1/jobs/{id}/result",
+        true,
+        "Submit a result; checked before it is accepted",
+    ),
+    ("post", "/v1/jobs/{id}/fail", true, "Report a failed job"),
+    (
+        "post",
+        "/v1/epochs",
+        true,
+        "Create an epoch (operators only)",
+    ),
+    ("get", "/v1/epochs", false, "Every epoch's key"),
+    (
+        "get",
+        "/v1/epochs/{key}",
+        false,
+        "An epoch's state, jobs and proof",
+    ),
+    (
+        "get",
+        "/v1/artifacts/{address}",
+        false,
+        "Content-addressed download",
+    ),
+    (
+        "get",
+        "/v1/datanets/{name}",
+        false,
+        "A Datanet's sealed versions",
+    ),
+    (
+        "get",
+        "/v1/datanets/{name}/versions/{version}/records",
+        false,
+        "A version's signed records (JSON lines)",
+    ),
+    (
+        "get",
+        "/v1/receipts/{key}/{contributor}",
+        false,
+        "A contributor's receipt for an epoch",
+    ),
+];
+
+/// The OpenAPI 3.1 document of [`ROUTES`].
+pub fn openapi() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, signed, summary) in ROUTES {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "summary": summary,
+            "parameters": params,
+            "responses": {
+                "200": {"description": "OK"},
+                "4XX": {"description": "The request was refused; the body's `error` says why",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        });
+        if *signed {
+            op["security"] = json!([{"zkattrSignature": []}]);
+        }
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "zkattr coordinator", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}},
+            "securitySchemes": {"zkattrSignature": {
+                "type": "apiKey", "in": "header", "name": auth::SIGNATURE_HEADER,
+                "description": "EIP-191 signature of the request digest, with x-zkattr-address and x-zkattr-time (docs/coordinator.md)"
+            }},
+        },
+    })
+}
+
+/// The router over `app`.
+pub fn router(app: Arc<App>) -> Router {
+    let limit = app.cfg.max_body_bytes;
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/v1/workers", post(register))
+        .route("/v1/workers/{address}", get(worker))
+        .route("/v1/jobs/lease", post(lease))
+        .route("/v1/jobs/{id}", get(job))
+        .route("/v1/jobs/{id}/heartbeat", post(heartbeat))
+        .route("/v1/jobs/{id}/result", post(result))
+        .route("/v1/jobs/{id}/fail", post(fail))
+        .route("/v1/epochs", post(create_epoch).get(epochs))
+        .route("/v1/epochs/{key}", get(epoch))
+        .route("/v1/artifacts/{address}", get(artifact))
+        .route("/v1/datanets/{name}", get(datanet))
+        .route(
+            "/v1/datanets/{name}/versions/{version}/records",
+            get(records),
+        )
+        .route("/v1/receipts/{key}/{contributor}", get(receipt))
+        .fallback(|uri: Uri| async move {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no route {} (see /openapi.json)", uri.path()),
+            )
+        })
+        .layer(middleware::from_fn_with_state(app.clone(), count_requests))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn count_requests(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    let mut requests = app.requests.lock().expect("metrics");
+    *requests
+        .entry((route, response.status().as_u16()))
+        .or_default() += 1;
+    response
+}
+
+async fn health(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    app.store.ping().await?;
+    Ok(Json(
+        json!({"status": "ok", "database": app.store.dialect()}),
+    ))
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> ApiResult<Response> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP zkattr_jobs Jobs by kind and state.\n# TYPE zkattr_jobs gauge"
+    );
+    for (kind, state, n) in app.store.job_counts().await? {
+        let _ = writeln!(out, "zkattr_jobs{{kind=\"{kind}\",state=\"{state}\"}} {n}");
+    }
+    let workers = app.store.workers().await?;
+    let _ = writeln!(
+        out,
+        "# HELP zkattr_workers Registered workers.\n# TYPE zkattr_workers gauge"
+    );
+    let _ = writeln!(out, "zkattr_workers {}", workers.len());
+    let _ = writeln!(
+        out,
+        "# HELP zkattr_results_total Submitted results by outcome.\n# TYPE zkattr_results_total counter"
+    );
+    for (outcome, n) in app.results.lock().expect("metrics").iter() {
+        let _ = writeln!(out, "zkattr_results_total{{outcome=\"{outcome}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP zkattr_http_requests_total Requests by route and status.\n# TYPE zkattr_http_requests_total counter"
+    );
+    for ((route, status), n) in app.requests.lock().expect("metrics").iter() {
+        let _ = writeln!(
+            out,
+            "zkattr_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+        );
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+async fn register(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let signer = app.signer(&method, &uri, &headers, &body)?;
+    let req: RegisterRequest = parse_json(&body)?;
+    if req.capabilities.to_string().len() > 4096 {
+        return Err(ApiError::bad("capabilities: more than 4096 bytes of JSON"));
+    }
+    let w = app
+        .store
+        .register_worker(&lower(&signer), &req.capabilities, now_ms())
+        .await?;
+    Ok(Json(json!(w)))
+}
+
+async fn worker(
+    State(app): State<Arc<App>>,
+    Path(address): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let a: Address = address
+        .parse()
+        .map_err(|e| ApiError::bad(format!("address {address:?}: {e}")))?;
+    let w = app.store.worker(&lower(&a)).await.map_err(|e| match e {
+        StoreError::NoSuchWorker(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+        other => other.into(),
+    })?;
+    let fees = app.store.fees(&w.address).await?;
+    let total: u128 = fees
+        .iter()
+        .filter_map(|f| f.amount.parse::<u128>().ok())
+        .sum();
+    Ok(Json(
+        json!({"worker": w, "fees": fees, "fees_total": total.to_string()}),
+    ))
+}
+
+async fn lease(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
+    let req: LeaseRequest = parse_json(&body)?;
+    let wait = Duration::from_millis(req.wait_ms.min(30_000));
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let changed = app.jobs_changed.notified();
+        if let Some(lease) = app
+            .store
+            .lease(&signer, &req.kinds, now_ms(), app.cfg.lease_ttl_ms)
+            .await?
+        {
+            let job = app.store.job(lease.job).await?;
+            let train_result = match job.after {
+                Some(after) => app.store.job(after).await?.result,
+                None => None,
+            };
+            let grant = LeaseGrant {
+                lease,
+                train_result,
+                heartbeat_ms: (app.cfg.lease_ttl_ms / 4).max(100),
+            };
+            return Ok(Json(grant).into_response());
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        // Woken by a change, or every second for leases that expire.
+        let _ = tokio::time::timeout((deadline - now).min(Duration::from_secs(1)), changed).await;
+    }
+}
+
+async fn job(State(app): State<Arc<App>>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+    let j = app.store.job(id).await?;
+    let events = app.store.job_events(id).await?;
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|(at, worker, event, detail)| json!({"at": at, "worker": worker, "event": event, "detail": detail}))
+        .collect();
+    Ok(Json(json!({"job": j, "events": events})))
+}
+
+async fn heartbeat(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
+    let req: HeartbeatRequest = parse_json(&body)?;
+    if req
+        .progress
+        .as_ref()
+        .is_some_and(|p| p.to_string().len() > 4096)
+    {
+        return Err(ApiError::bad("progress: more than 4096 bytes of JSON"));
+    }
+    let until = app
+        .store
+        .heartbeat(
+            id,
+            &req.lease_id,
+            &signer,
+            req.progress.as_ref(),
+            now_ms(),
+            app.cfg.lease_ttl_ms,
+        )
+        .await?;
+    Ok(Json(json!({"until": until})))
+}
+
+async fn fail(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
+    let req: FailRequest = parse_json(&body)?;
+    let reason: String = req.reason.chars().take(2000).collect();
+    let state = app
+        .store
+        .fail(id, &req.lease_id, &signer, &reason, req.transient, now_ms())
+        .await?;
+    app.jobs_changed.notify_waiters();
+    Ok(Json(json!({"state": state})))
+}
+
+async fn result(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
+    let req: ResultRequest = parse_json(&body)?;
+    req.bundle
+        .check()
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    app.store.holds(id, &req.lease_id, &signer).await?;
+    let job = app.store.job(id).await?;
+    let spec: JobSpec = serde_json::from_value(job.spec.clone())
+        .map_err(|e| ApiError::internal("stored job spec", e))?;
+    let train_result = match job.after {
+        Some(after) => app.store.job(after).await?.result,
+        None => None,
+    };
+    let _permit = app
+        .checking
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("check queue", e))?;
+    let (home, srs) = (app.cfg.home.clone(), app.cfg.srs.clone());
+    let artifacts = app.artifacts.clone();
+    let bundle = req.bundle.clone();
+    let kind = job.kind;
+    let checked = tokio::task::spawn_blocking(move || {
+        check_result(
+            &home,
+            &srs,
+            &artifacts,
+            kind,
+            &spec,
+            train_result.as_deref(),
+            &bundle,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal("result check", e))?;
+    let now = now_ms();
+    match checked {
+        Ok(detail) => {
+            let address = app
+                .artifacts
+                .put(&req.bundle.to_bytes())
+                .map_err(|e| ApiError::internal("artifact store", e))?;
+            app.store
+                .accept(
+                    id,
+                    &req.lease_id,
+                    &signer,
+                    &address,
+                    &app.cfg.fee_per_job.to_string(),
+                    now,
+                )
+                .await?;
+            app.count_result("accepted");
+            app.jobs_changed.notify_waiters();
+            Ok(Json(
+                json!({"accepted": true, "result": address, "detail": detail}),
+            ))
+        }
+        Err(reason) => {
+            let state = app
+                .store
+                .reject(id, &req.lease_id, &signer, &reason, now)
+                .await?;
+            app.count_result("rejected");
+            app.jobs_changed.notify_waiters();
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("result rejected: {reason} (job is now {state})"),
+            ))
+        }
+    }
+}
+
+/// Checks a worker's result; `Err` says why it is refused.
+fn check_result(
+    home: &std::path::Path,
+    srs: &SrsSource,
+    artifacts: &Artifacts,
+    kind: JobKind,
+    spec: &JobSpec,
+    train_result: Option<&str>,
+    bundle: &Bundle,
+) -> Result<String, String> {
+    let scratch = home.join("tmp");
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("scratch folder: {e}"))?;
+    let tmp = tempfile::tempdir_in(&scratch).map_err(|e| format!("scratch folder: {e}"))?;
+    let dir = tmp.path().join("result");
+    bundle.to_dir(&dir).map_err(|e| e.to_string())?;
+    let req = &spec.request;
+    match kind {
+        JobKind::Train => {
+            let manifest: crate::epoch::ModelManifest =
+                crate::epoch::read_json(&dir.join("model.json")).map_err(|e| e.to_string())?;
+            if manifest.datanet != req.datanet
+                || manifest.version != req.version
+                || manifest.datanet_root != spec.datanet_root
+            {
+                return Err(format!(
+                    "model.json is for {} version {} (root {}), not the epoch's {} version {} (root {})",
+                    manifest.datanet,
+                    manifest.version,
+                    manifest.datanet_root,
+                    req.datanet,
+                    req.version,
+                    spec.datanet_root
+                ));
+            }
+            let nets = Datanets::open(home).map_err(|e| e.to_string())?;
+            let report = crate::epoch::recompute(&nets, &dir, None).map_err(|e| e.to_string())?;
+            if let Some(m) = report.mismatches.first() {
+                return Err(format!(
+                    "the artifact does not follow from its model and the snapshot: {} difference(s), first: {}",
+                    report.mismatches.len(),
+                    m.what
+                ));
+            }
+            Ok(format!("{} items re-derived exactly", report.items))
+        }
+        JobKind::Prove => {
+            let keys = home.join("keys");
+            let report = proving::verify_dir(&dir, srs, &keys, None, &mut proving::Quiet)
+                .map_err(|e| e.to_string())?;
+            let st: StatementFile =
+                crate::epoch::read_json(&dir.join("statement.json")).map_err(|e| e.to_string())?;
+            let p = &st.public_inputs;
+            let params = req.params()?;
+            let settlement = req.settlement()?;
+            let expected = [
+                ("chain_id", p.chain_id.to_string(), req.chain_id.to_string()),
+                (
+                    "settlement",
+                    p.settlement.to_lowercase(),
+                    lower(&settlement),
+                ),
+                ("epoch", p.epoch.to_string(), req.epoch.to_string()),
+                ("pool", p.pool.clone(), req.pool()?.to_string()),
+                (
+                    "datanet_root",
+                    p.datanet_root.clone(),
+                    spec.datanet_root.clone(),
+                ),
+                (
+                    "params_hash",
+                    p.params_hash.clone(),
+                    field::to_hex(&params.hash()),
+                ),
+            ];
+            let mut wrong: Vec<String> = expected
+                .iter()
+                .filter(|(_, got, want)| got != want)
+                .map(|(name, got, want)| format!("{name} is {got}, the epoch's is {want}"))
+                .collect();
+            let train = train_result.ok_or("the epoch's training result is missing")?;
+            let bytes = artifacts
+                .get(train)
+                .map_err(|e| e.to_string())?
+                .ok_or("the epoch's training result is missing from the artifact store")?;
+            let train = Bundle::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let artifact: zkattr_trainer::influence::AttributionArtifact =
+                serde_json::from_slice(&train.file("attribution.json").map_err(|e| e.to_string())?)
+                    .map_err(|e| format!("training result attribution.json: {e}"))?;
+            for (name, got, want) in [
+                ("features_root", &p.features_root, &artifact.features_root),
+                (
+                    "query_commitment",
+                    &p.query_commitment,
+                    &artifact.query_commitment,
+                ),
+                (
+                    "model_commitment",
+                    &p.model_commitment,
+                    &artifact.model_commitment,
+                ),
+            ] {
+                if got != want {
+                    wrong.push(format!(
+                        "{name} is {got}, the accepted training result's is {want}"
+                    ));
+                }
+            }
+            if !wrong.is_empty() {
+                return Err(format!(
+                    "the proof is valid but not for this epoch: {}",
+                    wrong.join("; ")
+                ));
+            }
+            Ok(format!("proof verifies; {} receipts", report.receipts))
+        }
+    }
+}
+
+async fn create_epoch(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let signer = app.signer(&method, &uri, &headers, &body)?;
+    if !app.cfg.operators.contains(&signer) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{signer:#x} is not an operator of this coordinator; only operators create epochs"
+            ),
+        ));
+    }
+    let req: EpochRequest = parse_json(&body)?;
+    req.params().map_err(ApiError::bad)?;
+    req.pool().map_err(ApiError::bad)?;
+    let key = req.key().map_err(ApiError::bad)?;
+    if req.queries.trim().is_empty() {
+        return Err(ApiError::bad(
+            "queries: empty (JSON lines of attribution queries)",
+        ));
+    }
+    let home = app.cfg.home.clone();
+    let (name, version) = (req.datanet.clone(), req.version);
+    let sealed = tokio::task::spawn_blocking(move || {
+        Datanets::open(&home).and_then(|nets| nets.version(&name, version))
+    })
+    .await
+    .map_err(|e| ApiError::internal("datanet lookup", e))?
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let spec = JobSpec {
+        request: req.clone(),
+        datanet_root: sealed.root.clone(),
+    };
+    let spec = serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec", e))?;
+    let request = serde_json::to_value(&req).map_err(|e| ApiError::internal("request", e))?;
+    let (train, prove) = app
+        .store
+        .create_epoch(
+            &key,
+            &request,
+            &sealed.root,
+            &spec,
+            app.cfg.max_attempts,
+            now_ms(),
+        )
+        .await?;
+    app.jobs_changed.notify_waiters();
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"key": key, "datanet_root": sealed.root, "train_job": train, "prove_job": prove}),
+        ),
+    ))
+}
+
+async fn epochs(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"epochs": app.store.epoch_keys().await?})))
+}
+
+async fn epoch(State(app): State<Arc<App>>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+    let e = app.store.epoch(&key).await?;
+    let train = app.store.job(e.train_job).await?;
+    let prove = app.store.job(e.prove_job).await?;
+    let state = match (train.state, prove.state) {
+        (JobState::Failed, _) | (_, JobState::Failed) => "failed",
+        (_, JobState::Done) => "proven",
+        (JobState::Done, _) => "proving",
+        _ => "training",
+    };
+    Ok(Json(json!({
+        "key": e.key,
+        "state": state,
+        "request": e.request,
+        "datanet_root": e.datanet_root,
+        "train": train,
+        "prove": prove,
+        "model": train.result,
+        "proof": prove.result,
+    })))
+}
+
+async fn artifact(State(app): State<Arc<App>>, Path(address): Path<String>) -> ApiResult<Response> {
+    let artifacts = app.artifacts.clone();
+    let a = address.clone();
+    let bytes = tokio::task::spawn_blocking(move || artifacts.get(&a))
+        .await
+        .map_err(|e| ApiError::internal("artifact read", e))?
+        .map_err(|e| match e {
+            crate::Error::BadArtifact(m) => ApiError::bad(m),
+            other => ApiError::internal("artifact store", other),
+        })?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no artifact {address}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+fn datanet_error(e: crate::Error) -> ApiError {
+    match e {
+        crate::Error::DatanetNotFound { .. } | crate::Error::VersionNotFound { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+        }
+        crate::Error::InvalidName { .. } => ApiError::bad(e.to_string()),
+        other => ApiError::internal("datanet store", other),
+    }
+}
+
+async fn datanet(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let home = app.cfg.home.clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        crate::datanet::store::validate_name(&name)?;
+        Datanets::open(&home)?.show(&name)
+    })
+    .await
+    .map_err(|e| ApiError::internal("datanet lookup", e))?
+    .map_err(datanet_error)?;
+    Ok(Json(json!(summary)))
+}
+
+async fn records(
+    State(app): State<Arc<App>>,
+    Path((name, version)): Path<(String, u64)>,
+) -> ApiResult<Response> {
+    let home = app.cfg.home.clone();
+    let lines = tokio::task::spawn_blocking(move || {
+        crate::datanet::store::validate_name(&name)?;
+        Datanets::open(&home)?.export_records(&name, version)
+    })
+    .await
+    .map_err(|e| ApiError::internal("datanet export", e))?
+    .map_err(datanet_error)?;
+    let mut body = lines.join("\n");
+    body.push('\n');
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+async fn receipt(
+    State(app): State<Arc<App>>,
+    Path((key, contributor)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let who: Address = contributor
+        .parse()
+        .map_err(|e| ApiError::bad(format!("contributor {contributor:?}: {e}")))?;
+    let e = app.store.epoch(&key).await?;
+    let prove = app.store.job(e.prove_job).await?;
+    let Some(proof) = prove.result else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "epoch {key} has no accepted proof yet (its proving job is {})",
+                prove.state
+            ),
+        ));
+    };
+    let bytes = app
+        .artifacts
+        .get(&proof)
+        .map_err(|e| ApiError::internal("artifact store", e))?
+        .ok_or_else(|| {
+            ApiError::internal("artifact store", format!("proof bundle {proof} missing"))
+        })?;
+    let bundle = Bundle::from_bytes(&bytes).map_err(|e| ApiError::internal("proof bundle", e))?;
+    let name = format!("receipts/{}.json", lower(&who));
+    if !bundle.files.contains_key(&name) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{} has no reward in epoch {key}", lower(&who)),
+        ));
+    }
+    let file = bundle
+        .file(&name)
+        .map_err(|e| ApiError::internal("proof bundle", e))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], file).into_response())
+}

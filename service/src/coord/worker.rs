@@ -1,0 +1,365 @@
+//! The worker (`zkattr worker`): leases jobs from a coordinator, runs them, returns the results.
+//!
+//! For each lease it rebuilds the job's snapshot from the coordinator's signed records (checking every
+//! signature and every sealed root on the way, so a coordinator cannot make it train or prove on other
+//! data), runs the trainer or the prover on a blocking thread while a heartbeat keeps the lease alive and
+//! reports the phase, and submits the output directory. Calls that fail for a transient reason
+//! (coordinator unreachable, 5xx, 429) are retried with backoff; a job that fails on the worker is reported
+//! (transient, so another attempt may run it). On a stop signal it stops leasing, hands back a running job
+//! (reported failed, transient: it is leased again at once, elsewhere) and exits.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::bundle::Bundle;
+use super::client::{Client, ClientError};
+use super::server::{JobSpec, LeaseGrant};
+use super::store::JobKind;
+use crate::datanet::{Datanets, ImportOptions};
+use crate::error::{Error, Result};
+use crate::proving::{self, PhaseTime, Progress, ProveRequest, SrsSource};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The coordinator's URL.
+    pub coordinator: String,
+    /// The worker's key (its identity, and where fees are recorded).
+    pub key: k256::ecdsa::SigningKey,
+    /// Its own home: snapshots, keys, scratch.
+    pub home: PathBuf,
+    /// Kinds of job it takes.
+    pub kinds: Vec<JobKind>,
+    /// The KZG setup (must be the coordinator's).
+    pub srs: SrsSource,
+    /// Stop after this many jobs (`None`: run until stopped).
+    pub max_jobs: Option<usize>,
+}
+
+/// What a worker did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WorkerReport {
+    /// Results accepted.
+    pub accepted: usize,
+    /// Results rejected.
+    pub rejected: usize,
+    /// Jobs that failed here.
+    pub failed: usize,
+}
+
+/// What the worker can do, as advertised at registration.
+pub fn capabilities() -> Value {
+    json!({
+        "backend": "cpu",
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Retries `f` while it fails transiently, with backoff, up to about a minute; stops early on `stop`.
+async fn retry<T, F, Fut>(
+    what: &str,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    mut f: F,
+) -> std::result::Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, ClientError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    let mut tries = 0;
+    loop {
+        match f().await {
+            Err(e) if e.is_transient() && tries < 10 && !*stop.borrow() => {
+                tracing::warn!("{what}: {e}; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Runs the worker until `stop` turns true (or `max_jobs` are done).
+pub async fn run(
+    cfg: WorkerConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<WorkerReport> {
+    let client = Client::new(&cfg.coordinator, Some(cfg.key.clone())).map_err(coord_err)?;
+    retry("register", &stop, || client.register(capabilities()))
+        .await
+        .map_err(coord_err)?;
+    let mut report = WorkerReport::default();
+    let mut stop_wait = stop.clone();
+    while !*stop.borrow()
+        && cfg
+            .max_jobs
+            .is_none_or(|m| report.accepted + report.rejected + report.failed < m)
+    {
+        let leased = tokio::select! {
+            r = retry("lease", &stop, || client.lease(&cfg.kinds, 10_000)) => r.map_err(coord_err)?,
+            _ = stop_wait.changed() => None,
+        };
+        let Some(grant) = leased else { continue };
+        tracing::info!(
+            "leased job {} ({}, attempt {})",
+            grant.lease.job,
+            grant.lease.kind,
+            grant.lease.attempt
+        );
+        let progress = Arc::new(Mutex::new(json!({"phase": "starting"})));
+        let work = tokio::spawn(run_job(
+            client.clone(),
+            cfg.clone(),
+            grant.clone(),
+            progress.clone(),
+        ));
+        let beat = tokio::spawn(heartbeats(client.clone(), grant.clone(), progress.clone()));
+        let outcome = tokio::select! {
+            r = work => Some(r.map_err(|e| Error::Coordinator(format!("job task: {e}")))?),
+            _ = stop_wait.changed() => None,
+        };
+        beat.abort();
+        let (job, lease_id) = (grant.lease.job, grant.lease.lease_id.as_str());
+        match outcome {
+            None => {
+                // Stopping: hand the job back so it runs elsewhere now, not after the lease expires.
+                let _ = client
+                    .fail(job, lease_id, "the worker was stopped", true)
+                    .await;
+                report.failed += 1;
+                break;
+            }
+            Some(Ok(bundle)) => match retry("submit", &stop, || {
+                client.submit(job, lease_id, bundle.clone())
+            })
+            .await
+            {
+                Ok(v) => {
+                    tracing::info!("job {job} accepted: {}", v["detail"]);
+                    report.accepted += 1;
+                }
+                Err(e) => {
+                    tracing::warn!("job {job}: result not accepted: {e}");
+                    report.rejected += 1;
+                }
+            },
+            Some(Err(e)) => {
+                tracing::warn!("job {job} failed here: {e}");
+                let reason = e.to_string();
+                let _ = retry("fail", &stop, || client.fail(job, lease_id, &reason, true)).await;
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn coord_err(e: ClientError) -> Error {
+    Error::Coordinator(format!("coordinator: {e}"))
+}
+
+/// Renews the lease every `heartbeat_ms` with the current progress until aborted.
+async fn heartbeats(client: Client, grant: LeaseGrant, progress: Arc<Mutex<Value>>) {
+    let every = Duration::from_millis(grant.heartbeat_ms.max(100) as u64);
+    loop {
+        tokio::time::sleep(every).await;
+        let p = progress.lock().map(|p| p.clone()).ok();
+        if let Err(e) = client
+            .heartbeat(grant.lease.job, &grant.lease.lease_id, p)
+            .await
+        {
+            tracing::warn!("heartbeat for job {}: {e}", grant.lease.job);
+        }
+    }
+}
+
+struct SharedProgress(Arc<Mutex<Value>>);
+
+impl Progress for SharedProgress {
+    fn start(&mut self, phase: &str) {
+        if let Ok(mut p) = self.0.lock() {
+            *p = json!({"phase": phase});
+        }
+    }
+    fn done(&mut self, _: &PhaseTime) {}
+}
+
+async fn run_job(
+    client: Client,
+    cfg: WorkerConfig,
+    grant: LeaseGrant,
+    progress: Arc<Mutex<Value>>,
+) -> Result<Bundle> {
+    let spec: JobSpec = serde_json::from_value(grant.lease.spec.clone())
+        .map_err(|e| Error::BadArtifact(format!("job spec: {e}")))?;
+    let req = &spec.request;
+    *progress.lock().expect("progress") = json!({"phase": "snapshot"});
+    let snapshot = snapshot(
+        &client,
+        &cfg.home,
+        &req.datanet,
+        req.version,
+        &spec.datanet_root,
+    )
+    .await?;
+    let train_bundle = match (grant.lease.kind, &grant.train_result) {
+        (JobKind::Prove, Some(address)) => Some(Bundle::from_bytes(
+            &client.artifact(address).await.map_err(coord_err)?,
+        )?),
+        (JobKind::Prove, None) => {
+            return Err(Error::BadArtifact(
+                "a proving job without a training result".into(),
+            ))
+        }
+        _ => None,
+    };
+    let scratch = cfg.home.join("tmp");
+    std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
+    let tmp = tempfile::tempdir_in(&scratch).map_err(|e| Error::io(&scratch, e))?;
+    let kind = grant.lease.kind;
+    let (spec, srs, keys) = (spec.clone(), cfg.srs.clone(), cfg.home.join("keys"));
+    tokio::task::spawn_blocking(move || -> Result<Bundle> {
+        let nets = Datanets::open(&snapshot)?;
+        let req = &spec.request;
+        let params = req.params().map_err(Error::BadArtifact)?;
+        let out = tmp.path().join("out");
+        match kind {
+            JobKind::Train => {
+                if let Ok(mut p) = progress.lock() {
+                    *p = json!({"phase": "train"});
+                }
+                let opts = crate::epoch::TrainOptions {
+                    seed: req.seed,
+                    steps: req.steps,
+                    params,
+                    ..Default::default()
+                };
+                crate::epoch::train(
+                    &nets,
+                    &req.datanet,
+                    req.version,
+                    &opts,
+                    Some(&req.queries),
+                    &out,
+                )?;
+            }
+            JobKind::Prove => {
+                let artifact = tmp.path().join("artifact");
+                train_bundle.expect("checked above").to_dir(&artifact)?;
+                let settlement = req.settlement().map_err(Error::BadArtifact)?;
+                let r = ProveRequest {
+                    datanet: req.datanet.clone(),
+                    version: req.version,
+                    artifact,
+                    params,
+                    epoch: req.epoch,
+                    pool: req.pool().map_err(Error::BadArtifact)?,
+                    chain_id: req.chain_id,
+                    settlement: settlement.into_array(),
+                    srs,
+                    keys_dir: keys,
+                    out: out.clone(),
+                };
+                proving::prove_epoch(&nets, &r, &mut SharedProgress(progress))?;
+            }
+        }
+        Bundle::from_dir(&out)
+    })
+    .await
+    .map_err(|e| Error::Coordinator(format!("job thread: {e}")))?
+}
+
+/// The worker's copy of `name` up to `version`, rebuilt from the coordinator's signed records: every
+/// record's signature is checked on import, and every version's root must be the coordinator's and the
+/// last one `root`. Cached under `<home>/snapshots/`.
+async fn snapshot(
+    client: &Client,
+    home: &Path,
+    name: &str,
+    version: u64,
+    root: &str,
+) -> Result<PathBuf> {
+    crate::datanet::store::validate_name(name)?;
+    let dir = home
+        .join("snapshots")
+        .join(format!("{name}-{}", root.trim_start_matches("0x")));
+    if dir.join("complete").exists() {
+        return Ok(dir);
+    }
+    let summary = client
+        .get_json(&format!("/v1/datanets/{name}"))
+        .await
+        .map_err(coord_err)?;
+    let versions: Vec<(u64, u64, String)> = summary["versions"]
+        .as_array()
+        .ok_or_else(|| Error::BadArtifact("the coordinator's Datanet has no version list".into()))?
+        .iter()
+        .filter_map(|v| {
+            Some((
+                v["version"].as_u64()?,
+                v["items"].as_u64()?,
+                v["root"].as_str()?.to_string(),
+            ))
+        })
+        .filter(|v| v.0 <= version)
+        .collect();
+    let text = client
+        .get_bytes(&format!("/v1/datanets/{name}/versions/{version}/records"))
+        .await
+        .map_err(coord_err)?;
+    let (name, root, dir2) = (name.to_string(), root.to_string(), dir.clone());
+    tokio::task::spawn_blocking(move || -> Result<PathBuf> {
+        let parent = dir2.parent().expect("under snapshots/");
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let tmp = tempfile::tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
+        let mut nets = Datanets::open(tmp.path())?;
+        nets.create(&name)?;
+        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+        let mut done = 0usize;
+        let mut last_root = None;
+        for (v, items, want) in &versions {
+            let items = *items as usize;
+            if items > lines.len() || items < done {
+                return Err(Error::BadArtifact(format!(
+                    "the coordinator's version {v} has {items} items but sent {} records",
+                    lines.len()
+                )));
+            }
+            let chunk = lines[done..items].join(&b'\n');
+            nets.import(&name, std::io::Cursor::new(chunk), "coordinator", ImportOptions::default(), &mut |_| {})?;
+            let sealed = nets.seal(&name)?;
+            if sealed.version != *v || &sealed.root != want {
+                return Err(Error::BadArtifact(format!(
+                    "version {v} rebuilt from the coordinator's records has root {}, not the {want} it claims",
+                    sealed.root
+                )));
+            }
+            done = items;
+            last_root = Some(sealed.root);
+        }
+        if last_root.as_deref() != Some(root.as_str()) {
+            return Err(Error::BadArtifact(format!(
+                "the job's snapshot root {root} is not version {version} of the coordinator's {name} (rebuilt: {last_root:?})"
+            )));
+        }
+        drop(nets);
+        std::fs::write(tmp.path().join("complete"), b"").map_err(|e| Error::io(tmp.path(), e))?;
+        let kept = tmp.keep();
+        match std::fs::rename(&kept, &dir2) {
+            Ok(()) => Ok(dir2),
+            // Another job of this worker built it meanwhile.
+            Err(_) if dir2.join("complete").exists() => {
+                let _ = std::fs::remove_dir_all(&kept);
+                Ok(dir2)
+            }
+            Err(e) => Err(Error::io(&dir2, e)),
+        }
+    })
+    .await
+    .map_err(|e| Error::Coordinator(format!("snapshot thread: {e}")))?
+}

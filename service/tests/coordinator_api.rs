@@ -1,0 +1,280 @@
+//! The coordinator's HTTP API in-process (no proving): the OpenAPI document matches the routes, and
+//! unsigned, forged, replayed, malformed, oversized, unauthorised and over-rate requests get a 4xx with a
+//! message, never a 500.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use zkattr_service::{
+    coord::{
+        auth::sign_request,
+        client::{Client, ClientError},
+        server::{self, App, Config, EpochRequest},
+        store::now_ms,
+        JobKind,
+    },
+    datanet::record::test_key,
+    proving::SrsSource,
+};
+
+struct Running {
+    url: String,
+    app: Arc<App>,
+    _home: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn start(tune: impl FnOnce(&mut Config)) -> Running {
+    let home = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new(home.path().to_path_buf(), SrsSource::InsecureTest);
+    cfg.operators = vec![alloy_primitives::Address::from_private_key(&test_key(
+        "operator",
+    ))];
+    tune(&mut cfg);
+    let app = App::open(cfg).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let a = app.clone();
+    tokio::spawn(async move {
+        server::serve(a, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Running {
+        url,
+        app,
+        _home: home,
+        stop: Some(tx),
+    }
+}
+
+fn status(e: &ClientError) -> StatusCode {
+    e.status().unwrap_or_else(|| panic!("no HTTP status: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_lists_exactly_the_served_routes() {
+    let c = start(|_| {}).await;
+    let http = reqwest::Client::new();
+    let doc: Value = http
+        .get(format!("{}/openapi.json", c.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut listed = 0;
+    for (path, ops) in paths {
+        for (method, _) in ops.as_object().unwrap() {
+            listed += 1;
+            let concrete = path
+                .replace("{address}", "0x0000000000000000000000000000000000000001")
+                .replace("{id}", "1")
+                .replace("{key}", "1-0x0000000000000000000000000000000000000001-1")
+                .replace("{name}", "digits")
+                .replace("{version}", "1")
+                .replace(
+                    "{contributor}",
+                    "0x0000000000000000000000000000000000000001",
+                );
+            let resp = http
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    format!("{}{concrete}", c.url),
+                )
+                .send()
+                .await
+                .unwrap();
+            let st = resp.status();
+            let body = resp.text().await.unwrap();
+            // A documented route exists (it may refuse the empty request, but not as an unknown route).
+            assert_ne!(st, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(!body.contains("no route"), "{method} {path}: {body}");
+            assert!(!st.is_server_error(), "{method} {path}: {st} {body}");
+        }
+    }
+    assert_eq!(listed, server::ROUTES.len());
+    // And an undocumented one is unknown: the check above can fail.
+    let resp = http
+        .get(format!("{}/v1/nothing", c.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(resp.text().await.unwrap().contains("no route"));
+    let health: Value = http
+        .get(format!("{}/health", c.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health, json!({"status": "ok", "database": "sqlite"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_a_clear_4xx() {
+    let c = start(|cfg| {
+        cfg.max_body_bytes = 4096;
+        cfg.rate_per_minute = 40;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let worker = test_key("worker-1");
+    let w = Client::new(&c.url, Some(worker.clone())).unwrap();
+
+    // Unsigned write.
+    let r = http
+        .post(format!("{}/v1/workers", c.url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("missing header x-zkattr-address"));
+
+    // Signed by one key, body swapped afterwards: refused as not that key's.
+    let body = br#"{"capabilities":{}}"#;
+    let headers = sign_request(&worker, "POST", "/v1/workers", now_ms(), body);
+    let mut req = http
+        .post(format!("{}/v1/workers", c.url))
+        .body(&br#"{"capabilities":{"gpu":1}}"#[..]);
+    for (k, v) in &headers {
+        req = req.header(*k, v);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("signature is not"));
+
+    // The genuine request once, then its replay.
+    let send = || {
+        let mut req = http.post(format!("{}/v1/workers", c.url)).body(&body[..]);
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        req.send()
+    };
+    assert_eq!(send().await.unwrap().status(), StatusCode::OK);
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("replay"));
+
+    // Malformed JSON, properly signed.
+    let bad = b"{not json";
+    let mut req = http.post(format!("{}/v1/jobs/lease", c.url)).body(&bad[..]);
+    for (k, v) in sign_request(&worker, "POST", "/v1/jobs/lease", now_ms(), bad) {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("request body"));
+
+    // Oversized.
+    let big = vec![b' '; 8192];
+    let r = http
+        .post(format!("{}/v1/epochs", c.url))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // An unregistered worker leasing; a registered one acting on a lease it does not hold.
+    let stranger = Client::new(&c.url, Some(test_key("stranger"))).unwrap();
+    let e = stranger.lease(&JobKind::ALL, 0).await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::FORBIDDEN, "{e}");
+    assert!(w.lease(&JobKind::ALL, 0).await.unwrap().is_none());
+    let e = w.heartbeat(1, "nope", None).await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::NOT_FOUND, "{e}");
+
+    // Only operators create epochs; an operator's request for a Datanet that does not exist is refused.
+    let req = EpochRequest {
+        datanet: "digits".into(),
+        version: 1,
+        params_toml: None,
+        epoch: 1,
+        pool: "1000".into(),
+        chain_id: 31337,
+        settlement: "0x0000000000000000000000000000000000000001".into(),
+        queries: "{}".into(),
+        seed: 1,
+        steps: None,
+    };
+    let e = w.create_epoch(&req).await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::FORBIDDEN);
+    let op = Client::new(&c.url, Some(test_key("operator"))).unwrap();
+    let e = op.create_epoch(&req).await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e.to_string().contains("no Datanet named"), "{e}");
+    let mut bad_pool = req.clone();
+    bad_pool.pool = "-1".into();
+    let e = op.create_epoch(&bad_pool).await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::BAD_REQUEST, "{e}");
+
+    // Unknown things.
+    for path in ["/v1/jobs/99", "/v1/epochs/x", "/v1/datanets/none"] {
+        let r = http.get(format!("{}{path}", c.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let r = http
+        .get(format!("{}/v1/artifacts/../../etc/passwd", c.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    let r = http
+        .get(format!("{}/v1/artifacts/0x12", c.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Rate: 40 signed requests a minute per key.
+    let mut limited = None;
+    for _ in 0..45 {
+        if let Err(e) = w.lease(&JobKind::ALL, 0).await {
+            limited = Some(e);
+            break;
+        }
+    }
+    let e = limited.expect("the rate limit");
+    assert_eq!(status(&e), StatusCode::TOO_MANY_REQUESTS);
+    assert!(e.is_transient());
+
+    // Every refusal is counted, and none was a 5xx.
+    let m = http
+        .get(format!("{}/metrics", c.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("zkattr_http_requests_total{route=\"/v1/workers\",status=\"401\"} 3"),
+        "{m}"
+    );
+    assert!(!m.contains("status=\"5"), "{m}");
+    assert!(m.contains("zkattr_workers 1"), "{m}");
+    assert_eq!(c.app.store().workers().await.unwrap().len(), 1);
+}
