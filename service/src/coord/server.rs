@@ -837,6 +837,21 @@ fn check_result(
     let tmp = tempfile::tempdir_in(&scratch).map_err(|e| format!("scratch folder: {e}"))?;
     let dir = tmp.path().join("result");
     bundle.to_dir(&dir).map_err(|e| e.to_string())?;
+    // The worker is told file names relative to its bundle, not the coordinator's folders.
+    let prefix = format!("{}/", dir.display());
+    check_unpacked(home, srs, artifacts, kind, spec, train_result, &dir)
+        .map_err(|reason| reason.replace(&prefix, ""))
+}
+
+fn check_unpacked(
+    home: &std::path::Path,
+    srs: &SrsSource,
+    artifacts: &Artifacts,
+    kind: JobKind,
+    spec: &JobSpec,
+    train_result: Option<&str>,
+    dir: &std::path::Path,
+) -> Result<String, String> {
     let req = &spec.request;
     match kind {
         JobKind::Train => {
@@ -857,7 +872,7 @@ fn check_result(
                 ));
             }
             let nets = Datanets::open(home).map_err(|e| e.to_string())?;
-            let report = crate::epoch::recompute(&nets, &dir, None).map_err(|e| e.to_string())?;
+            let report = crate::epoch::recompute(&nets, dir, None).map_err(|e| e.to_string())?;
             if let Some(m) = report.mismatches.first() {
                 return Err(format!(
                     "the artifact does not follow from its model and the snapshot: {} difference(s), first: {}",
@@ -869,7 +884,7 @@ fn check_result(
         }
         JobKind::Prove => {
             let keys = home.join("keys");
-            let report = proving::verify_dir(&dir, srs, &keys, None, &mut proving::Quiet)
+            let report = proving::verify_dir(dir, srs, &keys, None, &mut proving::Quiet)
                 .map_err(|e| e.to_string())?;
             let st: StatementFile =
                 crate::epoch::read_json(&dir.join("statement.json")).map_err(|e| e.to_string())?;

@@ -1,0 +1,492 @@
+//! The prover network with real processes: a `zkattr serve` coordinator and `zkattr worker` processes run
+//! an epoch (train → prove → verify) for a small sample Datanet, which then settles on the embedded chain,
+//! exactly once; receipts come through the API. On the way, the faults: the coordinator is killed (SIGKILL)
+//! mid-proof and restarted with its state intact; the worker proving is killed, its lease expires, and a
+//! second worker proves the epoch; each accepted job is paid once. Runs on SQLite, and on PostgreSQL when
+//! `ZKATTR_TEST_POSTGRES_URL` names a server (`scripts/test.sh` starts one).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::Value;
+use zkattr_service::{
+    cli::Cli,
+    coord::{bundle::Bundle, client::Client, server::EpochRequest},
+    datanet::record::test_key,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zkattr");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const ITEMS: usize = 8;
+const POOL: &str = "1000000000000000000000";
+
+/// A child process killed when dropped; its standard error is copied to ours, prefixed.
+struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `zkattr` with `args`; returns it and, when `wait_for` is given, the first stderr line containing it.
+fn spawn(name: &str, home: &Path, args: &[&str], wait_for: Option<&str>) -> (Proc, Option<String>) {
+    let mut child = Command::new(BIN)
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env("RUST_LOG", "info,halo2_base=error,sqlx=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = name.to_string();
+    let want = wait_for.map(str::to_string);
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[{name}] {line}");
+            if !sent && want.as_deref().is_some_and(|w| line.contains(w)) {
+                let _ = tx.send(line);
+                sent = true;
+            }
+        }
+    });
+    let line = wait_for.map(|w| {
+        rx.recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{w:?} not printed within 60 s"))
+    });
+    (Proc { child }, line)
+}
+
+fn cli(home: &Path, args: &[&str]) -> Value {
+    let mut argv = vec!["zkattr", "--json", "--home", home.to_str().unwrap()];
+    argv.extend(args);
+    let c = Cli::try_parse_from(&argv).unwrap();
+    c.run().unwrap_or_else(|e| panic!("{args:?}: {e}")).json
+}
+
+fn cli_err(home: &Path, args: &[&str]) -> String {
+    let mut argv = vec!["zkattr", "--json", "--home", home.to_str().unwrap()];
+    argv.extend(args);
+    match Cli::try_parse_from(&argv).unwrap().run() {
+        Ok(v) => panic!("{args:?} succeeded: {}", v.json),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn key_file(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.key"));
+    let secret = test_key(name).to_bytes();
+    std::fs::write(&p, format!("0x{}\n", hex::encode(secret))).unwrap();
+    p
+}
+
+fn address(name: &str) -> String {
+    format!(
+        "{:#x}",
+        alloy_primitives::Address::from_private_key(&test_key(name))
+    )
+}
+
+fn start_coordinator(home: &Path, listen: &str, db: &str, params_hash_ops: &str) -> (Proc, String) {
+    let (p, line) = spawn(
+        "coordinator",
+        home,
+        &[
+            "serve",
+            "--listen",
+            listen,
+            "--database-url",
+            db,
+            "--operator",
+            params_hash_ops,
+            "--insecure-test-srs",
+            "--lease-secs",
+            "4",
+            "--fee-per-job",
+            "7",
+        ],
+        Some("listening on "),
+    );
+    let url = line
+        .unwrap()
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    (p, url)
+}
+
+fn start_worker(home: &Path, url: &str, key: &Path, name: &str) -> Proc {
+    spawn(
+        name,
+        home,
+        &[
+            "worker",
+            "--coordinator",
+            url,
+            "--key",
+            key.to_str().unwrap(),
+            "--insecure-test-srs",
+        ],
+        Some("working for"),
+    )
+    .0
+}
+
+/// Polls `f` every 200 ms until it returns `Some`, for at most `secs`.
+async fn until<T>(secs: u64, what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < end,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn network_epoch(db: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("coordinator");
+    // The operator's Datanet, contracts and published root, in the coordinator's home.
+    let records = tmp.path().join("records.jsonl");
+    let all = std::fs::read_to_string(format!("{ROOT}/../data/digits/records.jsonl")).unwrap();
+    let lines: Vec<&str> = all.lines().take(ITEMS).collect();
+    std::fs::write(&records, lines.join("\n") + "\n").unwrap();
+    cli(&home, &["datanet", "create", "digits"]);
+    cli(
+        &home,
+        &["datanet", "add", "digits", records.to_str().unwrap()],
+    );
+    cli(&home, &["datanet", "seal", "digits"]);
+    let mut p8 = zkattr_circuits::params::GovernanceParams::default();
+    p8.circuit.max_items = 8;
+    p8.circuit.shard_items = 8;
+    p8.circuit.max_contributors = 8;
+    let params = tmp.path().join("p8.toml");
+    std::fs::write(&params, p8.to_toml().unwrap()).unwrap();
+    let op_key = key_file(tmp.path(), "operator");
+    let op = op_key.to_str().unwrap();
+    let d = cli(
+        &home,
+        &[
+            "deploy",
+            "--insecure-test-srs",
+            "--params",
+            params.to_str().unwrap(),
+            "--key",
+            op,
+        ],
+    );
+    let distributor = d["distributor"].as_str().unwrap().to_string();
+    cli(
+        &home,
+        &[
+            "datanet",
+            "publish",
+            "digits",
+            "--version",
+            "1",
+            "--key",
+            op,
+        ],
+    );
+
+    let (mut coordinator, url) = start_coordinator(&home, "127.0.0.1:0", db, &address("operator"));
+    let listen = url.trim_start_matches("http://").to_string();
+    let w1_key = key_file(tmp.path(), "worker-1");
+    let w2_key = key_file(tmp.path(), "worker-2");
+    let mut w1 = start_worker(&tmp.path().join("w1"), &url, &w1_key, "worker-1");
+
+    let operator = Client::new(&url, Some(test_key("operator"))).unwrap();
+    let request = EpochRequest {
+        datanet: "digits".into(),
+        version: 1,
+        params_toml: Some(p8.to_toml().unwrap()),
+        epoch: 1,
+        pool: POOL.into(),
+        chain_id: 31337,
+        settlement: distributor.clone(),
+        queries: std::fs::read_to_string(format!("{ROOT}/../data/digits/queries.jsonl")).unwrap(),
+        seed: 2026,
+        steps: Some(20),
+    };
+    let created = operator.create_epoch(&request).await.unwrap();
+    let key = created["key"].as_str().unwrap().to_string();
+    // The same epoch cannot be created twice.
+    let again = operator.create_epoch(&request).await.unwrap_err();
+    assert_eq!(
+        again.status(),
+        Some(reqwest::StatusCode::CONFLICT),
+        "{again}"
+    );
+    let status = |c: &Client| {
+        let (c, path) = (c.clone(), format!("/v1/epochs/{key}"));
+        async move { c.get_json(&path).await.unwrap() }
+    };
+    let reader = Client::new(&url, None).unwrap();
+
+    // Worker 1 trains, then starts proving: kill the coordinator mid-proof and restart it.
+    until(300, "worker 1 to lease the proving job", async || {
+        let s = status(&reader).await;
+        (s["prove"]["state"] == "leased").then_some(())
+    })
+    .await;
+    let before = status(&reader).await;
+    assert_eq!(before["train"]["state"], "done");
+    assert_eq!(before["train"]["worker"], address("worker-1"));
+    assert_eq!(before["prove"]["worker"], address("worker-1"));
+    coordinator.kill();
+    let (mut coordinator, url2) = start_coordinator(&home, &listen, db, &address("operator"));
+    assert_eq!(url2, url);
+    let after = status(&reader).await;
+    assert_eq!(
+        after["train"], before["train"],
+        "state intact across the restart"
+    );
+    assert_eq!(after["prove"]["state"], "leased");
+    assert_eq!(after["model"], before["model"]);
+
+    // Kill worker 1 mid-proof; its lease runs out and worker 2 proves the epoch.
+    w1.kill();
+    let mut w2 = start_worker(&tmp.path().join("w2"), &url, &w2_key, "worker-2");
+    let done = until(600, "the epoch to be proven", async || {
+        let s = status(&reader).await;
+        assert_ne!(s["state"], "failed", "{s}");
+        (s["state"] == "proven").then_some(s)
+    })
+    .await;
+    assert_eq!(done["prove"]["worker"], address("worker-2"));
+    assert_eq!(done["prove"]["attempts"], 2);
+    let events = reader
+        .get_json(&format!("/v1/jobs/{}", done["prove"]["id"]))
+        .await
+        .unwrap();
+    let names: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["queued", "leased", "leased", "accepted"],
+        "{events}"
+    );
+    // Each accepted job paid once, to the worker whose result was accepted.
+    for (worker, job) in [("worker-1", &done["train"]), ("worker-2", &done["prove"])] {
+        let w = reader
+            .get_json(&format!("/v1/workers/{}", address(worker)))
+            .await
+            .unwrap();
+        let fees = w["fees"].as_array().unwrap();
+        assert_eq!(fees.len(), 1, "{w}");
+        assert_eq!(fees[0]["job"], job["id"]);
+        assert_eq!(fees[0]["amount"], "7");
+    }
+
+    // The proof downloads, verifies, and settles once on the chain.
+    let proof = Bundle::from_bytes(
+        &reader
+            .artifact(done["proof"].as_str().unwrap())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let dir = tmp.path().join("proof");
+    proof.to_dir(&dir).unwrap();
+    cli(
+        &home,
+        &["verify", dir.to_str().unwrap(), "--insecure-test-srs"],
+    );
+    let settled = cli(&home, &["settle", dir.to_str().unwrap(), "--key", op]);
+    assert_eq!(settled["epoch"], 1);
+    assert!(
+        cli_err(&home, &["settle", dir.to_str().unwrap(), "--key", op]).contains("already settled")
+    );
+
+    // Receipts through the API: exactly the proof's, for every contributor on the list.
+    let list: Value = serde_json::from_slice(&proof.file("reward-list.json").unwrap()).unwrap();
+    for entry in list.as_array().unwrap() {
+        let who = entry["contributor"].as_str().unwrap().to_lowercase();
+        let r = reader
+            .get_bytes(&format!("/v1/receipts/{key}/{who}"))
+            .await
+            .unwrap();
+        assert_eq!(r, proof.file(&format!("receipts/{who}.json")).unwrap());
+    }
+    let none = reader
+        .get_bytes(&format!(
+            "/v1/receipts/{key}/0x00000000000000000000000000000000000000ee"
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(none.status(), Some(reqwest::StatusCode::NOT_FOUND));
+
+    // Worker 2 stops cleanly on SIGTERM.
+    let pid = w2.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let end = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(code) = w2.child.try_wait().unwrap() {
+            break code;
+        }
+        assert!(Instant::now() < end, "worker 2 did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(code.success(), "worker 2 exited with {code}");
+
+    // A dishonest worker on epoch 2: every result it sends that is not the epoch's own is rejected, counted
+    // against it, and the job goes back to the queue.
+    let mut second = request.clone();
+    second.epoch = 2;
+    let key2 = operator.create_epoch(&second).await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cheat = Client::new(&url, Some(test_key("cheat"))).unwrap();
+    cheat.register(serde_json::json!({})).await.unwrap();
+    let all = zkattr_service::coord::JobKind::ALL;
+    let refused =
+        async |grant: &zkattr_service::coord::server::LeaseGrant, bundle: Bundle, why: &str| {
+            let e = cheat
+                .submit(grant.lease.job, &grant.lease.lease_id, bundle)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e.status(),
+                Some(reqwest::StatusCode::UNPROCESSABLE_ENTITY),
+                "{e}"
+            );
+            assert!(e.to_string().contains(why), "expected {why:?}: {e}");
+            eprintln!("refused as expected: {e}");
+        };
+    // Training: an empty result, then epoch 1's (valid: training does not depend on the epoch number).
+    let t = cheat.lease(&all, 5_000).await.unwrap().unwrap();
+    refused(&t, Bundle::default(), "model.json").await;
+    let t = cheat.lease(&all, 5_000).await.unwrap().unwrap();
+    assert_eq!(t.lease.attempt, 2);
+    let model = Bundle::from_bytes(
+        &reader
+            .artifact(done["model"].as_str().unwrap())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    cheat
+        .submit(t.lease.job, &t.lease.lease_id, model)
+        .await
+        .unwrap();
+    // Proving: epoch 1's valid proof, then that proof with one byte flipped.
+    let p = cheat.lease(&all, 5_000).await.unwrap().unwrap();
+    refused(
+        &p,
+        proof.clone(),
+        "not for this epoch: epoch is 1, the epoch's is 2",
+    )
+    .await;
+    assert!(
+        matches!(
+            cheat.submit(p.lease.job, &p.lease.lease_id, proof.clone()).await,
+            Err(e) if e.status() == Some(reqwest::StatusCode::CONFLICT)
+        ),
+        "a rejected lease is gone"
+    );
+    let p = cheat.lease(&all, 5_000).await.unwrap().unwrap();
+    let mut flipped = proof.clone();
+    let mut bytes = proof.file("proof.bin").unwrap();
+    bytes[100] ^= 1;
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    // The cheat also rewrites the proof's digest in statement.json, so only the proof check itself stands.
+    let mut st: Value = serde_json::from_slice(&proof.file("statement.json").unwrap()).unwrap();
+    st["proof_keccak"] = zkattr_service::coord::bundle::address_of(&bytes).into();
+    flipped.files.insert("proof.bin".into(), b64(&bytes));
+    flipped
+        .files
+        .insert("statement.json".into(), b64(st.to_string().as_bytes()));
+    refused(&p, flipped, "the epoch proof is not valid").await;
+    let s2 = reader
+        .get_json(&format!("/v1/epochs/{key2}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s2["state"].as_str(), s2["prove"]["state"].as_str()),
+        (Some("proving"), Some("queued")),
+        "{s2}"
+    );
+    let w = reader
+        .get_json(&format!("/v1/workers/{}", address("cheat")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            w["worker"]["rejected"].as_i64(),
+            w["worker"]["accepted"].as_i64()
+        ),
+        (Some(3), Some(1)),
+        "{w}"
+    );
+    let m = String::from_utf8(reader.get_bytes("/metrics").await.unwrap()).unwrap();
+    assert!(
+        m.contains("zkattr_results_total{outcome=\"rejected\"} 3"),
+        "{m}"
+    );
+    coordinator.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_survives_a_killed_coordinator_and_a_killed_worker_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", tmp.path().join("jobs.db").display());
+    network_epoch(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_survives_a_killed_coordinator_and_a_killed_worker_on_postgres() {
+    let Ok(server) = std::env::var("ZKATTR_TEST_POSTGRES_URL") else {
+        if std::env::var("ZKATTR_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("ZKATTR_REQUIRE_POSTGRES=1 but ZKATTR_TEST_POSTGRES_URL is not set");
+        }
+        eprintln!(
+            "skipped on PostgreSQL: ZKATTR_TEST_POSTGRES_URL is not set (scripts/test.sh sets it)"
+        );
+        return;
+    };
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+    let name = format!("zkattr_network_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = server.rsplit_once('/').unwrap().0;
+    network_epoch(&format!("{base}/{name}")).await;
+}
