@@ -129,6 +129,104 @@ async fn the_document_lists_exactly_the_served_routes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datanets_are_created_filled_and_sealed_through_the_api() {
+    let c = start(|_| {}).await;
+    let owner = Client::new(&c.url, Some(test_key("owner"))).unwrap();
+    let other = Client::new(&c.url, Some(test_key("someone"))).unwrap();
+    let operator = Client::new(&c.url, Some(test_key("operator"))).unwrap();
+    let all = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/digits/records.jsonl"
+    ))
+    .unwrap();
+    let lines: Vec<&str> = all.lines().take(6).collect();
+    let created = owner.create_datanet("digits").await.unwrap();
+    assert_eq!(
+        created["owner"],
+        format!(
+            "{:#x}",
+            alloy_primitives::Address::from_private_key(&test_key("owner"))
+        )
+    );
+    let e = other.create_datanet("digits").await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::CONFLICT, "{e}");
+    let e = owner.create_datanet("no spaces").await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    // Anyone submits records; each carries its contributor's signature.
+    let first = lines[..4].join("\n") + "\n";
+    assert_eq!(
+        other.add_records("digits", first.as_bytes()).await.unwrap()["items"],
+        4
+    );
+    // A record whose label was changed after signing, a duplicate, nothing: refused, nothing added.
+    let mut forged: Value = serde_json::from_str(lines[4]).unwrap();
+    forged["label"] = "9".into();
+    for (body, why) in [
+        (format!("{}\n{forged}\n", lines[5]), "bad signature"),
+        (format!("{}\n", lines[0]), "duplicate content"),
+        (String::new(), "no records"),
+    ] {
+        let e = other
+            .add_records("digits", body.as_bytes())
+            .await
+            .unwrap_err();
+        assert_eq!(status(&e), StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e.to_string().contains(why), "expected {why:?}: {e}");
+    }
+    let e = other
+        .add_records("none", first.as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), StatusCode::NOT_FOUND, "{e}");
+    // Only the owner (or an operator) seals.
+    let e = other.seal("digits").await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::FORBIDDEN, "{e}");
+    let v1 = owner.seal("digits").await.unwrap();
+    assert_eq!(
+        (v1["version"].as_u64(), v1["items"].as_u64()),
+        (Some(1), Some(4))
+    );
+    let e = owner.seal("digits").await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::CONFLICT, "{e}");
+    owner
+        .add_records("digits", (lines[4..6].join("\n") + "\n").as_bytes())
+        .await
+        .unwrap();
+    let v2 = operator.seal("digits").await.unwrap();
+    assert_eq!(
+        (v2["version"].as_u64(), v2["items"].as_u64()),
+        (Some(2), Some(6))
+    );
+    // What the API serves rebuilds to the same roots.
+    let reader = Client::new(&c.url, None).unwrap();
+    let summary = reader.get_json("/v1/datanets/digits").await.unwrap();
+    assert_eq!(summary["versions"][1]["root"], v2["root"]);
+    let served = reader
+        .get_bytes("/v1/datanets/digits/versions/1/records")
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut nets = zkattr_service::datanet::Datanets::open(tmp.path()).unwrap();
+    nets.create("copy").unwrap();
+    nets.import(
+        "copy",
+        std::io::Cursor::new(served),
+        "api",
+        Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        nets.seal("copy").unwrap().root,
+        v1["root"].as_str().unwrap()
+    );
+    assert_eq!(
+        reader.get_json("/v1/datanets").await.unwrap()["datanets"],
+        json!(["digits"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_a_clear_4xx() {
     let c = start(|cfg| {
         cfg.max_body_bytes = 4096;

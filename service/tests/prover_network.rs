@@ -1,5 +1,5 @@
 //! The prover network with real processes: a `zkattr serve` coordinator and `zkattr worker` processes run
-//! an epoch (train → prove → verify) for a small sample Datanet, which then settles on the embedded chain,
+//! an epoch (train → prove → verify) for a small sample Datanet (created, filled and sealed through the API), which then settles on the embedded chain,
 //! exactly once; receipts come through the API. On the way, the faults: the coordinator is killed (SIGKILL)
 //! mid-proof and restarted with its state intact; the worker proving is killed, its lease expires, and a
 //! second worker proves the epoch; each accepted job is paid once. Runs on SQLite, and on PostgreSQL when
@@ -176,12 +176,18 @@ async fn network_epoch(db: &str) {
     let all = std::fs::read_to_string(format!("{ROOT}/../data/digits/records.jsonl")).unwrap();
     let lines: Vec<&str> = all.lines().take(ITEMS).collect();
     std::fs::write(&records, lines.join("\n") + "\n").unwrap();
-    cli(&home, &["datanet", "create", "digits"]);
-    cli(
-        &home,
-        &["datanet", "add", "digits", records.to_str().unwrap()],
-    );
-    cli(&home, &["datanet", "seal", "digits"]);
+    // The coordinator first: the Datanet is created, filled and sealed through its API.
+    let (mut coordinator, url) = start_coordinator(&home, "127.0.0.1:0", db, &address("operator"));
+    let listen = url.trim_start_matches("http://").to_string();
+    let owner = Client::new(&url, Some(test_key("owner"))).unwrap();
+    owner.create_datanet("digits").await.unwrap();
+    let added = owner
+        .add_records("digits", std::fs::read(&records).unwrap().as_slice())
+        .await
+        .unwrap();
+    assert_eq!(added["records"], ITEMS as u64);
+    let sealed = owner.seal("digits").await.unwrap();
+    assert_eq!(sealed["version"], 1);
     let mut p8 = zkattr_circuits::params::GovernanceParams::default();
     p8.circuit.max_items = 8;
     p8.circuit.shard_items = 8;
@@ -215,8 +221,6 @@ async fn network_epoch(db: &str) {
         ],
     );
 
-    let (mut coordinator, url) = start_coordinator(&home, "127.0.0.1:0", db, &address("operator"));
-    let listen = url.trim_start_matches("http://").to_string();
     let w1_key = key_file(tmp.path(), "worker-1");
     let w2_key = key_file(tmp.path(), "worker-2");
     let mut w1 = start_worker(&tmp.path().join("w1"), &url, &w1_key, "worker-1");

@@ -144,6 +144,34 @@ impl Client {
         Ok((status, v))
     }
 
+    /// Creates a Datanet owned by the key.
+    pub async fn create_datanet(&self, name: &str) -> Result<Value, ClientError> {
+        Ok(self
+            .signed_json("/v1/datanets", &serde_json::json!({ "name": name }))
+            .await?
+            .1)
+    }
+
+    /// Adds signed records (JSON lines, as `zkattr datanet add` reads) to Datanet `name`.
+    pub async fn add_records(&self, name: &str, jsonl: &[u8]) -> Result<Value, ClientError> {
+        let (_, bytes) = self
+            .send(
+                Method::POST,
+                &format!("/v1/datanets/{name}/records"),
+                Some(jsonl.to_vec()),
+            )
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Seals the next version of Datanet `name` (owner or operator key).
+    pub async fn seal(&self, name: &str) -> Result<Value, ClientError> {
+        Ok(self
+            .signed_json(&format!("/v1/datanets/{name}/seal"), &serde_json::json!({}))
+            .await?
+            .1)
+    }
+
     /// `GET path` as JSON.
     pub async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
         let (_, bytes) = self.send(Method::GET, path, None).await?;

@@ -514,7 +514,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/epochs", post(create_epoch).get(epochs))
         .route("/v1/epochs/{key}", get(epoch))
         .route("/v1/artifacts/{address}", get(artifact))
+        .route("/v1/datanets", get(datanets).post(create_datanet))
         .route("/v1/datanets/{name}", get(datanet))
+        .route("/v1/datanets/{name}/records", post(add_records))
+        .route("/v1/datanets/{name}/seal", post(seal))
         .route(
             "/v1/datanets/{name}/versions/{version}/records",
             get(records),
@@ -1055,13 +1058,118 @@ async fn artifact(State(app): State<Arc<App>>, Path(address): Path<String>) -> A
 }
 
 fn datanet_error(e: crate::Error) -> ApiError {
+    use crate::Error as E;
     match e {
-        crate::Error::DatanetNotFound { .. } | crate::Error::VersionNotFound { .. } => {
+        E::DatanetNotFound { .. } | E::VersionNotFound { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, e.to_string())
         }
-        crate::Error::InvalidName { .. } => ApiError::bad(e.to_string()),
+        E::DatanetExists { .. } | E::NothingToSeal { .. } => {
+            ApiError::new(StatusCode::CONFLICT, e.to_string())
+        }
+        E::InvalidName { .. }
+        | E::Malformed { .. }
+        | E::RecordTooLarge { .. }
+        | E::BadSignature { .. }
+        | E::Duplicate { .. }
+        | E::EmptyImport { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         other => ApiError::internal("datanet store", other),
     }
+}
+
+/// Runs `f` on the home's Datanets on a blocking thread.
+async fn with_datanets<T: Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&mut Datanets) -> crate::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    let home = app.cfg.home.clone();
+    tokio::task::spawn_blocking(move || Datanets::open(&home).and_then(|mut nets| f(&mut nets)))
+        .await
+        .map_err(|e| ApiError::internal("datanet store", e))?
+        .map_err(datanet_error)
+}
+
+/// `POST /v1/datanets` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDatanetRequest {
+    /// The new Datanet's name.
+    pub name: String,
+}
+
+async fn datanets(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let names = with_datanets(&app, |nets| nets.list()).await?;
+    Ok(Json(json!({ "datanets": names })))
+}
+
+async fn create_datanet(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let signer = app.signer(&method, &uri, &headers, &body)?;
+    let req: CreateDatanetRequest = parse_json(&body)?;
+    let name = req.name.clone();
+    with_datanets(&app, move |nets| nets.create(&name)).await?;
+    // Created just now by this request: nobody else can own it yet.
+    app.store
+        .set_datanet_owner(&req.name, &lower(&signer), now_ms())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": req.name, "owner": lower(&signer)})),
+    ))
+}
+
+async fn add_records(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    // Anyone may submit: every record carries its contributor's own signature, checked on import.
+    let submitter = app.signer(&method, &uri, &headers, &body)?;
+    let source = format!("API, submitted by {}", lower(&submitter));
+    let summary = with_datanets(&app, move |nets| {
+        nets.import(
+            &name,
+            std::io::Cursor::new(body),
+            &source,
+            crate::datanet::ImportOptions::default(),
+            &mut |_| {},
+        )
+    })
+    .await?;
+    Ok(Json(json!(summary)))
+}
+
+async fn seal(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let signer = app.signer(&method, &uri, &headers, &body)?;
+    let owner = app.store.datanet_owner(&name).await?;
+    let allowed =
+        owner.as_deref() == Some(lower(&signer).as_str()) || app.cfg.operators.contains(&signer);
+    if !allowed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} may not seal {name:?}: only its owner ({}) or an operator seals it",
+                lower(&signer),
+                owner.as_deref().unwrap_or("none: created outside the API")
+            ),
+        ));
+    }
+    let sealed = with_datanets(&app, move |nets| nets.seal(&name)).await?;
+    Ok(Json(json!(sealed)))
 }
 
 async fn datanet(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {

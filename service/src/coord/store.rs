@@ -352,6 +352,14 @@ const MIGRATIONS: &[&str] = &[
         created_at   BIGINT NOT NULL
     )
     "#,
+    // 3: who owns the Datanets created through the API (they seal them).
+    r#"
+    CREATE TABLE datanet_owners (
+        name       TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )
+    "#,
 ];
 
 /// An epoch as stored.
@@ -641,6 +649,31 @@ impl Store {
             .iter()
             .map(|r| Ok(r.try_get("key")?))
             .collect()
+    }
+
+    /// Records `owner` as the owner of Datanet `name`; `false` when it already has one.
+    pub async fn set_datanet_owner(&self, name: &str, owner: &str, now: i64) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "INSERT INTO datanet_owners (name, owner, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The owner of Datanet `name`, if it was created through the API.
+    pub async fn datanet_owner(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query("SELECT owner FROM datanet_owners WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get("owner"))
+                .transpose()?,
+        )
     }
 
     /// Checks the database answers (for `/health`).
