@@ -299,6 +299,8 @@ pub struct App {
     checking: tokio::sync::Semaphore,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     results: Mutex<BTreeMap<&'static str, u64>>,
+    /// Parsed proof bundles by address (content-addressed, so never stale), for receipt queries.
+    bundles: Mutex<HashMap<String, Arc<Bundle>>>,
 }
 
 impl App {
@@ -316,6 +318,7 @@ impl App {
             checking: tokio::sync::Semaphore::new(1),
             requests: Mutex::default(),
             results: Mutex::default(),
+            bundles: Mutex::default(),
         }))
     }
 
@@ -362,6 +365,31 @@ impl App {
             ));
         }
         Ok(v.signer)
+    }
+
+    /// The bundle at `address`, parsed once and kept (a few at a time).
+    async fn bundle(&self, address: &str) -> ApiResult<Arc<Bundle>> {
+        if let Some(b) = self.bundles.lock().expect("bundle cache").get(address) {
+            return Ok(b.clone());
+        }
+        let artifacts = self.artifacts.clone();
+        let a = address.to_string();
+        let bundle = tokio::task::spawn_blocking(move || -> crate::Result<Bundle> {
+            let bytes = artifacts.get(&a)?.ok_or_else(|| {
+                crate::Error::Corrupt(format!("bundle {a} is missing from the artifact store"))
+            })?;
+            Bundle::from_bytes(&bytes)
+        })
+        .await
+        .map_err(|e| ApiError::internal("artifact read", e))?
+        .map_err(|e| ApiError::internal("proof bundle", e))?;
+        let bundle = Arc::new(bundle);
+        let mut cache = self.bundles.lock().expect("bundle cache");
+        if cache.len() >= 16 {
+            cache.clear();
+        }
+        cache.insert(address.to_string(), bundle.clone());
+        Ok(bundle)
     }
 
     fn count_result(&self, outcome: &'static str) {
@@ -1219,14 +1247,7 @@ async fn receipt(
             ),
         ));
     };
-    let bytes = app
-        .artifacts
-        .get(&proof)
-        .map_err(|e| ApiError::internal("artifact store", e))?
-        .ok_or_else(|| {
-            ApiError::internal("artifact store", format!("proof bundle {proof} missing"))
-        })?;
-    let bundle = Bundle::from_bytes(&bytes).map_err(|e| ApiError::internal("proof bundle", e))?;
+    let bundle = app.bundle(&proof).await?;
     let name = format!("receipts/{}.json", lower(&who));
     if !bundle.files.contains_key(&name) {
         return Err(ApiError::new(

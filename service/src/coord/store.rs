@@ -323,6 +323,7 @@ const MIGRATIONS: &[&str] = &[
         updated_at   BIGINT NOT NULL
     );
     CREATE INDEX jobs_by_state ON jobs (state, kind, id);
+    CREATE INDEX jobs_by_expiry ON jobs (state, lease_until);
     CREATE INDEX jobs_by_epoch ON jobs (epoch, id);
     CREATE TABLE job_events (
         id     {serial},
@@ -394,9 +395,13 @@ const JOB_COLUMNS: &str =
 fn leasable(now: &str) -> String {
     format!(
         "(attempts < max_attempts AND (state = 'queued' OR (state = 'leased' AND lease_until < {now})) \
-         AND (after_job IS NULL OR after_job IN (SELECT id FROM jobs WHERE state = 'done')))"
+         AND {PREREQUISITE_DONE})"
     )
 }
+
+/// A job's prerequisite, if any, is done (a primary-key lookup per candidate).
+const PREREQUISITE_DONE: &str = "(after_job IS NULL OR EXISTS \
+    (SELECT 1 FROM jobs AS d WHERE d.id = jobs.after_job AND d.state = 'done'))";
 
 impl Store {
     /// Connects to `url` (`sqlite://PATH`, created if missing, or `postgres://…`) and migrates it.
@@ -544,21 +549,7 @@ impl Store {
 
     /// Queues a job; returns its number.
     pub async fn enqueue(&self, job: &NewJob, now: i64) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "INSERT INTO jobs (epoch, kind, spec, after_job, state, max_attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING id",
-        )
-        .bind(&job.epoch)
-        .bind(job.kind.as_str())
-        .bind(job.spec.to_string())
-        .bind(job.after)
-        .bind(i64::from(job.max_attempts.max(1)))
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        let id: i64 = row.try_get("id")?;
-        self.event(id, now, None, "queued", None).await?;
-        Ok(id)
+        Ok(self.enqueue_all(std::slice::from_ref(job), now).await?[0])
     }
 
     /// Creates epoch `key` with its training job and its proving job (leasable once training is done), in
@@ -717,48 +708,63 @@ impl Store {
         ttl_ms: i64,
     ) -> StoreResult<Option<Lease>> {
         self.fail_exhausted(now).await?;
-        let touched = sqlx::query("UPDATE workers SET last_seen = $1 WHERE address = $2")
-            .bind(now)
+        let known = sqlx::query("SELECT address FROM workers WHERE address = $1")
             .bind(worker)
-            .execute(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-        if touched.rows_affected() == 0 {
+        if known.is_none() {
             return Err(StoreError::NoSuchWorker(worker.to_string()));
         }
         if kinds.is_empty() {
             return Ok(None);
         }
-        let kind_list = (0..kinds.len())
-            .map(|i| format!("${}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let select = format!(
-            "SELECT id FROM jobs WHERE {} AND kind IN ({kind_list}) ORDER BY id LIMIT 16",
-            leasable("$1")
+        let kind_list = |first: usize| {
+            (0..kinds.len())
+                .map(|i| format!("${}", i + first))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // Two index range scans rather than one OR over states: the oldest queued jobs, and leases that
+        // ran out (their worker died).
+        let queued = format!(
+            "SELECT id FROM jobs WHERE state = 'queued' AND kind IN ({}) AND attempts < max_attempts \
+             AND {PREREQUISITE_DONE} ORDER BY id LIMIT 16",
+            kind_list(1)
+        );
+        let expired = format!(
+            "SELECT id FROM jobs WHERE state = 'leased' AND lease_until < $1 AND kind IN ({}) \
+             AND attempts < max_attempts ORDER BY id LIMIT 16",
+            kind_list(2)
         );
         // Another worker may win a candidate between the SELECT and the UPDATE: try the next one, and
         // look again while candidates were all taken.
         for _ in 0..8 {
-            let mut query = sqlx::query(AssertSqlSafe(select.clone())).bind(now);
-            for k in kinds {
-                query = query.bind(k.as_str());
+            let mut candidates = Vec::new();
+            for (select, with_now) in [(&queued, false), (&expired, true)] {
+                let mut query = sqlx::query(AssertSqlSafe(select.clone()));
+                if with_now {
+                    query = query.bind(now);
+                }
+                for k in kinds {
+                    query = query.bind(k.as_str());
+                }
+                for r in query.fetch_all(&self.pool).await? {
+                    candidates.push(r.try_get::<i64, _>("id")?);
+                }
             }
-            let candidates: Vec<i64> = query
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| r.try_get("id"))
-                .collect::<Result<_, _>>()?;
             if candidates.is_empty() {
                 return Ok(None);
             }
+            candidates.sort_unstable();
             for id in candidates {
                 let lease_id = new_lease_id();
                 let until = now.saturating_add(ttl_ms);
+                // Taking the lease, the worker's last-seen time and the history: one transaction.
+                let mut tx = self.pool.begin().await?;
                 let taken = sqlx::query(AssertSqlSafe(format!(
                     "UPDATE jobs SET state = 'leased', worker = $1, lease_id = $2, lease_until = $3, \
                      attempts = attempts + 1, progress = NULL, updated_at = $4 \
-                     WHERE id = $5 AND {}",
+                     WHERE id = $5 AND {} RETURNING attempts",
                     leasable("$4")
                 )))
                 .bind(worker)
@@ -766,31 +772,56 @@ impl Store {
                 .bind(until)
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
-                if taken.rows_affected() == 1 {
-                    let job = self.job(id).await?;
-                    self.event(
-                        id,
-                        now,
-                        Some(worker),
-                        "leased",
-                        Some(&format!("attempt {}", job.attempts)),
-                    )
+                let Some(row) = taken else { continue };
+                let attempt: i64 = row.try_get("attempts")?;
+                sqlx::query("UPDATE workers SET last_seen = $1 WHERE address = $2")
+                    .bind(now)
+                    .bind(worker)
+                    .execute(&mut *tx)
                     .await?;
-                    return Ok(Some(Lease {
-                        job: id,
-                        lease_id,
-                        kind: job.kind,
-                        epoch: job.epoch,
-                        spec: job.spec,
-                        attempt: job.attempts,
-                        until,
-                    }));
-                }
+                let detail = format!("attempt {attempt}");
+                insert_event(&mut tx, id, now, Some(worker), "leased", Some(&detail)).await?;
+                tx.commit().await?;
+                let job = self.job(id).await?;
+                return Ok(Some(Lease {
+                    job: id,
+                    lease_id,
+                    kind: job.kind,
+                    epoch: job.epoch,
+                    spec: job.spec,
+                    attempt,
+                    until,
+                }));
             }
         }
         Ok(None)
+    }
+
+    /// Queues `jobs` in one transaction; returns their numbers in order.
+    pub async fn enqueue_all(&self, jobs: &[NewJob], now: i64) -> StoreResult<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let row = sqlx::query(
+                "INSERT INTO jobs (epoch, kind, spec, after_job, state, max_attempts, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING id",
+            )
+            .bind(&job.epoch)
+            .bind(job.kind.as_str())
+            .bind(job.spec.to_string())
+            .bind(job.after)
+            .bind(i64::from(job.max_attempts.max(1)))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = row.try_get("id")?;
+            insert_event(&mut tx, id, now, None, "queued", None).await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// Marks `failed` the leased jobs whose lease expired on their last allowed attempt.
