@@ -925,7 +925,11 @@ pub fn verify_dir(
             for path in names {
                 let r: Receipt = read_json(&path)?;
                 let entry = entries.get(r.list_index);
-                let ok = r.format == RECEIPT_FORMAT
+                // A receipt is found by its file name: it must be its contributor's.
+                let named = path.file_name().and_then(|n| n.to_str())
+                    == Some(format!("{}.json", r.contributor.to_lowercase()).as_str());
+                let ok = named
+                    && r.format == RECEIPT_FORMAT
                     && entry.is_some_and(|e| {
                         address_hex(&e.contributor) == r.contributor.to_lowercase()
                             && e.amount.to_string() == r.amount

@@ -495,3 +495,108 @@ fn unsupported_urls_are_named() {
         "{err}"
     );
 }
+
+on_both!(
+    failures_reach_dependents_and_an_operator_requeues,
+    |url: String| async move {
+        let store = open(&url).await;
+        store.register_worker(W1, &json!({}), 0).await.unwrap();
+        store.register_worker(W2, &json!({}), 0).await.unwrap();
+        let train = store
+            .enqueue(&job(JobKind::Train, None, 1), 0)
+            .await
+            .unwrap();
+        let prove = store
+            .enqueue(&job(JobKind::Prove, Some(train), 2), 0)
+            .await
+            .unwrap();
+        // A rejected worker does not get the same job again; another one does.
+        let l = store
+            .lease(W1, &JobKind::ALL, 1, 100)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store
+                .reject(train, &l.lease_id, W1, "bad", 2)
+                .await
+                .unwrap(),
+            JobState::Failed
+        );
+        // The prerequisite failed for good: its dependent can never run and fails too.
+        let p = store.job(prove).await.unwrap();
+        assert_eq!(p.state, JobState::Failed);
+        assert!(p.error.unwrap().contains(&format!("job {train}, failed")));
+        // An operator requeues the prerequisite, and the dependent with it.
+        assert!(store.requeue(train, 3).await.unwrap());
+        assert!(
+            !store.requeue(train, 3).await.unwrap(),
+            "only a failed job is requeued"
+        );
+        assert_eq!(store.job(prove).await.unwrap().state, JobState::Queued);
+        assert!(
+            store
+                .lease(W1, &JobKind::ALL, 4, 100)
+                .await
+                .unwrap()
+                .is_none(),
+            "W1 was rejected on it"
+        );
+        let l = store
+            .lease(W2, &JobKind::ALL, 4, 100)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((l.job, l.attempt), (train, 1));
+        assert!(matches!(
+            store.requeue(999, 5).await,
+            Err(StoreError::NoSuchJob(999))
+        ));
+    }
+);
+
+on_both!(
+    an_attempt_cannot_be_kept_alive_forever,
+    |url: String| async move {
+        let store = open(&url).await.with_max_lease_ms(1_000);
+        store.register_worker(W1, &json!({}), 0).await.unwrap();
+        let id = store
+            .enqueue(&job(JobKind::Prove, None, 2), 0)
+            .await
+            .unwrap();
+        let l = store
+            .lease(W1, &JobKind::ALL, 0, 400)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store
+                .heartbeat(id, &l.lease_id, W1, None, 300, 400)
+                .await
+                .unwrap(),
+            700
+        );
+        assert_eq!(
+            store
+                .heartbeat(id, &l.lease_id, W1, None, 600, 400)
+                .await
+                .unwrap(),
+            1_000
+        );
+        // Past the attempt's limit the lease is not renewed (the result may still be submitted before expiry).
+        assert!(matches!(
+            store.heartbeat(id, &l.lease_id, W1, None, 1_000, 400).await,
+            Err(StoreError::TimeLimit {
+                limit_ms: 1_000,
+                ..
+            })
+        ));
+        store.holds(id, &l.lease_id, W1).await.unwrap();
+        let next = store
+            .lease(W1, &JobKind::ALL, 1_001, 400)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.attempt, 2);
+    }
+);

@@ -137,6 +137,10 @@ fn start_coordinator(home: &Path, listen: &str, db: &str, params_hash_ops: &str)
 }
 
 fn start_worker(home: &Path, url: &str, key: &Path, name: &str) -> Proc {
+    start_worker_for(home, url, key, name, "train,prove")
+}
+
+fn start_worker_for(home: &Path, url: &str, key: &Path, name: &str, kinds: &str) -> Proc {
     spawn(
         name,
         home,
@@ -147,6 +151,8 @@ fn start_worker(home: &Path, url: &str, key: &Path, name: &str) -> Proc {
             "--key",
             key.to_str().unwrap(),
             "--insecure-test-srs",
+            "--kinds",
+            kinds,
         ],
         Some("working for"),
     )
@@ -375,28 +381,43 @@ async fn network_epoch(db: &str) {
         .as_str()
         .unwrap()
         .to_string();
-    let cheat = Client::new(&url, Some(test_key("cheat"))).unwrap();
-    cheat.register(serde_json::json!({})).await.unwrap();
     let all = zkattr_service::coord::JobKind::ALL;
-    let refused =
-        async |grant: &zkattr_service::coord::server::LeaseGrant, bundle: Bundle, why: &str| {
-            let e = cheat
-                .submit(grant.lease.job, &grant.lease.lease_id, bundle)
-                .await
-                .unwrap_err();
-            assert_eq!(
-                e.status(),
-                Some(reqwest::StatusCode::UNPROCESSABLE_ENTITY),
-                "{e}"
-            );
-            assert!(e.to_string().contains(why), "expected {why:?}: {e}");
-            eprintln!("refused as expected: {e}");
-        };
-    // Training: an empty result, then epoch 1's (valid: training does not depend on the epoch number).
-    let t = cheat.lease(&all, 5_000).await.unwrap().unwrap();
-    refused(&t, Bundle::default(), "model.json").await;
-    let t = cheat.lease(&all, 5_000).await.unwrap().unwrap();
-    assert_eq!(t.lease.attempt, 2);
+    // Each dishonest key is refused once per job: a worker whose result was rejected does not get it again.
+    let cheat = async |name: &str| {
+        let c = Client::new(&url, Some(test_key(name))).unwrap();
+        c.register(serde_json::json!({})).await.unwrap();
+        let grant = c.lease(&all, 5_000).await.unwrap().expect("a job to lease");
+        (c, grant)
+    };
+    let refused = async |c: &Client,
+                         grant: &zkattr_service::coord::server::LeaseGrant,
+                         bundle: Bundle,
+                         why: &str| {
+        let e = c
+            .submit(grant.lease.job, &grant.lease.lease_id, bundle.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.status(),
+            Some(reqwest::StatusCode::UNPROCESSABLE_ENTITY),
+            "{e}"
+        );
+        assert!(e.to_string().contains(why), "expected {why:?}: {e}");
+        eprintln!("refused as expected: {e}");
+        // The rejected lease is gone, and the job is not leased to this key again.
+        let again = c
+            .submit(grant.lease.job, &grant.lease.lease_id, bundle)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            again.status(),
+            Some(reqwest::StatusCode::CONFLICT),
+            "{again}"
+        );
+        assert!(c.lease(&all, 0).await.unwrap().is_none());
+    };
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let model = Bundle::from_bytes(
         &reader
             .artifact(done["model"].as_str().unwrap())
@@ -404,65 +425,195 @@ async fn network_epoch(db: &str) {
             .unwrap(),
     )
     .unwrap();
-    cheat
-        .submit(t.lease.job, &t.lease.lease_id, model)
+    // Training: an empty result; an artifact for other queries; then epoch 1's (valid: training does not
+    // depend on the epoch number), accepted on the last allowed attempt.
+    let (c1, t) = cheat("cheat-1").await;
+    refused(
+        &c1,
+        &t,
+        Bundle::default(),
+        "result rejected: model.json: No such file",
+    )
+    .await;
+    let (c2, t) = cheat("cheat-2").await;
+    let mut other_queries = model.clone();
+    let mut art: Value = serde_json::from_slice(&model.file("attribution.json").unwrap()).unwrap();
+    art["queries"].as_array_mut().unwrap().pop();
+    other_queries
+        .files
+        .insert("attribution.json".into(), b64(art.to_string().as_bytes()));
+    refused(
+        &c2,
+        &t,
+        other_queries,
+        "attributes other queries than the epoch's",
+    )
+    .await;
+    let (c3, t) = cheat("cheat-3").await;
+    assert_eq!(t.lease.attempt, 3);
+    c3.submit(t.lease.job, &t.lease.lease_id, model)
         .await
         .unwrap();
-    // Proving: epoch 1's valid proof, then that proof with one byte flipped.
-    let p = cheat.lease(&all, 5_000).await.unwrap().unwrap();
+    // Proving: epoch 1's valid proof; that proof with one byte flipped (and its digest updated, so only
+    // the proof check stands); a statement of another shape.
+    let p = c3.lease(&all, 5_000).await.unwrap().unwrap();
     refused(
+        &c3,
         &p,
         proof.clone(),
         "not for this epoch: epoch is 1, the epoch's is 2",
     )
     .await;
-    assert!(
-        matches!(
-            cheat.submit(p.lease.job, &p.lease.lease_id, proof.clone()).await,
-            Err(e) if e.status() == Some(reqwest::StatusCode::CONFLICT)
-        ),
-        "a rejected lease is gone"
-    );
-    let p = cheat.lease(&all, 5_000).await.unwrap().unwrap();
+    let (c4, p) = cheat("cheat-4").await;
     let mut flipped = proof.clone();
     let mut bytes = proof.file("proof.bin").unwrap();
     bytes[100] ^= 1;
-    use base64::Engine;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    // The cheat also rewrites the proof's digest in statement.json, so only the proof check itself stands.
     let mut st: Value = serde_json::from_slice(&proof.file("statement.json").unwrap()).unwrap();
     st["proof_keccak"] = zkattr_service::coord::bundle::address_of(&bytes).into();
     flipped.files.insert("proof.bin".into(), b64(&bytes));
     flipped
         .files
         .insert("statement.json".into(), b64(st.to_string().as_bytes()));
-    refused(&p, flipped, "the epoch proof is not valid").await;
+    refused(&c4, &p, flipped, "the epoch proof is not valid").await;
+    let (c5, p) = cheat("cheat-5").await;
+    let mut bigger = proof.clone();
+    let mut st: Value = serde_json::from_slice(&proof.file("statement.json").unwrap()).unwrap();
+    st["items"] = 100_000_000_000u64.into();
+    bigger
+        .files
+        .insert("statement.json".into(), b64(st.to_string().as_bytes()));
+    refused(&c5, &p, bigger, "statement.json is for 100000000000 items").await;
+    // Three attempts spent: the proving job failed, and with it the epoch, until an operator requeues it.
     let s2 = reader
         .get_json(&format!("/v1/epochs/{key2}"))
         .await
         .unwrap();
     assert_eq!(
         (s2["state"].as_str(), s2["prove"]["state"].as_str()),
-        (Some("proving"), Some("queued")),
+        (Some("failed"), Some("failed")),
         "{s2}"
     );
-    let w = reader
-        .get_json(&format!("/v1/workers/{}", address("cheat")))
+    let job = s2["prove"]["id"].as_i64().unwrap();
+    let e = c5.requeue(job).await.unwrap_err();
+    assert_eq!(e.status(), Some(reqwest::StatusCode::FORBIDDEN), "{e}");
+    operator.requeue(job).await.unwrap();
+    let s2 = reader
+        .get_json(&format!("/v1/epochs/{key2}"))
         .await
         .unwrap();
     assert_eq!(
-        (
-            w["worker"]["rejected"].as_i64(),
-            w["worker"]["accepted"].as_i64()
-        ),
-        (Some(3), Some(1)),
-        "{w}"
+        (s2["state"].as_str(), s2["prove"]["attempts"].as_i64()),
+        (Some("proving"), Some(0)),
+        "{s2}"
     );
+    for (name, rejected, accepted) in [("cheat-1", 1, 0), ("cheat-3", 1, 1), ("cheat-5", 1, 0)] {
+        let w = reader
+            .get_json(&format!("/v1/workers/{}", address(name)))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                w["worker"]["rejected"].as_i64(),
+                w["worker"]["accepted"].as_i64()
+            ),
+            (Some(rejected), Some(accepted)),
+            "{w}"
+        );
+    }
     let m = String::from_utf8(reader.get_bytes("/metrics").await.unwrap()).unwrap();
     assert!(
-        m.contains("zkattr_results_total{outcome=\"rejected\"} 3"),
+        m.contains("zkattr_results_total{outcome=\"rejected\"} 5"),
         "{m}"
     );
+    coordinator.kill();
+}
+
+/// The whole sample Datanet (1,857 items, 20 contributors, default parameters: `k = 19`) through the network:
+/// a training worker and a proving worker, the coordinator checking both results; then settled on the
+/// embedded chain, and every contributor's receipt fetched from the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_epoch_runs_through_the_network_and_settles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("coordinator");
+    let db = format!("sqlite://{}", tmp.path().join("jobs.db").display());
+    let (mut coordinator, url) = start_coordinator(&home, "127.0.0.1:0", &db, &address("operator"));
+    let owner = Client::new(&url, Some(test_key("owner"))).unwrap();
+    owner.create_datanet("digits").await.unwrap();
+    let added = owner
+        .add_records("digits", zkattr_service::sample::DIGITS_RECORDS)
+        .await
+        .unwrap();
+    assert_eq!(added["records"], 1857);
+    owner.seal("digits").await.unwrap();
+    // Deploying generates the verifier, and with it the keys the coordinator checks proofs with.
+    let op_key = key_file(tmp.path(), "operator");
+    let op = op_key.to_str().unwrap();
+    let d = cli(&home, &["deploy", "--insecure-test-srs", "--key", op]);
+    cli(
+        &home,
+        &[
+            "datanet",
+            "publish",
+            "digits",
+            "--version",
+            "1",
+            "--key",
+            op,
+        ],
+    );
+    let trainer = key_file(tmp.path(), "trainer");
+    let prover = key_file(tmp.path(), "prover");
+    let mut w1 = start_worker_for(&tmp.path().join("w1"), &url, &trainer, "trainer", "train");
+    let mut w2 = start_worker_for(&tmp.path().join("w2"), &url, &prover, "prover", "prove");
+    let operator = Client::new(&url, Some(test_key("operator"))).unwrap();
+    let created = operator
+        .create_epoch(&EpochRequest {
+            datanet: "digits".into(),
+            version: 1,
+            params_toml: None,
+            epoch: 1,
+            pool: POOL.into(),
+            chain_id: 31337,
+            settlement: d["distributor"].as_str().unwrap().into(),
+            queries: zkattr_service::sample::DIGITS_QUERIES.into(),
+            seed: 2026,
+            steps: None,
+        })
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap().to_string();
+    let reader = Client::new(&url, None).unwrap();
+    let done = until(1200, "the sample epoch to be proven", async || {
+        let s = reader.get_json(&format!("/v1/epochs/{key}")).await.unwrap();
+        assert_ne!(s["state"], "failed", "{s}");
+        (s["state"] == "proven").then_some(s)
+    })
+    .await;
+    assert_eq!(done["train"]["worker"], address("trainer"));
+    assert_eq!(done["prove"]["worker"], address("prover"));
+    let proof = Bundle::from_bytes(
+        &reader
+            .artifact(done["proof"].as_str().unwrap())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let dir = tmp.path().join("proof");
+    proof.to_dir(&dir).unwrap();
+    let settled = cli(&home, &["settle", dir.to_str().unwrap(), "--key", op]);
+    assert_eq!(settled["epoch"], 1);
+    let list: Value = serde_json::from_slice(&proof.file("reward-list.json").unwrap()).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 20);
+    for entry in list.as_array().unwrap() {
+        let who = entry["contributor"].as_str().unwrap().to_lowercase();
+        let r = reader
+            .get_bytes(&format!("/v1/receipts/{key}/{who}"))
+            .await
+            .unwrap();
+        assert_eq!(r, proof.file(&format!("receipts/{who}.json")).unwrap());
+    }
+    w1.kill();
+    w2.kill();
     coordinator.kill();
 }
 

@@ -166,7 +166,8 @@ impl WorkerCmd {
             max_jobs: self.max_jobs,
         };
         let address = key.address();
-        runtime()?.block_on(async {
+        let rt = runtime()?;
+        let out = rt.block_on(async {
             let (tx, rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 stop_signal().await;
@@ -181,6 +182,9 @@ impl WorkerCmd {
                     report.accepted, report.rejected, report.failed
                 ),
             })
-        })
+        });
+        // A job abandoned on a stop signal may still be computing on a blocking thread: do not wait for it.
+        rt.shutdown_background();
+        out
     }
 }

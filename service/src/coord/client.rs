@@ -86,9 +86,22 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Vec<u8>), ClientError> {
+        self.send_within(method, path, body, None).await
+    }
+
+    async fn send_within(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<(StatusCode, Vec<u8>), ClientError> {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
         if let Some(body) = body {
             let key = self
                 .key
@@ -221,7 +234,8 @@ impl Client {
             .map_err(|e| ClientError::Protocol(format!("lease: {e}")))
     }
 
-    /// Renews a lease; returns its new expiry (ms).
+    /// Renews a lease; returns its new expiry (ms). Gives up after 15 s, so one hung request does not hold
+    /// up the next heartbeat.
     pub async fn heartbeat(
         &self,
         job: i64,
@@ -232,12 +246,28 @@ impl Client {
             lease_id: lease_id.into(),
             progress,
         };
-        let (_, v) = self
-            .signed_json(&format!("/v1/jobs/{job}/heartbeat"), &req)
+        let body = serde_json::to_vec(&req).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (_, bytes) = self
+            .send_within(
+                Method::POST,
+                &format!("/v1/jobs/{job}/heartbeat"),
+                Some(body),
+                Some(Duration::from_secs(15)),
+            )
             .await?;
+        let v: Value =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
         v["until"]
             .as_i64()
             .ok_or_else(|| ClientError::Protocol("heartbeat: no `until`".into()))
+    }
+
+    /// Puts a failed job back in the queue (operator key).
+    pub async fn requeue(&self, job: i64) -> Result<Value, ClientError> {
+        Ok(self
+            .signed_json(&format!("/v1/jobs/{job}/requeue"), &serde_json::json!({}))
+            .await?
+            .1)
     }
 
     /// Submits a result.

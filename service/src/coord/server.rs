@@ -25,7 +25,7 @@ use axum::{
     http::{header, HeaderMap, Method, StatusCode, Uri},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, post, MethodRouter},
     Json, Router,
 };
 use serde::{Deserialize, Serialize};
@@ -269,9 +269,9 @@ impl From<StoreError> for ApiError {
                 StatusCode::FORBIDDEN,
                 format!("{e} (register with POST /v1/workers first)"),
             ),
-            StoreError::LeaseLost { .. } | StoreError::EpochExists(_) => {
-                ApiError::new(StatusCode::CONFLICT, e.to_string())
-            }
+            StoreError::LeaseLost { .. }
+            | StoreError::EpochExists(_)
+            | StoreError::TimeLimit { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             other => ApiError::internal("database", other),
         }
     }
@@ -296,7 +296,7 @@ pub struct App {
     /// Woken when a job may have become leasable.
     jobs_changed: tokio::sync::Notify,
     /// One result check at a time (they are CPU-heavy).
-    checking: tokio::sync::Semaphore,
+    checking: Arc<tokio::sync::Semaphore>,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     results: Mutex<BTreeMap<&'static str, u64>>,
     /// Parsed proof bundles by address (content-addressed, so never stale), for receipt queries.
@@ -315,7 +315,7 @@ impl App {
             replay: Mutex::default(),
             rate: Mutex::default(),
             jobs_changed: tokio::sync::Notify::new(),
-            checking: tokio::sync::Semaphore::new(1),
+            checking: Arc::new(tokio::sync::Semaphore::new(1)),
             requests: Mutex::default(),
             results: Mutex::default(),
             bundles: Mutex::default(),
@@ -350,6 +350,9 @@ impl App {
         self.replay.lock().expect("replay guard").check(&v, now)?;
         let mut rate = self.rate.lock().expect("rate table");
         let window = now / 60_000;
+        if rate.len() > 10_000 {
+            rate.retain(|_, (w, _)| *w == window);
+        }
         let entry = rate.entry(v.signer).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
@@ -447,7 +450,18 @@ pub const ROUTES: &[(&str, &str, bool, &str)] = &[
         true,
         "Submit a result; checked before it is accepted",
     ),
-    ("post", "/v1/jobs/{id}/fail", true, "Report a failed job"),
+    (
+        "post",
+        "/v1/jobs/{id}/fail",
+        true,
+        "Report a failed job (it is retried elsewhere until its attempts run out)",
+    ),
+    (
+        "post",
+        "/v1/jobs/{id}/requeue",
+        true,
+        "Put a failed job back in the queue (operators only)",
+    ),
     (
         "post",
         "/v1/epochs",
@@ -467,11 +481,30 @@ pub const ROUTES: &[(&str, &str, bool, &str)] = &[
         false,
         "Content-addressed download",
     ),
+    ("get", "/v1/datanets", false, "Every Datanet's name"),
+    (
+        "post",
+        "/v1/datanets",
+        true,
+        "Create a Datanet owned by the signer",
+    ),
     (
         "get",
         "/v1/datanets/{name}",
         false,
         "A Datanet's sealed versions",
+    ),
+    (
+        "post",
+        "/v1/datanets/{name}/records",
+        true,
+        "Add signed records (JSON lines; all or nothing)",
+    ),
+    (
+        "post",
+        "/v1/datanets/{name}/seal",
+        true,
+        "Seal the next version (its owner or an operator)",
     ),
     (
         "get",
@@ -528,29 +561,48 @@ pub fn openapi() -> Value {
 /// The router over `app`.
 pub fn router(app: Arc<App>) -> Router {
     let limit = app.cfg.max_body_bytes;
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { Json(openapi()) }))
-        .route("/v1/workers", post(register))
-        .route("/v1/workers/{address}", get(worker))
-        .route("/v1/jobs/lease", post(lease))
-        .route("/v1/jobs/{id}", get(job))
-        .route("/v1/jobs/{id}/heartbeat", post(heartbeat))
-        .route("/v1/jobs/{id}/result", post(result))
-        .route("/v1/jobs/{id}/fail", post(fail))
-        .route("/v1/epochs", post(create_epoch).get(epochs))
-        .route("/v1/epochs/{key}", get(epoch))
-        .route("/v1/artifacts/{address}", get(artifact))
-        .route("/v1/datanets", get(datanets).post(create_datanet))
-        .route("/v1/datanets/{name}", get(datanet))
-        .route("/v1/datanets/{name}/records", post(add_records))
-        .route("/v1/datanets/{name}/seal", post(seal))
-        .route(
-            "/v1/datanets/{name}/versions/{version}/records",
-            get(records),
-        )
-        .route("/v1/receipts/{key}/{contributor}", get(receipt))
+    // Built from the route table, so the document and the router cannot differ; the methods of one path
+    // share one method router.
+    let mut paths: Vec<(&str, MethodRouter<Arc<App>>)> = Vec::new();
+    for (method, path, _, _) in ROUTES {
+        let handler: MethodRouter<Arc<App>> = match (*method, *path) {
+            ("get", "/health") => get(health),
+            ("get", "/metrics") => get(metrics),
+            ("get", "/openapi.json") => get(|| async { Json(openapi()) }),
+            ("post", "/v1/workers") => post(register),
+            ("get", "/v1/workers/{address}") => get(worker),
+            ("post", "/v1/jobs/lease") => post(lease),
+            ("get", "/v1/jobs/{id}") => get(job),
+            ("post", "/v1/jobs/{id}/heartbeat") => post(heartbeat),
+            // Results and records are the large bodies; everything else is small.
+            ("post", "/v1/jobs/{id}/result") => post(result).layer(DefaultBodyLimit::max(limit)),
+            ("post", "/v1/jobs/{id}/fail") => post(fail),
+            ("post", "/v1/jobs/{id}/requeue") => post(requeue),
+            ("post", "/v1/epochs") => post(create_epoch),
+            ("get", "/v1/epochs") => get(epochs),
+            ("get", "/v1/epochs/{key}") => get(epoch),
+            ("get", "/v1/artifacts/{address}") => get(artifact),
+            ("get", "/v1/datanets") => get(datanets),
+            ("post", "/v1/datanets") => post(create_datanet),
+            ("get", "/v1/datanets/{name}") => get(datanet),
+            ("post", "/v1/datanets/{name}/records") => {
+                post(add_records).layer(DefaultBodyLimit::max(limit))
+            }
+            ("post", "/v1/datanets/{name}/seal") => post(seal),
+            ("get", "/v1/datanets/{name}/versions/{version}/records") => get(records),
+            ("get", "/v1/receipts/{key}/{contributor}") => get(receipt),
+            (m, p) => unreachable!("route {m} {p} of ROUTES has no handler"),
+        };
+        match paths.iter_mut().find(|(p, _)| p == path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),
+            None => paths.push((path, handler)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, handler) in paths {
+        router = router.route(path, handler);
+    }
+    router
         .fallback(|uri: Uri| async move {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -558,9 +610,12 @@ pub fn router(app: Arc<App>) -> Router {
             )
         })
         .layer(middleware::from_fn_with_state(app.clone(), count_requests))
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(SMALL_BODY_BYTES.min(limit)))
         .with_state(app)
 }
+
+/// Body limit of every route but results and records.
+pub const SMALL_BODY_BYTES: usize = 1 << 20;
 
 /// Serves `app` on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -583,10 +638,34 @@ async fn count_requests(State(app): State<Arc<App>>, req: Request, next: Next) -
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let response = next.run(req).await;
-    let mut requests = app.requests.lock().expect("metrics");
-    *requests
-        .entry((route, response.status().as_u16()))
-        .or_default() += 1;
+    let status = response.status();
+    {
+        let mut requests = app.requests.lock().expect("metrics");
+        *requests.entry((route, status.as_u16())).or_default() += 1;
+    }
+    // axum's own refusals (body too large, wrong method, bad path parameter) are plain text: answer them as
+    // JSON `{"error": …}` like every other error.
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let (parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let mut message = String::from_utf8_lossy(&text).trim().to_string();
+        if message.is_empty() {
+            message = status.canonical_reason().unwrap_or("error").to_string();
+        }
+        let mut out = (status, Json(json!({ "error": message }))).into_response();
+        for (name, value) in parts.headers.iter() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                out.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        return out;
+    }
     response
 }
 
@@ -681,7 +760,9 @@ async fn lease(
     body: Bytes,
 ) -> ApiResult<Response> {
     let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
-    let req: LeaseRequest = parse_json(&body)?;
+    let mut req: LeaseRequest = parse_json(&body)?;
+    req.kinds.sort_by_key(|k| k.as_str());
+    req.kinds.dedup();
     let wait = Duration::from_millis(req.wait_ms.min(30_000));
     let deadline = tokio::time::Instant::now() + wait;
     loop {
@@ -763,10 +844,15 @@ async fn fail(
 ) -> ApiResult<Json<Value>> {
     let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
     let req: FailRequest = parse_json(&body)?;
-    let reason: String = req.reason.chars().take(2000).collect();
+    let mut reason: String = req.reason.chars().take(2000).collect();
+    if !req.transient {
+        reason.insert_str(0, "(reported as permanent) ");
+    }
+    // A worker cannot fail a job for good: it is retried elsewhere until its attempts run out (an operator
+    // requeues it after that), so one worker cannot end an epoch.
     let state = app
         .store
-        .fail(id, &req.lease_id, &signer, &reason, req.transient, now_ms())
+        .fail(id, &req.lease_id, &signer, &reason, true, now_ms())
         .await?;
     app.jobs_changed.notify_waiters();
     Ok(Json(json!({"state": state})))
@@ -782,10 +868,25 @@ async fn result(
 ) -> ApiResult<Json<Value>> {
     let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
     let req: ResultRequest = parse_json(&body)?;
-    req.bundle
-        .check()
-        .map_err(|e| ApiError::bad(e.to_string()))?;
+    drop(body);
     app.store.holds(id, &req.lease_id, &signer).await?;
+    // The lease must not run out while the result waits for and goes through its check (the worker keeps
+    // sending heartbeats too). Past the attempt's time limit it is not renewed; the check goes on.
+    match app
+        .store
+        .heartbeat(
+            id,
+            &req.lease_id,
+            &signer,
+            None,
+            now_ms(),
+            app.cfg.lease_ttl_ms,
+        )
+        .await
+    {
+        Ok(_) | Err(StoreError::TimeLimit { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     let job = app.store.job(id).await?;
     let spec: JobSpec = serde_json::from_value(job.spec.clone())
         .map_err(|e| ApiError::internal("stored job spec", e))?;
@@ -793,39 +894,53 @@ async fn result(
         Some(after) => app.store.job(after).await?.result,
         None => None,
     };
-    let _permit = app
+    // One check at a time; the permit goes with the check, so a client hanging up cannot start another.
+    let permit = app
         .checking
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|e| ApiError::internal("check queue", e))?;
     let (home, srs) = (app.cfg.home.clone(), app.cfg.srs.clone());
     let artifacts = app.artifacts.clone();
-    let bundle = req.bundle.clone();
     let kind = job.kind;
     let checked = tokio::task::spawn_blocking(move || {
-        check_result(
+        let _permit = permit;
+        let outcome = check_result(
             &home,
             &srs,
             &artifacts,
             kind,
             &spec,
             train_result.as_deref(),
-            &bundle,
-        )
+            &req.bundle,
+        );
+        // Keep an accepted bundle (written and synced before the job is marked done).
+        let stored = match &outcome {
+            Ok(_) => Some(
+                artifacts
+                    .put(&req.bundle.to_bytes())
+                    .map_err(|e| e.to_string()),
+            ),
+            Err(_) => None,
+        };
+        (outcome, stored, req.lease_id)
     })
     .await
     .map_err(|e| ApiError::internal("result check", e))?;
+    let (outcome, stored, lease_id) = checked;
     let now = now_ms();
-    match checked {
+    match outcome {
         Ok(detail) => {
-            let address = app
-                .artifacts
-                .put(&req.bundle.to_bytes())
-                .map_err(|e| ApiError::internal("artifact store", e))?;
+            let address = match stored {
+                Some(Ok(a)) => a,
+                Some(Err(e)) => return Err(ApiError::internal("artifact store", e)),
+                None => unreachable!("an accepted result is stored"),
+            };
             app.store
                 .accept(
                     id,
-                    &req.lease_id,
+                    &lease_id,
                     &signer,
                     &address,
                     &app.cfg.fee_per_job.to_string(),
@@ -838,10 +953,12 @@ async fn result(
                 json!({"accepted": true, "result": address, "detail": detail}),
             ))
         }
-        Err(reason) => {
+        // The coordinator's own failure: not the worker's fault, nothing counted, the lease stays.
+        Err(CheckError::Internal(e)) => Err(ApiError::internal("result check", e)),
+        Err(CheckError::Rejected(reason)) => {
             let state = app
                 .store
-                .reject(id, &req.lease_id, &signer, &reason, now)
+                .reject(id, &lease_id, &signer, &reason, now)
                 .await?;
             app.count_result("rejected");
             app.jobs_changed.notify_waiters();
@@ -853,7 +970,24 @@ async fn result(
     }
 }
 
-/// Checks a worker's result; `Err` says why it is refused.
+/// Why a result was not accepted.
+#[derive(Debug)]
+enum CheckError {
+    /// The result is wrong: the worker's fault.
+    Rejected(String),
+    /// The coordinator could not check it (its disk, its keys, its database): not the worker's fault.
+    Internal(String),
+}
+
+fn rejected(e: impl std::fmt::Display) -> CheckError {
+    CheckError::Rejected(e.to_string())
+}
+
+fn internal(e: impl std::fmt::Display) -> CheckError {
+    CheckError::Internal(e.to_string())
+}
+
+/// Checks a worker's result; see the module documentation.
 fn check_result(
     home: &std::path::Path,
     srs: &SrsSource,
@@ -862,16 +996,19 @@ fn check_result(
     spec: &JobSpec,
     train_result: Option<&str>,
     bundle: &Bundle,
-) -> Result<String, String> {
+) -> Result<String, CheckError> {
+    bundle.check().map_err(rejected)?;
     let scratch = home.join("tmp");
-    std::fs::create_dir_all(&scratch).map_err(|e| format!("scratch folder: {e}"))?;
-    let tmp = tempfile::tempdir_in(&scratch).map_err(|e| format!("scratch folder: {e}"))?;
+    std::fs::create_dir_all(&scratch).map_err(internal)?;
+    let tmp = tempfile::tempdir_in(&scratch).map_err(internal)?;
     let dir = tmp.path().join("result");
-    bundle.to_dir(&dir).map_err(|e| e.to_string())?;
+    bundle.to_dir(&dir).map_err(internal)?;
     // The worker is told file names relative to its bundle, not the coordinator's folders.
     let prefix = format!("{}/", dir.display());
-    check_unpacked(home, srs, artifacts, kind, spec, train_result, &dir)
-        .map_err(|reason| reason.replace(&prefix, ""))
+    check_unpacked(home, srs, artifacts, kind, spec, train_result, &dir).map_err(|e| match e {
+        CheckError::Rejected(r) => CheckError::Rejected(r.replace(&prefix, "")),
+        other => other,
+    })
 }
 
 fn check_unpacked(
@@ -882,17 +1019,28 @@ fn check_unpacked(
     spec: &JobSpec,
     train_result: Option<&str>,
     dir: &std::path::Path,
-) -> Result<String, String> {
+) -> Result<String, CheckError> {
+    use crate::Error as E;
+    // Errors about the worker's files are its fault; anything else (the coordinator's disk, database,
+    // keys) is not.
+    let classify = |e: E| match e {
+        E::Io { ref path, .. } if path.starts_with(dir) => rejected(e),
+        E::Io { .. } | E::Db(_) | E::Corrupt(_) | E::Coordinator(_) => internal(e),
+        other => rejected(other),
+    };
     let req = &spec.request;
+    let params = req.params().map_err(internal)?;
+    let nets = Datanets::open(home).map_err(internal)?;
+    let sealed = nets.version(&req.datanet, req.version).map_err(internal)?;
     match kind {
         JobKind::Train => {
             let manifest: crate::epoch::ModelManifest =
-                crate::epoch::read_json(&dir.join("model.json")).map_err(|e| e.to_string())?;
+                crate::epoch::read_json(&dir.join("model.json")).map_err(classify)?;
             if manifest.datanet != req.datanet
                 || manifest.version != req.version
                 || manifest.datanet_root != spec.datanet_root
             {
-                return Err(format!(
+                return Err(rejected(format!(
                     "model.json is for {} version {} (root {}), not the epoch's {} version {} (root {})",
                     manifest.datanet,
                     manifest.version,
@@ -900,28 +1048,56 @@ fn check_unpacked(
                     req.datanet,
                     req.version,
                     spec.datanet_root
+                )));
+            }
+            // The artifact must attribute the epoch's queries, not queries of the worker's choosing.
+            let artifact: zkattr_trainer::influence::AttributionArtifact =
+                crate::epoch::read_json(&dir.join("attribution.json")).map_err(classify)?;
+            use zkattr_trainer::{data, influence::Queries};
+            let expected = match &artifact.queries {
+                Queries::Features(_) => data::parse_queries(
+                    &req.queries,
+                    manifest.config.inputs,
+                    crate::epoch::MAX_VALUE,
+                )
+                .map(Queries::Features),
+                Queries::Texts(_) => data::parse_text_queries(&req.queries).map(Queries::Texts),
+            }
+            .map_err(|e| internal(format!("the epoch's queries: {e}")))?;
+            if artifact.queries != expected {
+                return Err(rejected(
+                    "attribution.json attributes other queries than the epoch's",
                 ));
             }
-            let nets = Datanets::open(home).map_err(|e| e.to_string())?;
-            let report = crate::epoch::recompute(&nets, dir, None).map_err(|e| e.to_string())?;
+            let report = crate::epoch::recompute(&nets, dir, None).map_err(classify)?;
             if let Some(m) = report.mismatches.first() {
-                return Err(format!(
+                return Err(rejected(format!(
                     "the artifact does not follow from its model and the snapshot: {} difference(s), first: {}",
                     report.mismatches.len(),
                     m.what
-                ));
+                )));
             }
             Ok(format!("{} items re-derived exactly", report.items))
         }
         JobKind::Prove => {
+            // The statement's shape first: verifying derives keys for the shape it names, so a shape other
+            // than the epoch's is refused before any work.
+            let st: StatementFile =
+                crate::epoch::read_json(&dir.join("statement.json")).map_err(classify)?;
+            if st.items as u64 != sealed.items || st.params != params {
+                return Err(rejected(format!(
+                    "statement.json is for {} items under parameters {}, not the epoch's {} items under {}",
+                    st.items,
+                    st.params_hash,
+                    sealed.items,
+                    field::to_hex(&params.hash())
+                )));
+            }
             let keys = home.join("keys");
             let report = proving::verify_dir(dir, srs, &keys, None, &mut proving::Quiet)
-                .map_err(|e| e.to_string())?;
-            let st: StatementFile =
-                crate::epoch::read_json(&dir.join("statement.json")).map_err(|e| e.to_string())?;
+                .map_err(classify)?;
             let p = &st.public_inputs;
-            let params = req.params()?;
-            let settlement = req.settlement()?;
+            let settlement = req.settlement().map_err(internal)?;
             let expected = [
                 ("chain_id", p.chain_id.to_string(), req.chain_id.to_string()),
                 (
@@ -930,7 +1106,11 @@ fn check_unpacked(
                     lower(&settlement),
                 ),
                 ("epoch", p.epoch.to_string(), req.epoch.to_string()),
-                ("pool", p.pool.clone(), req.pool()?.to_string()),
+                (
+                    "pool",
+                    p.pool.clone(),
+                    req.pool().map_err(internal)?.to_string(),
+                ),
                 (
                     "datanet_root",
                     p.datanet_root.clone(),
@@ -947,15 +1127,15 @@ fn check_unpacked(
                 .filter(|(_, got, want)| got != want)
                 .map(|(name, got, want)| format!("{name} is {got}, the epoch's is {want}"))
                 .collect();
-            let train = train_result.ok_or("the epoch's training result is missing")?;
-            let bytes = artifacts
-                .get(train)
-                .map_err(|e| e.to_string())?
-                .ok_or("the epoch's training result is missing from the artifact store")?;
-            let train = Bundle::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let train =
+                train_result.ok_or_else(|| internal("the epoch's training result is missing"))?;
+            let bytes = artifacts.get(train).map_err(internal)?.ok_or_else(|| {
+                internal("the epoch's training result is missing from the artifact store")
+            })?;
+            let train = Bundle::from_bytes(&bytes).map_err(internal)?;
             let artifact: zkattr_trainer::influence::AttributionArtifact =
-                serde_json::from_slice(&train.file("attribution.json").map_err(|e| e.to_string())?)
-                    .map_err(|e| format!("training result attribution.json: {e}"))?;
+                serde_json::from_slice(&train.file("attribution.json").map_err(internal)?)
+                    .map_err(|e| internal(format!("training result attribution.json: {e}")))?;
             for (name, got, want) in [
                 ("features_root", &p.features_root, &artifact.features_root),
                 (
@@ -976,14 +1156,55 @@ fn check_unpacked(
                 }
             }
             if !wrong.is_empty() {
-                return Err(format!(
+                return Err(rejected(format!(
                     "the proof is valid but not for this epoch: {}",
                     wrong.join("; ")
-                ));
+                )));
+            }
+            // Every contributor on the list has their receipt (served by name).
+            let list = std::fs::read(dir.join("reward-list.bin")).map_err(rejected)?;
+            let entries = proving::parse_reward_list(&list).map_err(rejected)?;
+            if report.receipts != entries.len() {
+                return Err(rejected(format!(
+                    "{} receipts for {} reward-list entries",
+                    report.receipts,
+                    entries.len()
+                )));
             }
             Ok(format!("proof verifies; {} receipts", report.receipts))
         }
     }
+}
+
+async fn requeue(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let signer = app.signer(&method, &uri, &headers, &body)?;
+    if !app.cfg.operators.contains(&signer) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{signer:#x} is not an operator of this coordinator; only operators requeue jobs"
+            ),
+        ));
+    }
+    if !app.store.requeue(id, now_ms()).await? {
+        let j = app.store.job(id).await?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "job {id} is {}, not failed; only a failed job is requeued",
+                j.state
+            ),
+        ));
+    }
+    app.jobs_changed.notify_waiters();
+    Ok(Json(json!({"requeued": id})))
 }
 
 async fn create_epoch(
@@ -1018,7 +1239,12 @@ async fn create_epoch(
     })
     .await
     .map_err(|e| ApiError::internal("datanet lookup", e))?
-    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    .map_err(|e| match e {
+        crate::Error::DatanetNotFound { .. } | crate::Error::VersionNotFound { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        other => ApiError::internal("datanet lookup", other),
+    })?;
     let spec = JobSpec {
         request: req.clone(),
         datanet_root: sealed.root.clone(),

@@ -26,6 +26,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
+/// How long one attempt may be kept alive by heartbeats, by default: 6 hours.
+pub const DEFAULT_MAX_LEASE_MS: i64 = 6 * 3600 * 1000;
+
 /// Errors of the coordinator's store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,6 +61,14 @@ pub enum StoreError {
         lease: String,
         /// The worker acting.
         worker: String,
+    },
+    /// The attempt has run longer than an attempt may: its lease is not renewed.
+    #[error("job {job}: this attempt has run longer than the {limit_ms} ms an attempt may; its lease is not renewed")]
+    TimeLimit {
+        /// The job.
+        job: i64,
+        /// The limit.
+        limit_ms: i64,
     },
     /// An epoch with this key already exists.
     #[error("epoch {0} already exists")]
@@ -316,6 +327,7 @@ const MIGRATIONS: &[&str] = &[
         worker       TEXT REFERENCES workers(address),
         lease_id     TEXT,
         lease_until  BIGINT,
+        leased_at    BIGINT,
         progress     TEXT,
         result       TEXT,
         error        TEXT,
@@ -385,6 +397,7 @@ pub struct EpochRecord {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    max_lease_ms: i64,
 }
 
 const JOB_COLUMNS: &str =
@@ -432,9 +445,29 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        let store = Store { pool, dialect };
+        let store = Store {
+            pool,
+            dialect,
+            max_lease_ms: DEFAULT_MAX_LEASE_MS,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
+    /// transaction that reads before it writes cannot fail with `SQLITE_BUSY` when another writer got in
+    /// between (the busy timeout covers waiting for the lock, not upgrading a read snapshot).
+    async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Sets how long one attempt may be kept alive by heartbeats (default [`DEFAULT_MAX_LEASE_MS`]).
+    pub fn with_max_lease_ms(mut self, ms: i64) -> Self {
+        self.max_lease_ms = ms.max(1);
+        self
     }
 
     /// The database behind this store.
@@ -450,7 +483,7 @@ impl Store {
     /// Applies the migrations not yet applied. Safe to run from several processes at once on PostgreSQL
     /// (an advisory lock serialises them); on SQLite the write transaction does.
     async fn migrate(&self) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if self.dialect == Dialect::Postgres {
             // Any constant key: only zkattr migrations take it.
             tx.execute("SELECT pg_advisory_xact_lock(7283640113)")
@@ -563,7 +596,7 @@ impl Store {
         max_attempts: u32,
         now: i64,
     ) -> StoreResult<(i64, i64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let exists = sqlx::query("SELECT key FROM epochs WHERE key = $1")
             .bind(key)
             .fetch_optional(&mut *tx)
@@ -718,6 +751,9 @@ impl Store {
         if kinds.is_empty() {
             return Ok(None);
         }
+        // A worker whose result for a job was rejected does not get that job again.
+        let not_rejected = "NOT EXISTS (SELECT 1 FROM job_events AS e WHERE e.job = jobs.id \
+            AND e.event = 'rejected' AND e.worker = $1)";
         let kind_list = |first: usize| {
             (0..kinds.len())
                 .map(|i| format!("${}", i + first))
@@ -728,20 +764,20 @@ impl Store {
         // ran out (their worker died).
         let queued = format!(
             "SELECT id FROM jobs WHERE state = 'queued' AND kind IN ({}) AND attempts < max_attempts \
-             AND {PREREQUISITE_DONE} ORDER BY id LIMIT 16",
-            kind_list(1)
+             AND {PREREQUISITE_DONE} AND {not_rejected} ORDER BY id LIMIT 16",
+            kind_list(2)
         );
         let expired = format!(
-            "SELECT id FROM jobs WHERE state = 'leased' AND lease_until < $1 AND kind IN ({}) \
-             AND attempts < max_attempts ORDER BY id LIMIT 16",
-            kind_list(2)
+            "SELECT id FROM jobs WHERE state = 'leased' AND lease_until < $2 AND kind IN ({}) \
+             AND attempts < max_attempts AND {not_rejected} ORDER BY id LIMIT 16",
+            kind_list(3)
         );
         // Another worker may win a candidate between the SELECT and the UPDATE: try the next one, and
         // look again while candidates were all taken.
         for _ in 0..8 {
             let mut candidates = Vec::new();
             for (select, with_now) in [(&queued, false), (&expired, true)] {
-                let mut query = sqlx::query(AssertSqlSafe(select.clone()));
+                let mut query = sqlx::query(AssertSqlSafe(select.clone())).bind(worker);
                 if with_now {
                     query = query.bind(now);
                 }
@@ -760,10 +796,10 @@ impl Store {
                 let lease_id = new_lease_id();
                 let until = now.saturating_add(ttl_ms);
                 // Taking the lease, the worker's last-seen time and the history: one transaction.
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin().await?;
                 let taken = sqlx::query(AssertSqlSafe(format!(
                     "UPDATE jobs SET state = 'leased', worker = $1, lease_id = $2, lease_until = $3, \
-                     attempts = attempts + 1, progress = NULL, updated_at = $4 \
+                     leased_at = $4, attempts = attempts + 1, progress = NULL, updated_at = $4 \
                      WHERE id = $5 AND {} RETURNING attempts",
                     leasable("$4")
                 )))
@@ -801,7 +837,7 @@ impl Store {
 
     /// Queues `jobs` in one transaction; returns their numbers in order.
     pub async fn enqueue_all(&self, jobs: &[NewJob], now: i64) -> StoreResult<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let mut ids = Vec::with_capacity(jobs.len());
         for job in jobs {
             let row = sqlx::query(
@@ -826,28 +862,69 @@ impl Store {
 
     /// Marks `failed` the leased jobs whose lease expired on their last allowed attempt.
     async fn fail_exhausted(&self, now: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         let ids: Vec<i64> = sqlx::query(
             "UPDATE jobs SET state = 'failed', error = 'the lease of its last allowed attempt expired', \
              updated_at = $1 WHERE state = 'leased' AND lease_until < $1 AND attempts >= max_attempts \
              RETURNING id",
         )
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
         for id in ids {
-            self.event(
-                id,
+            let why = "lease expired on the last attempt";
+            insert_event(&mut tx, id, now, None, "failed", Some(why)).await?;
+            fail_dependents(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts failed job `id` back in the queue with its attempts reset (an operator's decision after a
+    /// failure was dealt with), and the jobs that failed because it did. Returns whether it was failed.
+    pub async fn requeue(&self, id: i64, now: i64) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, worker = NULL, lease_id = NULL, \
+             lease_until = NULL, error = NULL, updated_at = $1 WHERE id = $2 AND state = 'failed'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            drop(tx);
+            self.job(id).await?;
+            return Ok(false);
+        }
+        insert_event(&mut tx, id, now, None, "requeued", None).await?;
+        let dependents: Vec<i64> = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, updated_at = $1 \
+             WHERE after_job = $2 AND state = 'failed' AND worker IS NULL RETURNING id",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        for d in dependents {
+            insert_event(
+                &mut tx,
+                d,
                 now,
                 None,
-                "failed",
-                Some("lease expired on the last attempt"),
+                "requeued",
+                Some("its prerequisite was requeued"),
             )
             .await?;
         }
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Renews `worker`'s lease `lease_id` on `job` until `now + ttl_ms`, recording `progress`. Returns the
@@ -862,9 +939,10 @@ impl Store {
         ttl_ms: i64,
     ) -> StoreResult<i64> {
         let until = now.saturating_add(ttl_ms);
+        // An attempt may not be kept alive by heartbeats beyond `max_lease_ms` after it was leased.
         let renewed = sqlx::query(
             "UPDATE jobs SET lease_until = $1, progress = COALESCE($2, progress), updated_at = $3 \
-             WHERE id = $4 AND state = 'leased' AND lease_id = $5 AND worker = $6",
+             WHERE id = $4 AND state = 'leased' AND lease_id = $5 AND worker = $6 AND leased_at + $7 > $3",
         )
         .bind(until)
         .bind(progress.map(|p| p.to_string()))
@@ -872,9 +950,16 @@ impl Store {
         .bind(job)
         .bind(lease_id)
         .bind(worker)
+        .bind(self.max_lease_ms)
         .execute(&self.pool)
         .await?;
         if renewed.rows_affected() != 1 {
+            if let Ok(()) = self.holds(job, lease_id, worker).await {
+                return Err(StoreError::TimeLimit {
+                    job,
+                    limit_ms: self.max_lease_ms,
+                });
+            }
             return Err(self.lease_error(job, lease_id, worker).await);
         }
         sqlx::query("UPDATE workers SET last_seen = $1 WHERE address = $2")
@@ -913,7 +998,7 @@ impl Store {
         fee: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE jobs SET state = 'done', result = $1, error = NULL, lease_until = NULL, updated_at = $2 \
              WHERE id = $3 AND state = 'leased' AND lease_id = $4 AND worker = $5",
@@ -998,7 +1083,7 @@ impl Store {
         event: &str,
         retry: bool,
     ) -> StoreResult<JobState> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "UPDATE jobs SET state = CASE WHEN $1 = 1 AND attempts < max_attempts THEN 'queued' ELSE 'failed' END, \
              lease_id = NULL, lease_until = NULL, error = $2, updated_at = $3 \
@@ -1017,6 +1102,9 @@ impl Store {
             return Err(self.lease_error(job, lease_id, worker).await);
         };
         let state: String = row.try_get("state")?;
+        if state == "failed" {
+            fail_dependents(&mut tx, job, now).await?;
+        }
         // `counter` is one of two fixed column names, never input.
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE workers SET {counter} = {counter} + 1, last_seen = $1 WHERE address = $2"
@@ -1100,20 +1188,31 @@ impl Store {
         })
         .collect()
     }
+}
 
-    async fn event(
-        &self,
-        job: i64,
-        at: i64,
-        worker: Option<&str>,
-        event: &str,
-        detail: Option<&str>,
-    ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_event(&mut tx, job, at, worker, event, detail).await?;
-        tx.commit().await?;
-        Ok(())
+/// Fails the queued jobs waiting for failed job `id` (they can never run), recording why.
+async fn fail_dependents(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: i64,
+    now: i64,
+) -> StoreResult<()> {
+    let why = format!("its prerequisite, job {id}, failed");
+    let ids: Vec<i64> = sqlx::query(
+        "UPDATE jobs SET state = 'failed', error = $1, updated_at = $2 \
+         WHERE after_job = $3 AND state = 'queued' RETURNING id",
+    )
+    .bind(&why)
+    .bind(now)
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get("id"))
+    .collect::<Result<_, _>>()?;
+    for d in ids {
+        insert_event(tx, d, now, None, "failed", Some(&why)).await?;
     }
+    Ok(())
 }
 
 async fn insert_event(

@@ -112,29 +112,42 @@ pub async fn run(
             grant.lease.attempt
         );
         let progress = Arc::new(Mutex::new(json!({"phase": "starting"})));
-        let work = tokio::spawn(run_job(
+        let (lost_tx, mut lost) = tokio::sync::watch::channel(None::<String>);
+        let mut work = tokio::spawn(run_job(
             client.clone(),
             cfg.clone(),
             grant.clone(),
             progress.clone(),
         ));
-        let beat = tokio::spawn(heartbeats(client.clone(), grant.clone(), progress.clone()));
-        let outcome = tokio::select! {
-            r = work => Some(r.map_err(|e| Error::Coordinator(format!("job task: {e}")))?),
-            _ = stop_wait.changed() => None,
-        };
-        beat.abort();
+        // Heartbeats run until the result is submitted, so a slow upload or check cannot lose the lease.
+        let beat = tokio::spawn(heartbeats(
+            client.clone(),
+            grant.clone(),
+            progress.clone(),
+            lost_tx,
+        ));
         let (job, lease_id) = (grant.lease.job, grant.lease.lease_id.as_str());
-        match outcome {
-            None => {
+        let outcome = tokio::select! {
+            r = &mut work => r.map_err(|e| Error::Coordinator(format!("job task: {e}")))?,
+            _ = stop_wait.changed() => {
                 // Stopping: hand the job back so it runs elsewhere now, not after the lease expires.
-                let _ = client
-                    .fail(job, lease_id, "the worker was stopped", true)
-                    .await;
+                beat.abort();
+                let _ = client.fail(job, lease_id, "the worker was stopped", true).await;
                 report.failed += 1;
                 break;
             }
-            Some(Ok(bundle)) => match retry("submit", &stop, || {
+            _ = lost.changed() => {
+                // The lease is gone (taken over, or the attempt's time limit): stop waiting for this job;
+                // its thread finishes in the background and its result is dropped.
+                beat.abort();
+                let why = lost.borrow().clone().unwrap_or_default();
+                tracing::warn!("job {job}: lease lost ({why}); abandoning it");
+                report.failed += 1;
+                continue;
+            }
+        };
+        match outcome {
+            Ok(bundle) => match retry("submit", &stop, || {
                 client.submit(job, lease_id, bundle.clone())
             })
             .await
@@ -148,13 +161,14 @@ pub async fn run(
                     report.rejected += 1;
                 }
             },
-            Some(Err(e)) => {
+            Err(e) => {
                 tracing::warn!("job {job} failed here: {e}");
                 let reason = e.to_string();
                 let _ = retry("fail", &stop, || client.fail(job, lease_id, &reason, true)).await;
                 report.failed += 1;
             }
         }
+        beat.abort();
     }
     Ok(report)
 }
@@ -163,17 +177,28 @@ fn coord_err(e: ClientError) -> Error {
     Error::Coordinator(format!("coordinator: {e}"))
 }
 
-/// Renews the lease every `heartbeat_ms` with the current progress until aborted.
-async fn heartbeats(client: Client, grant: LeaseGrant, progress: Arc<Mutex<Value>>) {
+/// Renews the lease every `heartbeat_ms` with the current progress until aborted; tells `lost` (and stops)
+/// when the coordinator says the lease is no longer this worker's.
+async fn heartbeats(
+    client: Client,
+    grant: LeaseGrant,
+    progress: Arc<Mutex<Value>>,
+    lost: tokio::sync::watch::Sender<Option<String>>,
+) {
     let every = Duration::from_millis(grant.heartbeat_ms.max(100) as u64);
     loop {
         tokio::time::sleep(every).await;
         let p = progress.lock().map(|p| p.clone()).ok();
-        if let Err(e) = client
+        match client
             .heartbeat(grant.lease.job, &grant.lease.lease_id, p)
             .await
         {
-            tracing::warn!("heartbeat for job {}: {e}", grant.lease.job);
+            Ok(_) => {}
+            Err(e) if matches!(e.status().map(|s| s.as_u16()), Some(404 | 409)) => {
+                let _ = lost.send(Some(e.to_string()));
+                return;
+            }
+            Err(e) => tracing::warn!("heartbeat for job {}: {e}", grant.lease.job),
         }
     }
 }
