@@ -162,7 +162,7 @@ pub fn verify_request(
         header: TIME_HEADER,
         reason: format!("{time:?} is not an integer number of milliseconds"),
     })?;
-    if (time - now).abs() > MAX_SKEW_MS {
+    if time.abs_diff(now) > MAX_SKEW_MS as u64 {
         return Err(AuthError::Stale { time, now });
     }
     let raw =
@@ -331,6 +331,13 @@ mod tests {
                 header: SIGNATURE_HEADER,
                 ..
             })
+        ));
+        // A time at the edge of the integer range is stale, not an overflow.
+        let mut far = h.clone();
+        far[1].1 = i64::MIN.to_string();
+        assert!(matches!(
+            verify_request(headers(&far), "POST", "/x", b"", 0),
+            Err(AuthError::Stale { .. })
         ));
         let v = verify_request(headers(&h), "POST", "/x", b"", 0).unwrap();
         let mut guard = ReplayGuard::default();
