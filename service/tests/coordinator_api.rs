@@ -109,6 +109,10 @@ async fn the_document_lists_exactly_the_served_routes() {
         }
     }
     assert_eq!(listed, server::ROUTES.len());
+    // Every write is signed (the signature headers are checked before a POST body is read).
+    for (method, path, signed, _) in server::ROUTES {
+        assert_eq!(*method == "post", *signed, "{method} {path}");
+    }
     // And an undocumented one is unknown: the check above can fail.
     let resp = http
         .get(format!("{}/v1/nothing", c.url))
@@ -287,15 +291,32 @@ async fn bad_requests_get_a_clear_4xx() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("request body"));
 
-    // Oversized.
+    // Oversized, signed: 413 as JSON. Unsigned: refused before its body is read.
     let big = vec![b' '; 8192];
+    let e = w.add_records("digits", &big).await.unwrap_err();
+    assert_eq!(status(&e), StatusCode::PAYLOAD_TOO_LARGE, "{e}");
     let r = http
         .post(format!("{}/v1/epochs", c.url))
-        .body(big)
+        .body(vec![b' '; 32 << 10])
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("missing header"),
+        "{body}"
+    );
+    // A large unsigned body: answered 401 before it is read, so the sender may not even finish sending.
+    match http
+        .post(format!("{}/v1/jobs/1/result", c.url))
+        .body(vec![b' '; 16 << 20])
+        .send()
+        .await
+    {
+        Ok(r) => assert_eq!(r.status(), StatusCode::UNAUTHORIZED),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
 
     // An unregistered worker leasing; a registered one acting on a lease it does not hold.
     let stranger = Client::new(&c.url, Some(test_key("stranger"))).unwrap();

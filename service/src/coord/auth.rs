@@ -149,6 +149,25 @@ pub fn verify_request(
     body: &[u8],
     now: i64,
 ) -> Result<Verified, AuthError> {
+    let (claimed, time, sig) = precheck(headers, now)?;
+    let digest = request_digest(claimed, method, path_and_query, time, body);
+    match sig.recover_address_from_msg(digest) {
+        Ok(signer) if signer == claimed => Ok(Verified {
+            signer,
+            digest,
+            time,
+        }),
+        _ => Err(AuthError::WrongSigner { claimed }),
+    }
+}
+
+/// Everything [`verify_request`] checks that does not need the body: the headers are present and well
+/// formed, the time is within the window, the signature is in low-s form. The coordinator runs it before
+/// reading a body, so an unsigned or stale request is refused without receiving its body.
+pub fn precheck(
+    headers: SignedHeaders<'_>,
+    now: i64,
+) -> Result<(Address, i64, Signature), AuthError> {
     let address = headers.address.ok_or(AuthError::Missing(ADDRESS_HEADER))?;
     let time = headers.time.ok_or(AuthError::Missing(TIME_HEADER))?;
     let signature = headers
@@ -190,15 +209,7 @@ pub fn verify_request(
             reason: "s is in the upper half of the curve order (non-canonical)".into(),
         });
     }
-    let digest = request_digest(claimed, method, path_and_query, time, body);
-    match sig.recover_address_from_msg(digest) {
-        Ok(signer) if signer == claimed => Ok(Verified {
-            signer,
-            digest,
-            time,
-        }),
-        _ => Err(AuthError::WrongSigner { claimed }),
-    }
+    Ok((claimed, time, sig))
 }
 
 /// The digests of signed requests seen within the last `2 × MAX_SKEW_MS`: a second request with the same

@@ -609,6 +609,7 @@ pub fn router(app: Arc<App>) -> Router {
                 format!("no route {} (see /openapi.json)", uri.path()),
             )
         })
+        .layer(middleware::from_fn(precheck_signature))
         .layer(middleware::from_fn_with_state(app.clone(), count_requests))
         .layer(DefaultBodyLimit::max(SMALL_BODY_BYTES.min(limit)))
         .with_state(app)
@@ -629,6 +630,23 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Every POST is a signed write: its signature headers are checked before its body is read, so an
+/// unsigned or stale request is refused without receiving a body of up to `--max-body-bytes`.
+async fn precheck_signature(req: Request, next: Next) -> Response {
+    if req.method() == Method::POST {
+        let h = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let signed = SignedHeaders {
+            address: h(auth::ADDRESS_HEADER),
+            time: h(auth::TIME_HEADER),
+            signature: h(auth::SIGNATURE_HEADER),
+        };
+        if let Err(e) = auth::precheck(signed, now_ms()) {
+            return ApiError::from(e).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn count_requests(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
