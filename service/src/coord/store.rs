@@ -546,38 +546,26 @@ impl Store {
 
     /// The record of worker `address`.
     pub async fn worker(&self, address: &str) -> StoreResult<Worker> {
-        let row = sqlx::query(
-            "SELECT address, capabilities, registered_at, last_seen, accepted, rejected, failed \
-             FROM workers WHERE address = $1",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {WORKER_COLUMNS} FROM workers WHERE address = $1"
+        )))
         .bind(address)
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::NoSuchWorker(address.to_string()))?;
-        Ok(Worker {
-            address: row.try_get("address")?,
-            capabilities: json_column(&row, "capabilities")?,
-            registered_at: row.try_get("registered_at")?,
-            last_seen: row.try_get("last_seen")?,
-            accepted: row.try_get("accepted")?,
-            rejected: row.try_get("rejected")?,
-            failed: row.try_get("failed")?,
-        })
+        worker_of_row(&row)
     }
 
     /// Every registered worker, by address.
     pub async fn workers(&self) -> StoreResult<Vec<Worker>> {
-        let addresses: Vec<String> = sqlx::query("SELECT address FROM workers ORDER BY address")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("address"))
-            .collect::<Result<_, _>>()?;
-        let mut out = Vec::with_capacity(addresses.len());
-        for a in addresses {
-            out.push(self.worker(&a).await?);
-        }
-        Ok(out)
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY address"
+        )))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(worker_of_row)
+        .collect()
     }
 
     /// Queues a job; returns its number.
@@ -606,21 +594,14 @@ impl Store {
         }
         let mut ids = [0i64; 2];
         for (i, kind) in [JobKind::Train, JobKind::Prove].into_iter().enumerate() {
-            let after = (i == 1).then_some(ids[0]);
-            let row = sqlx::query(
-                "INSERT INTO jobs (epoch, kind, spec, after_job, state, max_attempts, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING id",
-            )
-            .bind(key)
-            .bind(kind.as_str())
-            .bind(spec.to_string())
-            .bind(after)
-            .bind(i64::from(max_attempts.max(1)))
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            ids[i] = row.try_get("id")?;
-            insert_event(&mut tx, ids[i], now, None, "queued", None).await?;
+            let job = NewJob {
+                epoch: key.to_string(),
+                kind,
+                spec: spec.clone(),
+                after: (i == 1).then_some(ids[0]),
+                max_attempts,
+            };
+            ids[i] = insert_job(&mut tx, &job, now).await?;
         }
         // The key's uniqueness also holds between two racing creations: the second INSERT fails.
         let inserted = sqlx::query(
@@ -840,21 +821,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut ids = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let row = sqlx::query(
-                "INSERT INTO jobs (epoch, kind, spec, after_job, state, max_attempts, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING id",
-            )
-            .bind(&job.epoch)
-            .bind(job.kind.as_str())
-            .bind(job.spec.to_string())
-            .bind(job.after)
-            .bind(i64::from(job.max_attempts.max(1)))
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let id: i64 = row.try_get("id")?;
-            insert_event(&mut tx, id, now, None, "queued", None).await?;
-            ids.push(id);
+            ids.push(insert_job(&mut tx, job, now).await?);
         }
         tx.commit().await?;
         Ok(ids)
@@ -1190,6 +1157,29 @@ impl Store {
     }
 }
 
+/// Queues `job` (and records it in the history); returns its number.
+async fn insert_job(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job: &NewJob,
+    now: i64,
+) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO jobs (epoch, kind, spec, after_job, state, max_attempts, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING id",
+    )
+    .bind(&job.epoch)
+    .bind(job.kind.as_str())
+    .bind(job.spec.to_string())
+    .bind(job.after)
+    .bind(i64::from(job.max_attempts.max(1)))
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    insert_event(tx, id, now, None, "queued", None).await?;
+    Ok(id)
+}
+
 /// Fails the queued jobs waiting for failed job `id` (they can never run), recording why.
 async fn fail_dependents(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -1234,6 +1224,21 @@ async fn insert_event(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+const WORKER_COLUMNS: &str =
+    "address, capabilities, registered_at, last_seen, accepted, rejected, failed";
+
+fn worker_of_row(row: &AnyRow) -> StoreResult<Worker> {
+    Ok(Worker {
+        address: row.try_get("address")?,
+        capabilities: json_column(row, "capabilities")?,
+        registered_at: row.try_get("registered_at")?,
+        last_seen: row.try_get("last_seen")?,
+        accepted: row.try_get("accepted")?,
+        rejected: row.try_get("rejected")?,
+        failed: row.try_get("failed")?,
+    })
 }
 
 fn json_column(row: &AnyRow, column: &str) -> StoreResult<serde_json::Value> {
