@@ -316,6 +316,16 @@ async fn network_epoch(db: &str) {
         assert_eq!(fees.len(), 1, "{w}");
         assert_eq!(fees[0]["job"], job["id"]);
         assert_eq!(fees[0]["amount"], "7");
+        // What the worker advertised: no GPU here.
+        let caps = &w["worker"]["capabilities"];
+        assert_eq!(
+            (
+                caps["train_device"].as_str(),
+                caps["prove_backend"].as_str()
+            ),
+            (Some("cpu"), Some("cpu")),
+            "{w}"
+        );
     }
 
     // The proof downloads, verifies, and settles once on the chain.

@@ -50,10 +50,17 @@ pub struct WorkerReport {
     pub failed: usize,
 }
 
-/// What the worker can do, as advertised at registration.
+/// What the worker can do, as advertised at registration: the device training runs on (a CUDA GPU when
+/// built with the `cuda` feature and one is present, else the CPU), the proving backend (the CPU until the
+/// GPU prover of #8), and the CPU count.
 pub fn capabilities() -> Value {
+    let train = match zkattr_trainer::mlp::default_device() {
+        candle_core::Device::Cpu => "cpu".to_string(),
+        other => format!("{other:?}"),
+    };
     json!({
-        "backend": "cpu",
+        "train_device": train,
+        "prove_backend": "cpu",
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "version": env!("CARGO_PKG_VERSION"),
     })
