@@ -135,7 +135,8 @@ pub async fn run(
         ));
         let (job, lease_id) = (grant.lease.job, grant.lease.lease_id.as_str());
         let outcome = tokio::select! {
-            r = &mut work => r.map_err(|e| Error::Coordinator(format!("job task: {e}")))?,
+            // A job that panicked is reported like any failure; the worker goes on.
+            r = &mut work => r.unwrap_or_else(|e| Err(Error::Coordinator(format!("the job crashed: {e}")))),
             _ = stop_wait.changed() => {
                 // Stopping: hand the job back so it runs elsewhere now, not after the lease expires.
                 beat.abort();
