@@ -20,6 +20,8 @@
 use alloy_primitives::{keccak256, Address, Signature, B256};
 use k256::ecdsa::SigningKey;
 
+use crate::datanet::record::{canonical_signature, personal_sign};
+
 /// Header naming the signer.
 pub const ADDRESS_HEADER: &str = "x-zkattr-address";
 /// Header with the signing time (ms).
@@ -94,17 +96,14 @@ pub fn sign_request(
     time_ms: i64,
     body: &[u8],
 ) -> [(&'static str, String); 3] {
-    let digest = alloy_primitives::eip191_hash_message(request_digest(
+    let digest = request_digest(
         Address::from_private_key(key),
         method,
         path_and_query,
         time_ms,
         body,
-    ));
-    let (sig, recid) = key
-        .sign_prehash_recoverable(digest.as_slice())
-        .expect("signing a 32-byte digest");
-    let sig = Signature::from_signature_and_parity(sig, recid.is_y_odd());
+    );
+    let sig = personal_sign(key, &digest);
     [
         (
             ADDRESS_HEADER,
@@ -193,22 +192,10 @@ pub fn precheck(
         header: SIGNATURE_HEADER,
         reason: format!("{} bytes; expected 65 (r ‖ s ‖ v)", r.len()),
     })?;
-    if !matches!(raw[64], 0 | 1 | 27 | 28) {
-        return Err(AuthError::Malformed {
-            header: SIGNATURE_HEADER,
-            reason: format!("v = {}; expected 27, 28, 0 or 1", raw[64]),
-        });
-    }
-    let sig = Signature::from_raw_array(&raw).map_err(|e| AuthError::Malformed {
+    let sig = canonical_signature(&raw).map_err(|reason| AuthError::Malformed {
         header: SIGNATURE_HEADER,
-        reason: e.to_string(),
+        reason,
     })?;
-    if sig.normalize_s().is_some() {
-        return Err(AuthError::Malformed {
-            header: SIGNATURE_HEADER,
-            reason: "s is in the upper half of the curve order (non-canonical)".into(),
-        });
-    }
     Ok((claimed, time, sig))
 }
 

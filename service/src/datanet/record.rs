@@ -176,16 +176,10 @@ impl Record {
     /// Builds and signs a record (for tools and tests holding the contributor's key).
     pub fn sign(key: &SigningKey, content: Content, label: &str, licence: &str) -> Self {
         let contributor = Address::from_private_key(key);
-        let digest = alloy_primitives::eip191_hash_message(record_hash(
-            contributor,
-            &content.hash(),
-            label,
-            licence,
-        ));
-        let (sig, recid) = key
-            .sign_prehash_recoverable(digest.as_slice())
-            .expect("signing a 32-byte digest");
-        let sig = Signature::from_signature_and_parity(sig, recid.is_y_odd());
+        let sig = personal_sign(
+            key,
+            &record_hash(contributor, &content.hash(), label, licence),
+        );
         Self {
             contributor,
             content,
@@ -209,22 +203,36 @@ pub fn record_hash(contributor: Address, content_hash: &Fr, label: &str, licence
     keccak256(b)
 }
 
+/// The EIP-191 (`personal_sign`) signature by `key` of the 32 bytes `hash`.
+pub fn personal_sign(key: &SigningKey, hash: &B256) -> Signature {
+    let digest = alloy_primitives::eip191_hash_message(hash);
+    let (sig, recid) = key
+        .sign_prehash_recoverable(digest.as_slice())
+        .expect("signing a 32-byte digest");
+    Signature::from_signature_and_parity(sig, recid.is_y_odd())
+}
+
+/// Parses `r ‖ s ‖ v`: `v` must be 27, 28, 0 or 1, and only the low-s form is accepted, so nobody can turn
+/// a valid signature into a second one by negating s. Errors complete "signature …".
+pub fn canonical_signature(raw: &[u8; 65]) -> Result<Signature, String> {
+    let v = raw[64];
+    if !matches!(v, 0 | 1 | 27 | 28) {
+        return Err(format!("v = {v}; expected 27, 28, 0 or 1"));
+    }
+    let sig = Signature::from_raw_array(raw).map_err(|e| format!("is malformed: {e}"))?;
+    if sig.normalize_s().is_some() {
+        return Err("s is in the upper half of the curve order (non-canonical)".into());
+    }
+    Ok(sig)
+}
+
 /// Checks an EIP-191 signature of `record_hash` by `contributor`.
 pub fn verify_record_signature(
     contributor: Address,
     record_hash: &B256,
     signature: &[u8; 65],
 ) -> Result<(), String> {
-    let v = signature[64];
-    if !matches!(v, 0 | 1 | 27 | 28) {
-        return Err(format!("signature v = {v}; expected 27, 28, 0 or 1"));
-    }
-    let sig =
-        Signature::from_raw_array(signature).map_err(|e| format!("malformed signature: {e}"))?;
-    if sig.normalize_s().is_some() {
-        // Only the low-s form is accepted, so nobody can turn a valid signature into a second one by negating s.
-        return Err("signature s is in the upper half of the curve order (non-canonical)".into());
-    }
+    let sig = canonical_signature(signature).map_err(|e| format!("signature {e}"))?;
     let signer = sig
         .recover_address_from_msg(record_hash)
         .map_err(|e| format!("cannot recover signer: {e}"))?;
