@@ -16,6 +16,9 @@ pub enum Error {
     /// The state database failed.
     #[error("state database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The coordinator's database failed.
+    #[error(transparent)]
+    Store(#[from] crate::coord::StoreError),
     /// The state database was written by a newer zkattr.
     #[error(
         "state database schema version {found} is newer than this zkattr understands ({supported})"

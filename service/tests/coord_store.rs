@@ -600,3 +600,197 @@ on_both!(
         assert_eq!(next.attempt, 2);
     }
 );
+
+/// The first `n` records of the sample Datanet, one JSON line each.
+fn sample_records(n: usize) -> Vec<String> {
+    let all = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/digits/records.jsonl"
+    ))
+    .expect("sample records");
+    let lines: Vec<String> = all.lines().take(n).map(str::to_string).collect();
+    assert_eq!(lines.len(), n, "the sample has fewer than {n} records");
+    lines
+}
+
+fn jsonl(lines: &[String]) -> Vec<u8> {
+    (lines.join("\n") + "\n").into_bytes()
+}
+
+/// The roots a home's Datanet (the CLI's store) seals for the same records and version boundaries.
+fn home_roots(lines: &[String], boundaries: &[usize]) -> Vec<String> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut nets = zkattr_service::datanet::Datanets::open(tmp.path()).expect("home");
+    nets.create("d").expect("create");
+    let mut done = 0;
+    boundaries
+        .iter()
+        .map(|&end| {
+            nets.import(
+                "d",
+                std::io::Cursor::new(jsonl(&lines[done..end])),
+                "test",
+                Default::default(),
+                &mut |_| {},
+            )
+            .expect("import");
+            done = end;
+            nets.seal("d").expect("seal").root
+        })
+        .collect()
+}
+
+on_both!(
+    datanets_are_added_sealed_and_exported_like_a_homes,
+    |url: String| async move {
+        use zkattr_service::Error;
+        let store = open(&url).await;
+        let opts = Default::default();
+        // 450 records: more than one verification batch (256) and one INSERT (200 rows).
+        let lines = sample_records(450);
+        store.create_datanet("digits", "0xowner", 1).await.unwrap();
+        assert!(matches!(
+            store.create_datanet("digits", "0xother", 2).await,
+            Err(Error::DatanetExists { .. })
+        ));
+        assert!(matches!(
+            store.create_datanet("no spaces", "0xowner", 2).await,
+            Err(Error::InvalidName { .. })
+        ));
+        assert!(matches!(
+            store
+                .add_records("none", jsonl(&lines), "0xs", opts, 3)
+                .await,
+            Err(Error::DatanetNotFound { .. })
+        ));
+        assert_eq!(
+            store.datanet_owner("digits").await.unwrap().as_deref(),
+            Some("0xowner")
+        );
+        assert_eq!(store.datanet_owner("none").await.unwrap(), None);
+
+        let added = store
+            .add_records("digits", jsonl(&lines[..300]), "0xs", opts, 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            (added.first_item, added.records, added.items),
+            (0, 300, 300)
+        );
+        // All or nothing: a bad record late in the body, a duplicate of an earlier addition, a duplicate
+        // within the body, an empty body; each refused and named, nothing added.
+        let mut forged: serde_json::Value = serde_json::from_str(&lines[420]).unwrap();
+        forged["label"] = "7".into();
+        let mut bad_late = lines[300..420].to_vec();
+        bad_late.push(forged.to_string());
+        let mut dup_within = lines[300..310].to_vec();
+        dup_within.push(lines[305].clone());
+        let mut dup_earlier = lines[300..305].to_vec();
+        dup_earlier.push(lines[17].clone());
+        for (body, check) in [
+            (
+                jsonl(&bad_late),
+                &(|e: &Error| matches!(e, Error::BadSignature { line: 121, .. }))
+                    as &dyn Fn(&Error) -> bool,
+            ),
+            (jsonl(&dup_within), &|e: &Error| {
+                matches!(e, Error::Duplicate { line: 11, earlier_item: 305, earlier, .. }
+                        if earlier.contains("line 6 of this submission"))
+            }),
+            (jsonl(&dup_earlier), &|e: &Error| {
+                matches!(e, Error::Duplicate { line: 6, earlier_item: 17, earlier, .. }
+                        if earlier.contains("line 18 of addition #") && earlier.contains("0xs"))
+            }),
+            (Vec::new(), &|e: &Error| {
+                matches!(e, Error::EmptyImport { .. })
+            }),
+        ] {
+            let e = store
+                .add_records("digits", body, "0xs", opts, 4)
+                .await
+                .unwrap_err();
+            assert!(check(&e), "unexpected error: {e}");
+        }
+        let s = store.datanet_summary("digits").await.unwrap();
+        assert_eq!((s.items, s.unsealed_items, s.imports), (300, 300, 1));
+
+        let v1 = store.seal_datanet("digits", 5_000).await.unwrap();
+        assert_eq!((v1.version, v1.items, v1.sealed_at), (1, 300, 5));
+        assert!(matches!(
+            store.seal_datanet("digits", 6_000).await,
+            Err(Error::NothingToSeal { version: 1, .. })
+        ));
+        store
+            .add_records("digits", jsonl(&lines[300..]), "0xt", opts, 7)
+            .await
+            .unwrap();
+        let v2 = store.seal_datanet("digits", 8_000).await.unwrap();
+        assert_eq!((v2.version, v2.items), (2, 450));
+        // The same roots as a home's Datanet seals for the same records.
+        assert_eq!(
+            home_roots(&lines, &[300, 450]),
+            vec![v1.root.clone(), v2.root.clone()]
+        );
+        assert_eq!(
+            store.datanet_version("digits", 1).await.unwrap().root,
+            v1.root
+        );
+        assert!(matches!(
+            store.datanet_version("digits", 3).await,
+            Err(Error::VersionNotFound { latest: 2, .. })
+        ));
+        let s = store.datanet_summary("digits").await.unwrap();
+        assert_eq!((s.items, s.unsealed_items, s.imports), (450, 0, 2));
+        assert_eq!(s.versions.len(), 2);
+        // Exported records are the records added, in item order.
+        let exported = store.datanet_records("digits", 1).await.unwrap();
+        assert_eq!(exported.len(), 300);
+        for (got, sent) in exported.iter().zip(&lines) {
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(got).unwrap(),
+                serde_json::from_str::<serde_json::Value>(sent).unwrap()
+            );
+        }
+        assert_eq!(home_roots(&exported, &[300]), vec![v1.root]);
+        assert_eq!(
+            store.datanet_names().await.unwrap(),
+            vec!["digits".to_string()]
+        );
+        // Kept across a reconnect.
+        store.close().await;
+        let store = open(&url).await;
+        assert_eq!(
+            store.datanet_version("digits", 2).await.unwrap().root,
+            v2.root
+        );
+    }
+);
+
+on_both!(
+    concurrent_additions_get_distinct_items,
+    |url: String| async move {
+        let store = open(&url).await;
+        let lines = sample_records(120);
+        store.create_datanet("digits", "0xowner", 1).await.unwrap();
+        let mut tasks = Vec::new();
+        for part in lines.chunks(15) {
+            let (store, body) = (store.clone(), jsonl(part));
+            tasks.push(tokio::spawn(async move {
+                store
+                    .add_records("digits", body, "0xs", Default::default(), 2)
+                    .await
+            }));
+        }
+        let mut firsts = Vec::new();
+        for t in tasks {
+            firsts.push(t.await.unwrap().unwrap().first_item);
+        }
+        firsts.sort();
+        assert_eq!(firsts, (0..120).step_by(15).collect::<Vec<u64>>());
+        let v = store.seal_datanet("digits", 3_000).await.unwrap();
+        assert_eq!(v.items, 120);
+        // Whatever order they landed in, the exported records rebuild the sealed root.
+        let exported = store.datanet_records("digits", 1).await.unwrap();
+        assert_eq!(home_roots(&exported, &[120]), vec![v.root]);
+    }
+);

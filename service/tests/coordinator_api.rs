@@ -397,3 +397,136 @@ async fn bad_requests_get_a_clear_4xx() {
     assert!(m.contains("zkattr_workers 1"), "{m}");
     assert_eq!(c.app.store().workers().await.unwrap().len(), 1);
 }
+
+/// Runs `zkattr --json --home HOME ARGS…` off the async runtime; the JSON output or the error's text.
+async fn cli(home: &std::path::Path, args: &[&str]) -> Result<Value, String> {
+    let mut argv: Vec<String> = ["zkattr", "--json", "--home", home.to_str().unwrap()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    argv.extend(args.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        use clap::Parser;
+        zkattr_service::cli::Cli::try_parse_from(&argv)
+            .unwrap()
+            .run()
+            .map(|o| o.json)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homes_versions_are_pushed_with_the_same_roots() {
+    let c = start(|_| {}).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("owner.key");
+    std::fs::write(
+        &key,
+        format!("0x{}\n", hex::encode(test_key("owner").to_bytes())),
+    )
+    .unwrap();
+    let (key, url) = (key.to_str().unwrap(), c.url.as_str());
+    let all = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/digits/records.jsonl"
+    ))
+    .unwrap();
+    let lines: Vec<&str> = all.lines().take(14).collect();
+    let home = tmp.path().join("home");
+    let add = |home: std::path::PathBuf, part: &[&str]| {
+        let file = tmp.path().join("part.jsonl");
+        std::fs::write(&file, part.join("\n") + "\n").unwrap();
+        async move {
+            cli(&home, &["datanet", "add", "digits", file.to_str().unwrap()])
+                .await
+                .unwrap();
+            cli(&home, &["datanet", "seal", "digits"]).await.unwrap()["root"].clone()
+        }
+    };
+    cli(&home, &["datanet", "create", "digits"]).await.unwrap();
+    let r1 = add(home.clone(), &lines[..5]).await;
+    let r2 = add(home.clone(), &lines[5..8]).await;
+    let push = [
+        "datanet",
+        "push",
+        "digits",
+        "--coordinator",
+        url,
+        "--key",
+        key,
+    ];
+    let out = cli(&home, &push).await.unwrap();
+    assert_eq!(out["pushed"].as_array().unwrap().len(), 2, "{out}");
+    let reader = Client::new(url, None).unwrap();
+    let remote = reader.get_json("/v1/datanets/digits").await.unwrap();
+    assert_eq!(remote["versions"][0]["root"], r1);
+    assert_eq!(remote["versions"][1]["root"], r2);
+    // Nothing new: nothing pushed. A new version: only it.
+    assert_eq!(cli(&home, &push).await.unwrap()["pushed"], json!([]));
+    let r3 = add(home.clone(), &lines[8..10]).await;
+    let out = cli(&home, &push).await.unwrap();
+    assert_eq!(
+        out["pushed"],
+        json!([{"version": 3, "items": 10, "root": r3}])
+    );
+    // Unsealed records on the coordinator are never sealed by a push, even when they are exactly this
+    // home's next version (a push cut off before its seal): the owner seals them, then the roots agree.
+    let r4 = add(home.clone(), &lines[10..12]).await;
+    let owner = Client::new(url, Some(test_key("owner"))).unwrap();
+    owner
+        .add_records("digits", (lines[10..12].join("\n") + "\n").as_bytes())
+        .await
+        .unwrap();
+    let e = cli(&home, &push).await.unwrap_err();
+    assert!(e.contains("2 unsealed items after version 3"), "{e}");
+    assert_eq!(owner.seal("digits").await.unwrap()["root"], r4);
+    assert_eq!(cli(&home, &push).await.unwrap()["pushed"], json!([]));
+    // Someone else's unsealed records that happen to make up as many items: refused, nothing sealed.
+    owner
+        .add_records("digits", format!("{}\n", lines[13]).as_bytes())
+        .await
+        .unwrap();
+    add(home.clone(), &lines[12..13]).await;
+    let e = cli(&home, &push).await.unwrap_err();
+    assert!(e.contains("1 unsealed items after version 4"), "{e}");
+    assert_eq!(
+        reader.get_json("/v1/datanets/digits").await.unwrap()["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    // A home whose versions differ from the coordinator's: refused, naming the version.
+    let other = tmp.path().join("other");
+    cli(&other, &["datanet", "create", "digits"]).await.unwrap();
+    add(other.clone(), &lines[1..6]).await;
+    let e = cli(&other, &push).await.unwrap_err();
+    assert!(e.contains("differs from this home's at version 1"), "{e}");
+    // Publishing from the coordinator rebuilds the version locally and checks it (the chain is not
+    // deployed in this home, which is the next thing it needs).
+    let e = cli(
+        &other,
+        &[
+            "datanet",
+            "publish",
+            "digits",
+            "--version",
+            "2",
+            "--coordinator",
+            url,
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("deploy"), "{e}");
+    assert!(other
+        .join("snapshots")
+        .join(format!(
+            "digits-{}",
+            r2.as_str().unwrap().trim_start_matches("0x")
+        ))
+        .join("complete")
+        .exists());
+}

@@ -43,6 +43,20 @@ async fn a_long_result_check_leaves_the_runtime_free() {
         .await
         .unwrap();
     owner.seal("digits").await.unwrap();
+    // The worker's own copy of the snapshot (what `zkattr worker` rebuilds from the served records).
+    let local = tempfile::tempdir().unwrap();
+    let mut nets = Datanets::open(local.path()).unwrap();
+    nets.create("digits").unwrap();
+    nets.import(
+        "digits",
+        std::io::Cursor::new(records.clone()),
+        "test",
+        Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    nets.seal("digits").unwrap();
+    drop(nets);
     let mut params = zkattr_circuits::params::GovernanceParams::default();
     params.circuit.max_items = 8;
     params.circuit.shard_items = 8;
@@ -67,15 +81,15 @@ async fn a_long_result_check_leaves_the_runtime_free() {
     worker.register(serde_json::json!({})).await.unwrap();
     let t = worker.lease(&JobKind::ALL, 0).await.unwrap().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let (coord_home, trained, p) = (
-        home.path().to_path_buf(),
+    let (local_home, trained, p) = (
+        local.path().to_path_buf(),
         work.path().join("trained"),
         params,
     );
     let queries = request.queries.clone();
     let t_dir = trained.clone();
     tokio::task::spawn_blocking(move || {
-        let nets = Datanets::open(&coord_home).unwrap();
+        let nets = Datanets::open(&local_home).unwrap();
         let opts = TrainOptions {
             steps: Some(20),
             params: p,
@@ -94,11 +108,11 @@ async fn a_long_result_check_leaves_the_runtime_free() {
         .await
         .unwrap();
     let pr = worker.lease(&JobKind::ALL, 0).await.unwrap().unwrap();
-    let (coord_home, out) = (home.path().to_path_buf(), work.path().join("proof"));
+    let (local_home, out) = (local.path().to_path_buf(), work.path().join("proof"));
     let o = out.clone();
     let keys = work.path().join("keys");
     tokio::task::spawn_blocking(move || {
-        let nets = Datanets::open(&coord_home).unwrap();
+        let nets = Datanets::open(&local_home).unwrap();
         let mut settlement = [0u8; 20];
         settlement[19] = 0xaa;
         let req = ProveRequest {

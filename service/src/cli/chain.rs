@@ -206,6 +206,11 @@ pub struct PublishCmd {
     /// Sealed version (versions are published in order).
     #[arg(long)]
     pub version: u64,
+    /// Take the version from this coordinator (`zkattr serve`) instead of this home: its signed records are
+    /// fetched and the version rebuilt under <home>/snapshots, every signature and every root checked,
+    /// before the root is published.
+    #[arg(long, value_name = "URL")]
+    pub coordinator: Option<String>,
     /// Chain and key (the key becomes the Datanet's on-chain owner).
     #[command(flatten)]
     pub chain: ChainArgs,
@@ -214,7 +219,24 @@ pub struct PublishCmd {
 impl PublishCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
-        let nets = Datanets::open(&ctx.home)?;
+        let nets = match &self.coordinator {
+            Some(url) => {
+                let (dir, _root) = super::network::run_async(async {
+                    let client = crate::coord::client::Client::new(url, None)
+                        .map_err(|e| Error::Coordinator(format!("--coordinator {url:?}: {e}")))?;
+                    crate::coord::snapshot::fetch(
+                        &client,
+                        &ctx.home,
+                        &self.name,
+                        self.version,
+                        None,
+                    )
+                    .await
+                })??;
+                Datanets::open(&dir)?
+            }
+            None => Datanets::open(&ctx.home)?,
+        };
         let sealed = nets.version(&self.name, self.version)?;
         let (mut chain, key) = self.chain.open(&ctx.home)?;
         let d = Deployment::load(&ctx.home, &mut chain)?;

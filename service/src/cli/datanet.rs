@@ -36,6 +36,8 @@ pub enum DatanetCmd {
     VerifyInclusion(VerifyInclusionCmd),
     /// Register the Datanet on-chain (when needed) and seal a version's root there.
     Publish(super::chain::PublishCmd),
+    /// Copy this home's sealed versions to a coordinator (`zkattr serve`), with the same roots.
+    Push(PushCmd),
 }
 
 impl DatanetCmd {
@@ -50,6 +52,7 @@ impl DatanetCmd {
             DatanetCmd::ProveInclusion(c) => c.run(ctx),
             DatanetCmd::VerifyInclusion(c) => c.run(ctx),
             DatanetCmd::Publish(c) => c.run(ctx),
+            DatanetCmd::Push(c) => c.run(ctx),
         }
     }
 }
@@ -330,6 +333,154 @@ impl VerifyInclusionCmd {
                 v.item, v.datanet, v.version, v.contributor, v.root, source, note
             ),
             json: json!({ "valid": true, "root_source": source, "proof": v }),
+        })
+    }
+}
+
+/// `zkattr datanet push NAME --coordinator URL --key FILE`
+#[derive(Debug, Args)]
+pub struct PushCmd {
+    /// Datanet name (in this home; created on the coordinator, owned by the key, when it is not there).
+    pub name: String,
+    /// The coordinator's URL.
+    #[arg(long, value_name = "URL")]
+    pub coordinator: String,
+    /// Private key file that signs the requests (the coordinator's Datanet's owner, or an operator, seals).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+}
+
+impl PushCmd {
+    /// Runs it: the coordinator's versions must be the first of this home's (same items, same roots) with
+    /// nothing unsealed after them; each later version's records are added in one request (all or nothing)
+    /// and sealed, and the root the coordinator seals must be this home's.
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        use crate::coord::client::{Client, ClientError};
+        let nets = Datanets::open(&ctx.home)?;
+        let local = nets.show(&self.name)?;
+        if local.versions.is_empty() {
+            return Err(Error::Coordinator(format!(
+                "{} has no sealed version to push (seal one with `zkattr datanet seal {}`)",
+                self.name, self.name
+            )));
+        }
+        // Every sealed record, in item order (version v is the first `items` of them).
+        let latest = local.versions.last().map_or(0, |v| v.version);
+        let records = nets.export_records(&self.name, latest)?;
+        drop(nets);
+        let key = crate::chain::read_key(&self.key)?;
+        let name = self.name.as_str();
+        let fail = |what: &str, e: ClientError| Error::Coordinator(format!("{what}: {e}"));
+        let pushed = super::network::run_async(async {
+            let client = Client::new(&self.coordinator, Some(key.credential().clone()))
+                .map_err(|e| fail("--coordinator", e))?;
+            let summary = match client.get_json(&format!("/v1/datanets/{name}")).await {
+                Ok(s) => s,
+                Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {
+                    client
+                        .create_datanet(name)
+                        .await
+                        .map_err(|e| fail("creating it on the coordinator", e))?;
+                    client
+                        .get_json(&format!("/v1/datanets/{name}"))
+                        .await
+                        .map_err(|e| fail("reading it back", e))?
+                }
+                Err(e) => return Err(fail("reading the coordinator's copy", e)),
+            };
+            let remote: Vec<(u64, u64, String)> = summary["versions"]
+                .as_array()
+                .map(|vs| {
+                    vs.iter()
+                        .filter_map(|v| {
+                            Some((
+                                v["version"].as_u64()?,
+                                v["items"].as_u64()?,
+                                v["root"].as_str()?.to_string(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (r, l) in remote.iter().zip(&local.versions) {
+                if (r.0, r.1, r.2.as_str()) != (l.version, l.items, l.root.as_str()) {
+                    return Err(Error::Coordinator(format!(
+                        "the coordinator's {name} differs from this home's at version {}: {} items, root {} there; \
+                         {} items, root {} here",
+                        l.version, r.1, r.2, l.items, l.root
+                    )));
+                }
+            }
+            if remote.len() > local.versions.len() {
+                return Err(Error::Coordinator(format!(
+                    "the coordinator's {name} has {} versions, this home's only {}",
+                    remote.len(),
+                    local.versions.len()
+                )));
+            }
+            let mut have = remote.last().map_or(0, |r| r.1);
+            let remote_items = summary["items"].as_u64().unwrap_or(have);
+            let mut pushed = Vec::new();
+            if remote_items > have {
+                // Never sealed blindly: they may be anyone's records (or this home's, from a push cut off
+                // before its seal, which only a person can tell).
+                return Err(Error::Coordinator(format!(
+                    "the coordinator's {name} has {} unsealed items after version {}; a push adds only to a \
+                     sealed Datanet (if they are this home's next version from a push that was cut off, have \
+                     the owner seal them and push again: the roots are compared)",
+                    remote_items - have,
+                    remote.len()
+                )));
+            }
+            for v in &local.versions[remote.len()..] {
+                let body = records[have as usize..v.items as usize].join("\n") + "\n";
+                client
+                    .add_records(name, body.as_bytes())
+                    .await
+                    .map_err(|e| {
+                        fail(&format!("adding the records of version {}", v.version), e)
+                    })?;
+                let sealed = client
+                    .seal(name)
+                    .await
+                    .map_err(|e| fail(&format!("sealing version {}", v.version), e))?;
+                if sealed["version"].as_u64() != Some(v.version)
+                    || sealed["root"].as_str() != Some(v.root.as_str())
+                {
+                    return Err(Error::Coordinator(format!(
+                        "the coordinator sealed {sealed} for this home's version {} (root {})",
+                        v.version, v.root
+                    )));
+                }
+                have = v.items;
+                pushed.push(json!({"version": v.version, "items": v.items, "root": v.root}));
+            }
+            Ok(pushed)
+        })??;
+        let text = if pushed.is_empty() {
+            format!(
+                "the coordinator already has every version of {} ({})",
+                self.name,
+                local.versions.len()
+            )
+        } else {
+            pushed
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{} v{}: {} items, root {} (the same on the coordinator)",
+                        self.name,
+                        v["version"],
+                        v["items"],
+                        v["root"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        Ok(Output {
+            json: json!({"datanet": self.name, "coordinator": self.coordinator, "pushed": pushed}),
+            text,
         })
     }
 }

@@ -72,6 +72,22 @@ async fn stop_signal() {
     }
 }
 
+/// Runs `f` to completion on a runtime of its own, on a thread of its own, so that a command-line call
+/// works whether or not its caller is inside an async runtime already.
+pub(crate) fn run_async<T: Send>(f: impl std::future::Future<Output = T> + Send) -> Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(f))
+                .map_err(|e| Error::Coordinator(format!("cannot start the async runtime: {e}")))
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod bundle;
 pub mod client;
+pub mod datanets;
 pub mod server;
+pub(crate) mod snapshot;
 pub mod store;
 pub mod worker;
 

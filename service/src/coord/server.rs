@@ -307,6 +307,7 @@ impl App {
     /// Opens the store and the artifact store.
     pub async fn open(cfg: Config) -> Result<Arc<Self>, StoreError> {
         let store = Store::connect(&cfg.database_url).await?;
+        warn_about_home_datanets(&cfg.home, &store).await;
         let artifacts = Artifacts::new(cfg.home.join("artifacts"));
         Ok(Arc::new(Self {
             cfg,
@@ -919,20 +920,18 @@ async fn result(
         .acquire_owned()
         .await
         .map_err(|e| ApiError::internal("check queue", e))?;
+    let snapshot = app.snapshot(&spec, job.kind == JobKind::Train).await?;
     let (home, srs) = (app.cfg.home.clone(), app.cfg.srs.clone());
     let artifacts = app.artifacts.clone();
-    let kind = job.kind;
+    let target = CheckTarget {
+        kind: job.kind,
+        spec,
+        snapshot,
+        train_result,
+    };
     let checked = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let outcome = check_result(
-            &home,
-            &srs,
-            &artifacts,
-            kind,
-            &spec,
-            train_result.as_deref(),
-            &req.bundle,
-        );
+        let outcome = check_result(&home, &srs, &artifacts, &target, &req.bundle);
         // Keep an accepted bundle (written and synced before the job is marked done).
         let stored = match &outcome {
             Ok(_) => Some(
@@ -988,6 +987,109 @@ async fn result(
     }
 }
 
+/// Datanets in the home's state database are not served (the coordinator serves those in its own database,
+/// since migration 4 of its schema): say so at start-up for each one it does not have, with the way across.
+async fn warn_about_home_datanets(home: &std::path::Path, store: &Store) {
+    let home = home.to_path_buf();
+    let local = tokio::task::spawn_blocking(move || {
+        Datanets::open_existing(&home).and_then(|n| n.map(|n| n.list()).transpose())
+    })
+    .await;
+    let Ok(Ok(Some(local))) = local else {
+        return;
+    };
+    let served = store.datanet_names().await.unwrap_or_default();
+    for name in local.iter().filter(|n| !served.contains(n)) {
+        tracing::warn!(
+            "Datanet {name:?} is in this home's state database but not in the coordinator's, so it is not \
+             served; copy its sealed versions with `zkattr datanet push {name} --coordinator URL --key FILE`"
+        );
+    }
+}
+
+/// What a result is checked against.
+struct CheckTarget {
+    /// The job's kind.
+    kind: JobKind,
+    /// Its spec.
+    spec: JobSpec,
+    /// Its epoch's snapshot.
+    snapshot: Snapshot,
+    /// The epoch's accepted training result (for a proving job).
+    train_result: Option<String>,
+}
+
+/// The epoch's sealed version, for checking a result against it.
+struct Snapshot {
+    /// The version, as sealed in the coordinator's database.
+    sealed: crate::datanet::store::SealedVersion,
+    /// Its local copy (a home's Datanet), when the check re-derives features from the items.
+    dir: Option<PathBuf>,
+}
+
+impl App {
+    /// The sealed version a job is for, with a local copy of it when `local` (built once per root from the
+    /// coordinator's own records, every signature and root checked again, and kept under
+    /// `<home>/snapshots/`).
+    async fn snapshot(&self, spec: &JobSpec, local: bool) -> ApiResult<Snapshot> {
+        let req = &spec.request;
+        let sealed = self
+            .store
+            .datanet_version(&req.datanet, req.version)
+            .await
+            .map_err(|e| ApiError::internal("the epoch's snapshot", e))?;
+        if sealed.root != spec.datanet_root {
+            return Err(ApiError::internal(
+                "the epoch's snapshot",
+                format!(
+                    "{} version {} has root {}, but the epoch was created for {}",
+                    req.datanet, req.version, sealed.root, spec.datanet_root
+                ),
+            ));
+        }
+        if !local {
+            return Ok(Snapshot { sealed, dir: None });
+        }
+        let dir = super::snapshot::dir(&self.cfg.home, &req.datanet, &sealed.root)
+            .map_err(|e| ApiError::internal("the epoch's snapshot", e))?;
+        if !super::snapshot::is_complete(&dir) {
+            let versions: Vec<(u64, u64, String)> = self
+                .store
+                .datanet_summary(&req.datanet)
+                .await
+                .map_err(|e| ApiError::internal("the epoch's snapshot", e))?
+                .versions
+                .into_iter()
+                .filter(|v| v.version <= req.version)
+                .map(|v| (v.version, v.items, v.root))
+                .collect();
+            let mut records = self
+                .store
+                .datanet_records(&req.datanet, req.version)
+                .await
+                .map_err(|e| ApiError::internal("the epoch's snapshot", e))?
+                .join("\n");
+            records.push('\n');
+            let (name, version, root, dir) = (
+                req.datanet.clone(),
+                req.version,
+                sealed.root.clone(),
+                dir.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                super::snapshot::build(&dir, &name, version, &root, &versions, records.as_bytes())
+            })
+            .await
+            .map_err(|e| ApiError::internal("the epoch's snapshot", e))?
+            .map_err(|e| ApiError::internal("the epoch's snapshot", e))?;
+        }
+        Ok(Snapshot {
+            sealed,
+            dir: Some(dir),
+        })
+    }
+}
+
 /// Why a result was not accepted.
 #[derive(Debug)]
 enum CheckError {
@@ -1010,9 +1112,7 @@ fn check_result(
     home: &std::path::Path,
     srs: &SrsSource,
     artifacts: &Artifacts,
-    kind: JobKind,
-    spec: &JobSpec,
-    train_result: Option<&str>,
+    target: &CheckTarget,
     bundle: &Bundle,
 ) -> Result<String, CheckError> {
     bundle.check().map_err(rejected)?;
@@ -1023,7 +1123,7 @@ fn check_result(
     bundle.to_dir(&dir).map_err(internal)?;
     // The worker is told file names relative to its bundle, not the coordinator's folders.
     let prefix = format!("{}/", dir.display());
-    check_unpacked(home, srs, artifacts, kind, spec, train_result, &dir).map_err(|e| match e {
+    check_unpacked(home, srs, artifacts, target, &dir).map_err(|e| match e {
         CheckError::Rejected(r) => CheckError::Rejected(r.replace(&prefix, "")),
         other => other,
     })
@@ -1033,23 +1133,26 @@ fn check_unpacked(
     home: &std::path::Path,
     srs: &SrsSource,
     artifacts: &Artifacts,
-    kind: JobKind,
-    spec: &JobSpec,
-    train_result: Option<&str>,
+    target: &CheckTarget,
     dir: &std::path::Path,
 ) -> Result<String, CheckError> {
     use crate::Error as E;
+    let (kind, spec, snapshot, train_result) = (
+        target.kind,
+        &target.spec,
+        &target.snapshot,
+        target.train_result.as_deref(),
+    );
     // Errors about the worker's files are its fault; anything else (the coordinator's disk, database,
     // keys) is not.
     let classify = |e: E| match e {
         E::Io { ref path, .. } if path.starts_with(dir) => rejected(e),
-        E::Io { .. } | E::Db(_) | E::Corrupt(_) | E::Coordinator(_) => internal(e),
+        E::Io { .. } | E::Db(_) | E::Store(_) | E::Corrupt(_) | E::Coordinator(_) => internal(e),
         other => rejected(other),
     };
     let req = &spec.request;
     let params = req.params().map_err(internal)?;
-    let nets = Datanets::open(home).map_err(internal)?;
-    let sealed = nets.version(&req.datanet, req.version).map_err(internal)?;
+    let sealed = &snapshot.sealed;
     match kind {
         JobKind::Train => {
             let manifest: crate::epoch::ModelManifest =
@@ -1087,6 +1190,11 @@ fn check_unpacked(
                     "attribution.json attributes other queries than the epoch's",
                 ));
             }
+            let local = snapshot
+                .dir
+                .as_deref()
+                .ok_or_else(|| internal("no local snapshot to re-derive the training result"))?;
+            let nets = Datanets::open(local).map_err(internal)?;
             let report = crate::epoch::recompute(&nets, dir, None).map_err(classify)?;
             if let Some(m) = report.mismatches.first() {
                 return Err(rejected(format!(
@@ -1250,19 +1358,18 @@ async fn create_epoch(
             "queries: empty (JSON lines of attribution queries)",
         ));
     }
-    let home = app.cfg.home.clone();
-    let (name, version) = (req.datanet.clone(), req.version);
-    let sealed = tokio::task::spawn_blocking(move || {
-        Datanets::open(&home).and_then(|nets| nets.version(&name, version))
-    })
-    .await
-    .map_err(|e| ApiError::internal("datanet lookup", e))?
-    .map_err(|e| match e {
-        crate::Error::DatanetNotFound { .. } | crate::Error::VersionNotFound { .. } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-        }
-        other => ApiError::internal("datanet lookup", other),
-    })?;
+    let sealed = app
+        .store
+        .datanet_version(&req.datanet, req.version)
+        .await
+        .map_err(|e| match e {
+            crate::Error::DatanetNotFound { .. }
+            | crate::Error::VersionNotFound { .. }
+            | crate::Error::InvalidName { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, datanet_error(e).message)
+            }
+            other => datanet_error(other),
+        })?;
     let spec = JobSpec {
         request: req.clone(),
         datanet_root: sealed.root.clone(),
@@ -1332,9 +1439,13 @@ async fn artifact(State(app): State<Arc<App>>, Path(address): Path<String>) -> A
 fn datanet_error(e: crate::Error) -> ApiError {
     use crate::Error as E;
     match e {
-        E::DatanetNotFound { .. } | E::VersionNotFound { .. } => {
-            ApiError::new(StatusCode::NOT_FOUND, e.to_string())
-        }
+        E::DatanetNotFound { name } => ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no Datanet named {name:?} on this coordinator (create it with POST /v1/datanets)"
+            ),
+        ),
+        E::VersionNotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
         E::DatanetExists { .. } | E::NothingToSeal { .. } => {
             ApiError::new(StatusCode::CONFLICT, e.to_string())
         }
@@ -1348,18 +1459,6 @@ fn datanet_error(e: crate::Error) -> ApiError {
     }
 }
 
-/// Runs `f` on the home's Datanets on a blocking thread.
-async fn with_datanets<T: Send + 'static>(
-    app: &App,
-    f: impl FnOnce(&mut Datanets) -> crate::Result<T> + Send + 'static,
-) -> ApiResult<T> {
-    let home = app.cfg.home.clone();
-    tokio::task::spawn_blocking(move || Datanets::open(&home).and_then(|mut nets| f(&mut nets)))
-        .await
-        .map_err(|e| ApiError::internal("datanet store", e))?
-        .map_err(datanet_error)
-}
-
 /// `POST /v1/datanets` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1369,7 +1468,7 @@ pub struct CreateDatanetRequest {
 }
 
 async fn datanets(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    let names = with_datanets(&app, |nets| nets.list()).await?;
+    let names = app.store.datanet_names().await.map_err(datanet_error)?;
     Ok(Json(json!({ "datanets": names })))
 }
 
@@ -1382,12 +1481,10 @@ async fn create_datanet(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let signer = app.signer(&method, &uri, &headers, &body)?;
     let req: CreateDatanetRequest = parse_json(&body)?;
-    let name = req.name.clone();
-    with_datanets(&app, move |nets| nets.create(&name)).await?;
-    // Created just now by this request: nobody else can own it yet.
     app.store
-        .set_datanet_owner(&req.name, &lower(&signer), now_ms())
-        .await?;
+        .create_datanet(&req.name, &lower(&signer), now_ms())
+        .await
+        .map_err(datanet_error)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"name": req.name, "owner": lower(&signer)})),
@@ -1404,17 +1501,17 @@ async fn add_records(
 ) -> ApiResult<Json<Value>> {
     // Anyone may submit: every record carries its contributor's own signature, checked on import.
     let submitter = app.signer(&method, &uri, &headers, &body)?;
-    let source = format!("API, submitted by {}", lower(&submitter));
-    let summary = with_datanets(&app, move |nets| {
-        nets.import(
+    let summary = app
+        .store
+        .add_records(
             &name,
-            std::io::Cursor::new(body),
-            &source,
+            body.to_vec(),
+            &lower(&submitter),
             crate::datanet::ImportOptions::default(),
-            &mut |_| {},
+            now_ms(),
         )
-    })
-    .await?;
+        .await
+        .map_err(datanet_error)?;
     Ok(Json(json!(summary)))
 }
 
@@ -1427,32 +1524,37 @@ async fn seal(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let signer = app.signer(&method, &uri, &headers, &body)?;
-    let owner = app.store.datanet_owner(&name).await?;
-    let allowed =
-        owner.as_deref() == Some(lower(&signer).as_str()) || app.cfg.operators.contains(&signer);
+    let owner = app
+        .store
+        .datanet_owner(&name)
+        .await
+        .map_err(datanet_error)?
+        .ok_or_else(|| datanet_error(crate::Error::DatanetNotFound { name: name.clone() }))?;
+    let allowed = owner == lower(&signer) || app.cfg.operators.contains(&signer);
     if !allowed {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
                 "{} may not seal {name:?}: only its owner ({}) or an operator seals it",
                 lower(&signer),
-                owner.as_deref().unwrap_or("none: created outside the API")
+                owner
             ),
         ));
     }
-    let sealed = with_datanets(&app, move |nets| nets.seal(&name)).await?;
+    let sealed = app
+        .store
+        .seal_datanet(&name, now_ms())
+        .await
+        .map_err(datanet_error)?;
     Ok(Json(json!(sealed)))
 }
 
 async fn datanet(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    let home = app.cfg.home.clone();
-    let summary = tokio::task::spawn_blocking(move || {
-        crate::datanet::store::validate_name(&name)?;
-        Datanets::open(&home)?.show(&name)
-    })
-    .await
-    .map_err(|e| ApiError::internal("datanet lookup", e))?
-    .map_err(datanet_error)?;
+    let summary = app
+        .store
+        .datanet_summary(&name)
+        .await
+        .map_err(datanet_error)?;
     Ok(Json(json!(summary)))
 }
 
@@ -1460,14 +1562,11 @@ async fn records(
     State(app): State<Arc<App>>,
     Path((name, version)): Path<(String, u64)>,
 ) -> ApiResult<Response> {
-    let home = app.cfg.home.clone();
-    let lines = tokio::task::spawn_blocking(move || {
-        crate::datanet::store::validate_name(&name)?;
-        Datanets::open(&home)?.export_records(&name, version)
-    })
-    .await
-    .map_err(|e| ApiError::internal("datanet export", e))?
-    .map_err(datanet_error)?;
+    let lines = app
+        .store
+        .datanet_records(&name, version)
+        .await
+        .map_err(datanet_error)?;
     let mut body = lines.join("\n");
     body.push('\n');
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())

@@ -373,6 +373,47 @@ const MIGRATIONS: &[&str] = &[
         created_at BIGINT NOT NULL
     )
     "#,
+    // 4: the Datanets themselves (their records, additions and sealed versions) move into this database, so
+    // that they are on PostgreSQL with everything else; the owners of migration 3 carry over.
+    r#"
+    CREATE TABLE datanets (
+        id         {serial},
+        name       TEXT NOT NULL UNIQUE,
+        owner      TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    INSERT INTO datanets (name, owner, created_at)
+        SELECT name, owner, created_at FROM datanet_owners ORDER BY created_at, name;
+    DROP TABLE datanet_owners;
+    CREATE TABLE datanet_imports (
+        id          {serial},
+        datanet     BIGINT NOT NULL REFERENCES datanets(id),
+        submitter   TEXT NOT NULL,
+        first_item  BIGINT NOT NULL,
+        records     BIGINT NOT NULL,
+        imported_at BIGINT NOT NULL
+    );
+    CREATE TABLE datanet_items (
+        datanet      BIGINT NOT NULL REFERENCES datanets(id),
+        idx          BIGINT NOT NULL,
+        contributor  TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        record       TEXT NOT NULL,
+        import_id    BIGINT NOT NULL REFERENCES datanet_imports(id),
+        line         BIGINT NOT NULL,
+        PRIMARY KEY (datanet, idx),
+        UNIQUE (datanet, content_hash)
+    );
+    CREATE TABLE datanet_versions (
+        datanet   BIGINT NOT NULL REFERENCES datanets(id),
+        version   BIGINT NOT NULL,
+        items     BIGINT NOT NULL,
+        depth     BIGINT NOT NULL,
+        root      TEXT NOT NULL,
+        sealed_at BIGINT NOT NULL,
+        PRIMARY KEY (datanet, version)
+    )
+    "#,
 ];
 
 /// An epoch as stored.
@@ -395,7 +436,7 @@ pub struct EpochRecord {
 /// The coordinator's store: a pool of connections to SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     dialect: Dialect,
     max_lease_ms: i64,
 }
@@ -457,7 +498,7 @@ impl Store {
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
     /// transaction that reads before it writes cannot fail with `SQLITE_BUSY` when another writer got in
     /// between (the busy timeout covers waiting for the lock, not upgrading a read snapshot).
-    async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+    pub(crate) async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.dialect {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.pool.begin().await?,
@@ -654,31 +695,6 @@ impl Store {
             .iter()
             .map(|r| Ok(r.try_get("key")?))
             .collect()
-    }
-
-    /// Records `owner` as the owner of Datanet `name`; `false` when it already has one.
-    pub async fn set_datanet_owner(&self, name: &str, owner: &str, now: i64) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "INSERT INTO datanet_owners (name, owner, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(owner)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// The owner of Datanet `name`, if it was created through the API.
-    pub async fn datanet_owner(&self, name: &str) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query("SELECT owner FROM datanet_owners WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| r.try_get("owner"))
-                .transpose()?,
-        )
     }
 
     /// Checks the database answers (for `/health`).

@@ -8,7 +8,7 @@
 //! (transient, so another attempt may run it). On a stop signal it stops leasing, hands back a running job
 //! (reported failed, transient: it is leased again at once, elsewhere) and exits.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use super::bundle::Bundle;
 use super::client::{Client, ClientError};
 use super::server::{JobSpec, LeaseGrant};
 use super::store::JobKind;
-use crate::datanet::{Datanets, ImportOptions};
+use crate::datanet::Datanets;
 use crate::error::{Error, Result};
 use crate::proving::{self, PhaseTime, Progress, ProveRequest, SrsSource};
 
@@ -232,12 +232,12 @@ async fn run_job(
         .map_err(|e| Error::BadArtifact(format!("job spec: {e}")))?;
     let req = &spec.request;
     *progress.lock().expect("progress") = json!({"phase": "snapshot"});
-    let snapshot = snapshot(
+    let (snapshot, _) = super::snapshot::fetch(
         &client,
         &cfg.home,
         &req.datanet,
         req.version,
-        &spec.datanet_root,
+        Some(&spec.datanet_root),
     )
     .await?;
     let train_bundle = match (grant.lease.kind, &grant.train_result) {
@@ -305,94 +305,4 @@ async fn run_job(
     })
     .await
     .map_err(|e| Error::Coordinator(format!("job thread: {e}")))?
-}
-
-/// The worker's copy of `name` up to `version`, rebuilt from the coordinator's signed records: every
-/// record's signature is checked on import, and every version's root must be the coordinator's and the
-/// last one `root`. Cached under `<home>/snapshots/`.
-async fn snapshot(
-    client: &Client,
-    home: &Path,
-    name: &str,
-    version: u64,
-    root: &str,
-) -> Result<PathBuf> {
-    crate::datanet::store::validate_name(name)?;
-    let dir = home
-        .join("snapshots")
-        .join(format!("{name}-{}", root.trim_start_matches("0x")));
-    if dir.join("complete").exists() {
-        return Ok(dir);
-    }
-    let summary = client
-        .get_json(&format!("/v1/datanets/{name}"))
-        .await
-        .map_err(coord_err)?;
-    let versions: Vec<(u64, u64, String)> = summary["versions"]
-        .as_array()
-        .ok_or_else(|| Error::BadArtifact("the coordinator's Datanet has no version list".into()))?
-        .iter()
-        .filter_map(|v| {
-            Some((
-                v["version"].as_u64()?,
-                v["items"].as_u64()?,
-                v["root"].as_str()?.to_string(),
-            ))
-        })
-        .filter(|v| v.0 <= version)
-        .collect();
-    let text = client
-        .get_bytes(&format!("/v1/datanets/{name}/versions/{version}/records"))
-        .await
-        .map_err(coord_err)?;
-    let (name, root, dir2) = (name.to_string(), root.to_string(), dir.clone());
-    tokio::task::spawn_blocking(move || -> Result<PathBuf> {
-        let parent = dir2.parent().expect("under snapshots/");
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let tmp = tempfile::tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
-        let mut nets = Datanets::open(tmp.path())?;
-        nets.create(&name)?;
-        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
-        let mut done = 0usize;
-        let mut last_root = None;
-        for (v, items, want) in &versions {
-            let items = *items as usize;
-            if items > lines.len() || items < done {
-                return Err(Error::BadArtifact(format!(
-                    "the coordinator's version {v} has {items} items but sent {} records",
-                    lines.len()
-                )));
-            }
-            let chunk = lines[done..items].join(&b'\n');
-            nets.import(&name, std::io::Cursor::new(chunk), "coordinator", ImportOptions::default(), &mut |_| {})?;
-            let sealed = nets.seal(&name)?;
-            if sealed.version != *v || &sealed.root != want {
-                return Err(Error::BadArtifact(format!(
-                    "version {v} rebuilt from the coordinator's records has root {}, not the {want} it claims",
-                    sealed.root
-                )));
-            }
-            done = items;
-            last_root = Some(sealed.root);
-        }
-        if last_root.as_deref() != Some(root.as_str()) {
-            return Err(Error::BadArtifact(format!(
-                "the job's snapshot root {root} is not version {version} of the coordinator's {name} (rebuilt: {last_root:?})"
-            )));
-        }
-        drop(nets);
-        std::fs::write(tmp.path().join("complete"), b"").map_err(|e| Error::io(tmp.path(), e))?;
-        let kept = tmp.keep();
-        match std::fs::rename(&kept, &dir2) {
-            Ok(()) => Ok(dir2),
-            // Another job of this worker built it meanwhile.
-            Err(_) if dir2.join("complete").exists() => {
-                let _ = std::fs::remove_dir_all(&kept);
-                Ok(dir2)
-            }
-            Err(e) => Err(Error::io(&dir2, e)),
-        }
-    })
-    .await
-    .map_err(|e| Error::Coordinator(format!("snapshot thread: {e}")))?
 }

@@ -160,11 +160,15 @@ fn read_line_bounded<R: BufRead>(
 }
 
 /// A line parsed and checked, ready to insert.
-struct Checked {
-    line: u64,
-    record: Record,
-    content_hash: Fr,
-    record_hash: [u8; 32],
+pub(crate) struct Checked {
+    /// Its 1-based line number.
+    pub line: u64,
+    /// The record.
+    pub record: Record,
+    /// Hash of its content.
+    pub content_hash: Fr,
+    /// The hash its contributor signed.
+    pub record_hash: [u8; 32],
 }
 
 fn check_line(line: u64, text: &[u8]) -> Result<Checked> {
@@ -188,6 +192,73 @@ fn check_line(line: u64, text: &[u8]) -> Result<Checked> {
         content_hash,
         record_hash: record_hash.0,
     })
+}
+
+/// Reads JSONL records from `reader` and checks each one (within `opts.max_record_bytes`, well-formed, its
+/// contributor's signature valid), in batches whose signatures are recovered in parallel. `sink` gets every
+/// batch in input order; blank lines are skipped. Stops at the first bad line (the error names it, and every
+/// line before it has reached `sink`) or the first error of `sink`. `progress` is told the bytes read so far.
+pub(crate) fn check_records<R: BufRead>(
+    reader: &mut R,
+    source: &str,
+    opts: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(Vec<Checked>) -> Result<()>,
+) -> Result<()> {
+    let mut line_no = 0u64;
+    let mut consumed = 0u64;
+    let mut buf = Vec::new();
+    let mut eof = false;
+    let mut too_large = None;
+    while !eof {
+        let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(BATCH_LINES);
+        while batch.len() < BATCH_LINES {
+            let len = read_line_bounded(reader, &mut buf, opts.max_record_bytes, &mut consumed)
+                .map_err(|e| Error::io(source, e))?;
+            let Some(len) = len else {
+                eof = true;
+                break;
+            };
+            line_no += 1;
+            if len > opts.max_record_bytes {
+                // Reported after the lines before it, so the first bad line is the one named.
+                too_large = Some(Error::RecordTooLarge {
+                    line: line_no,
+                    bytes: len,
+                    limit: opts.max_record_bytes,
+                });
+                eof = true;
+                break;
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            batch.push((line_no, std::mem::take(&mut buf)));
+        }
+        // Parse and verify in parallel; report the first failing line in input order.
+        let mut good = Vec::with_capacity(batch.len());
+        let mut bad = None;
+        for c in batch
+            .par_iter()
+            .map(|(l, text)| check_line(*l, text))
+            .collect::<Vec<_>>()
+        {
+            match c {
+                Ok(c) => good.push(c),
+                Err(e) => {
+                    bad = Some(e);
+                    break;
+                }
+            }
+        }
+        // The lines before a bad one go to `sink` first: one of them may be the first bad line (a duplicate).
+        sink(good)?;
+        if let Some(e) = bad {
+            return Err(e);
+        }
+        progress(consumed);
+    }
+    too_large.map_or(Ok(()), Err)
 }
 
 /// The Datanets of one home.
@@ -272,10 +343,6 @@ impl Datanets {
         )?;
         let import_id = tx.last_insert_rowid();
         let mut next = first_item;
-        let mut line_no = 0u64;
-        let mut consumed = 0u64;
-        let mut buf = Vec::new();
-        let mut eof = false;
         {
             let mut find_dup = tx.prepare(
                 "SELECT i.idx, i.import_id, i.line, m.source FROM items i JOIN imports m ON m.id = i.import_id
@@ -286,44 +353,8 @@ impl Datanets {
                                     signature, import_id, line)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            let mut too_large = None;
-            while !eof {
-                let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(BATCH_LINES);
-                while batch.len() < BATCH_LINES {
-                    let len = read_line_bounded(
-                        &mut reader,
-                        &mut buf,
-                        opts.max_record_bytes,
-                        &mut consumed,
-                    )
-                    .map_err(|e| Error::io(source, e))?;
-                    let Some(len) = len else {
-                        eof = true;
-                        break;
-                    };
-                    line_no += 1;
-                    if len > opts.max_record_bytes {
-                        // Reported after the lines before it, so the first bad line is the one named.
-                        too_large = Some(Error::RecordTooLarge {
-                            line: line_no,
-                            bytes: len,
-                            limit: opts.max_record_bytes,
-                        });
-                        eof = true;
-                        break;
-                    }
-                    if buf.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    batch.push((line_no, std::mem::take(&mut buf)));
-                }
-                // Parse and verify in parallel; report the first failing line in file order.
-                let checked: Vec<Result<Checked>> = batch
-                    .par_iter()
-                    .map(|(l, text)| check_line(*l, text))
-                    .collect();
-                for c in checked {
-                    let c = c?;
+            check_records(&mut reader, source, opts, progress, &mut |batch| {
+                for c in batch {
                     let ch = field::to_bytes_be(&c.content_hash);
                     let dup = find_dup
                         .query_row(params![datanet_id, &ch[..]], |r| {
@@ -366,11 +397,8 @@ impl Datanets {
                     ])?;
                     next += 1;
                 }
-                progress(consumed);
-            }
-            if let Some(e) = too_large {
-                return Err(e);
-            }
+                Ok(())
+            })?;
         }
         let records = next - first_item;
         if records == 0 {
@@ -409,10 +437,9 @@ impl Datanets {
 
     /// Leaves of items `0..count`, recomputed from the stored contributor and content hash.
     fn leaves(conn: &Connection, datanet_id: i64, count: u64) -> Result<Vec<Fr>> {
-        let inputs = Self::leaf_inputs_by_id(conn, datanet_id, count)?;
-        Ok(merkle::leaves_par(inputs.len(), |i| {
-            merkle::leaf_hash(inputs[i].0, inputs[i].1, i as u64)
-        }))
+        Ok(leaves_of(&Self::leaf_inputs_by_id(
+            conn, datanet_id, count,
+        )?))
     }
 
     /// The leaf inputs `(contributor, content_hash)` of every item of a sealed version, in item order: what a
@@ -449,9 +476,7 @@ impl Datanets {
                 version,
             });
         }
-        let leaves = Self::leaves(&tx, id, items)?;
-        let root = merkle::root(&leaves)?;
-        let depth = merkle::depth_for(leaves.len())?;
+        let (root, depth) = version_root(&Self::leaf_inputs_by_id(&tx, id, items)?)?;
         let sealed_at = db::now();
         tx.execute(
             "INSERT INTO versions (datanet_id, version, items, depth, root, sealed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -682,6 +707,19 @@ impl Datanets {
             siblings: path.siblings,
         })
     }
+}
+
+/// The leaves of items whose `(contributor, content_hash)` are `inputs`, in item order.
+fn leaves_of(inputs: &[(Fr, Fr)]) -> Vec<Fr> {
+    merkle::leaves_par(inputs.len(), |i| {
+        merkle::leaf_hash(inputs[i].0, inputs[i].1, i as u64)
+    })
+}
+
+/// The root and depth of a version whose items' `(contributor, content_hash)` are `inputs`, in item order.
+pub(crate) fn version_root(inputs: &[(Fr, Fr)]) -> Result<(Fr, u32)> {
+    let leaves = leaves_of(inputs);
+    Ok((merkle::root(&leaves)?, merkle::depth_for(leaves.len())?))
 }
 
 fn address(bytes: &[u8]) -> Result<Address> {
