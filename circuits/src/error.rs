@@ -52,6 +52,9 @@ pub enum Error {
     /// An epoch's statement inputs are inconsistent or out of range.
     #[error("statement: {0}")]
     InvalidStatement(String),
+    /// The proving backend failed or is unavailable (a GPU without a usable device, a driver error).
+    #[error("proving backend: {0}")]
+    Backend(String),
     /// A governance parameter is out of its allowed range.
     #[error("governance parameter `{field}` = {value}: {reason}")]
     InvalidParam {

@@ -34,8 +34,8 @@ use zkattr_circuits::{
     halo2::{
         attribution::AttributionWitness,
         prove::{
-            choose_k, insecure_test_srs, insecure_test_srs_digest, keygen_cached, load_srs, prove,
-            shape, verify,
+            choose_k, insecure_test_srs, insecure_test_srs_digest, keygen_cached, load_srs,
+            prove_with, shape, verify,
         },
     },
     params::GovernanceParams,
@@ -260,6 +260,8 @@ pub struct ProveRequest {
     pub keys_dir: PathBuf,
     /// Output directory (must not exist).
     pub out: PathBuf,
+    /// Where to prove: `auto` (a GPU when this build has CUDA and one is usable), `cpu` or `cuda`.
+    pub backend: zkattr_gpu_msm::BackendChoice,
 }
 
 /// What [`prove_epoch`] wrote.
@@ -580,9 +582,26 @@ pub fn prove_epoch(
         };
         Ok((c, detail))
     })?;
+    let prover = ph.run("backend", || {
+        let cs = cached.keys.pk.get_vk().cs();
+        let need = zkattr_gpu_msm::prover_memory_estimate(
+            k,
+            cs.num_fixed_columns() + cs.num_advice_columns() + cs.num_instance_columns(),
+            cs.degree(),
+        );
+        let (prover, s) = zkattr_gpu_msm::Prover::select(req.backend, need)
+            .map_err(|e| Error::Statement(zkattr_circuits::Error::Backend(e.to_string())))?;
+        Ok((prover, format!("{}: {}", s.kind, s.reason)))
+    })?;
     let (proof, public) = ph.run("prove", || {
-        let (proof, public) = prove(&srs, &cached.keys, &w)?;
-        let detail = format!("{} bytes", proof.len());
+        let (proof, public) = prove_with(&prover, &srs, &cached.keys, &w)?;
+        let detail = format!(
+            "{} bytes on the {}",
+            proof.len(),
+            zkattr_gpu_msm::ProverBackend::kind(&prover)
+                .as_str()
+                .to_uppercase()
+        );
         Ok(((proof, public), detail))
     })?;
     if public != outcome.public.to_field_elements().to_vec() {

@@ -1286,11 +1286,41 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
             "size",
             "srs",
             "keys",
+            "backend",
             "prove",
             "self-check",
             "write"
         ]
     );
+    if !zkattr_gpu_msm::BUILT_WITH_CUDA {
+        // auto chose the CPU (no CUDA in this build) and says why; cuda is refused with the reason, and
+        // nothing is written.
+        let backend = &st["timings"][4]["detail"];
+        assert!(
+            backend
+                .as_str()
+                .unwrap()
+                .starts_with("cpu: no GPU: this zkattr was built without CUDA"),
+            "{backend}"
+        );
+        let gpu_out = tmp.path().join("gpu-proof");
+        let refused = fails(
+            &home,
+            &prove_args(
+                &artifact,
+                &gpu_out,
+                &[
+                    "--insecure-test-srs",
+                    "--params",
+                    s(&p8),
+                    "--backend",
+                    "cuda",
+                ],
+            ),
+        );
+        assert!(refused.contains("built without CUDA support"), "{refused}");
+        assert!(!gpu_out.exists());
+    }
     // One reward-list entry (address ‖ uint256) and one receipt per contributor; amounts sum to the total.
     let list = std::fs::read(out.join("reward-list.bin")).unwrap();
     let entries: Vec<Value> =

@@ -127,6 +127,7 @@ async fn a_long_result_check_leaves_the_runtime_free() {
             srs: SrsSource::InsecureTest,
             keys_dir: keys,
             out: o,
+            backend: Default::default(),
         };
         proving::prove_epoch(&nets, &req, &mut proving::Quiet).unwrap();
     })

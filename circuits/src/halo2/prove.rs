@@ -9,14 +9,12 @@ use halo2_base::{
     gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage},
     halo2_proofs::{
         halo2curves::bn256::{Bn256, G1Affine},
-        plonk::{
-            create_proof, keygen_pk, keygen_vk_custom, verify_proof, ProvingKey, VerifyingKey,
-        },
+        plonk::{keygen_pk, keygen_vk_custom, verify_proof, ProvingKey, VerifyingKey},
         poly::{
             commitment::{Params, ParamsProver},
             kzg::{
                 commitment::{KZGCommitmentScheme, ParamsKZG},
-                multiopen::{ProverSHPLONK, VerifierSHPLONK},
+                multiopen::VerifierSHPLONK,
                 strategy::SingleStrategy,
             },
         },
@@ -27,6 +25,7 @@ use rand_chacha::rand_core::SeedableRng;
 use snark_verifier_sdk::snark_verifier::{
     loader::native::NativeLoader, system::halo2::transcript::evm::EvmTranscript,
 };
+use zkattr_gpu_msm::{BackendError, CpuProver, ProverBackend};
 
 use super::{
     attribution::{assign, AttributionWitness},
@@ -481,24 +480,67 @@ pub fn prover_circuit(keys: &Keys, w: &AttributionWitness) -> Result<(GatedCircu
     Ok((circuit, public))
 }
 
-/// A proof for `w` and its public inputs.
+/// A proof for `w` and its public inputs, made on the CPU.
 pub fn prove(
     srs: &ParamsKZG<Bn256>,
     keys: &Keys,
     w: &AttributionWitness,
 ) -> Result<(Vec<u8>, Vec<Fr>)> {
+    prove_with(&CpuProver, srs, keys, w)
+}
+
+/// A proof for `w` and its public inputs, made by `backend` (the CPU or a GPU: the same keys, the same
+/// proof format, one verifier for both).
+pub fn prove_with<B: ProverBackend>(
+    backend: &B,
+    srs: &ParamsKZG<Bn256>,
+    keys: &Keys,
+    w: &AttributionWitness,
+) -> Result<(Vec<u8>, Vec<Fr>)> {
     let (circuit, public) = prover_circuit(keys, w)?;
-    let proof = prove_circuit(srs, &keys.pk, circuit, &public)?;
+    let proof = prove_circuit_with(backend, srs, &keys.pk, circuit, &public)?;
     Ok((proof, public))
 }
 
-/// A SHPLONK proof with the Keccak transcript of any circuit with one instance column holding `public`
-/// (what [`prove`] does for the attribution circuit; the tests and benches of the gates use it directly).
+/// A SHPLONK proof with the Keccak transcript of any circuit with one instance column holding `public`,
+/// made on the CPU (what [`prove`] does for the attribution circuit; the tests and benches of the gates use
+/// it directly).
 pub fn prove_circuit<C: halo2_base::halo2_proofs::plonk::Circuit<Fr>>(
     srs: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
     circuit: C,
     public: &[Fr],
+) -> Result<Vec<u8>> {
+    prove_circuit_with(&CpuProver, srs, pk, circuit, public)
+}
+
+/// [`prove_circuit`] on `backend`, with a fresh random blinding.
+pub fn prove_circuit_with<B: ProverBackend, C: halo2_base::halo2_proofs::plonk::Circuit<Fr>>(
+    backend: &B,
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: C,
+    public: &[Fr],
+) -> Result<Vec<u8>> {
+    prove_circuit_seeded(
+        backend,
+        srs,
+        pk,
+        circuit,
+        public,
+        rand_chacha::ChaCha20Rng::from_entropy(),
+    )
+}
+
+/// [`prove_circuit_with`] with the prover's randomness from `rng` (a seeded one makes the proof
+/// reproducible on one backend; whether two backends then agree byte for byte is measured, not assumed).
+pub fn prove_circuit_seeded<B: ProverBackend, C: halo2_base::halo2_proofs::plonk::Circuit<Fr>>(
+    backend: &B,
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: C,
+    public: &[Fr],
+    rng: rand_chacha::ChaCha20Rng,
 ) -> Result<Vec<u8>> {
     let mut transcript =
         <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
@@ -506,15 +548,13 @@ pub fn prove_circuit<C: halo2_base::halo2_proofs::plonk::Circuit<Fr>>(
             G1Affine,
             _,
         >>::init(vec![]);
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
-        srs,
-        pk,
-        &[circuit],
-        &[&[public]],
-        rand_chacha::ChaCha20Rng::from_entropy(),
-        &mut transcript,
-    )
-    .map_err(proof_error)?;
+    let instances: &[&[Fr]] = &[public];
+    backend
+        .create_proof(srs, pk, circuit, instances, rng, &mut transcript)
+        .map_err(|e| match e {
+            BackendError::Proof(m) => Error::InvalidStatement(format!("proving system: {m}")),
+            other => Error::Backend(other.to_string()),
+        })?;
     Ok(transcript.finalize())
 }
 

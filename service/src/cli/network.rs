@@ -162,6 +162,10 @@ pub struct WorkerCmd {
     /// Stop after this many jobs.
     #[arg(long)]
     pub max_jobs: Option<usize>,
+    /// Where to prove: auto (a GPU when this zkattr is built with CUDA and a usable one is present, else the
+    /// CPU), cpu, or cuda (proving jobs fail with the reason when no GPU can be used).
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda")]
+    pub backend: zkattr_gpu_msm::BackendChoice,
 }
 
 impl WorkerCmd {
@@ -180,6 +184,7 @@ impl WorkerCmd {
             kinds,
             srs: self.srs.source(),
             max_jobs: self.max_jobs,
+            backend: self.backend,
         };
         let address = key.address();
         let rt = runtime()?;

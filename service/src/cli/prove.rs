@@ -68,6 +68,10 @@ pub struct ProveCmd {
     /// Where to write the proof directory (must not exist).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Where to prove: auto (a GPU when this zkattr is built with CUDA and a usable one is present, else
+    /// the CPU), cpu, or cuda (fails with the reason when no GPU can be used).
+    #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda")]
+    pub backend: zkattr_gpu_msm::BackendChoice,
 }
 
 /// `zkattr verify DIR`
@@ -169,6 +173,7 @@ impl ProveCmd {
             srs: self.srs.source(),
             keys_dir: ctx.home.join("keys"),
             out: self.out.clone(),
+            backend: self.backend,
         };
         let r = proving::prove_epoch(&nets, &req, &mut Spinner::new(ctx.json))?;
         let st = &r.statement;

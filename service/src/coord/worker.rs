@@ -37,6 +37,8 @@ pub struct WorkerConfig {
     pub srs: SrsSource,
     /// Stop after this many jobs (`None`: run until stopped).
     pub max_jobs: Option<usize>,
+    /// Where it proves (`auto`: a GPU when built with CUDA and one is usable).
+    pub backend: zkattr_gpu_msm::BackendChoice,
 }
 
 /// What a worker did.
@@ -51,16 +53,26 @@ pub struct WorkerReport {
 }
 
 /// What the worker can do, as advertised at registration: the device training runs on (a CUDA GPU when
-/// built with the `cuda` feature and one is present, else the CPU), the proving backend (the CPU until the
-/// GPU prover of #8), and the CPU count.
-pub fn capabilities() -> Value {
+/// built with the `cuda` feature and one is present, else the CPU), the proving backend `backend` resolves
+/// to on this machine (with the GPU's name and memory), and the CPU count.
+pub fn capabilities(backend: zkattr_gpu_msm::BackendChoice) -> Value {
     let train = match zkattr_trainer::mlp::default_device() {
         candle_core::Device::Cpu => "cpu".to_string(),
         other => format!("{other:?}"),
     };
+    let prove = zkattr_gpu_msm::select(backend, 0);
     json!({
         "train_device": train,
-        "prove_backend": "cpu",
+        "prove_backend": prove.as_ref().map_or("unavailable", |s| s.kind.as_str()),
+        "prove_device": prove.as_ref().ok().and_then(|s| s.device.as_ref()).map(|d| json!({
+            "name": d.name,
+            "memory_bytes": d.total_memory,
+            "compute_capability": format!("{}.{}", d.compute_capability.0, d.compute_capability.1),
+        })),
+        "prove_backend_reason": match &prove {
+            Ok(s) => s.reason.clone(),
+            Err(e) => e.to_string(),
+        },
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "version": env!("CARGO_PKG_VERSION"),
     })
@@ -97,9 +109,11 @@ pub async fn run(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<WorkerReport> {
     let client = Client::new(&cfg.coordinator, Some(cfg.key.clone())).map_err(coord_err)?;
-    retry("register", &stop, || client.register(capabilities()))
-        .await
-        .map_err(coord_err)?;
+    retry("register", &stop, || {
+        client.register(capabilities(cfg.backend))
+    })
+    .await
+    .map_err(coord_err)?;
     let mut report = WorkerReport::default();
     let mut stop_wait = stop.clone();
     while !*stop.borrow()
@@ -256,6 +270,7 @@ async fn run_job(
     let tmp = tempfile::tempdir_in(&scratch).map_err(|e| Error::io(&scratch, e))?;
     let kind = grant.lease.kind;
     let (spec, srs, keys) = (spec.clone(), cfg.srs.clone(), cfg.home.join("keys"));
+    let backend = cfg.backend;
     tokio::task::spawn_blocking(move || -> Result<Bundle> {
         let nets = Datanets::open(&snapshot)?;
         let req = &spec.request;
@@ -297,6 +312,7 @@ async fn run_job(
                     srs,
                     keys_dir: keys,
                     out: out.clone(),
+                    backend,
                 };
                 proving::prove_epoch(&nets, &r, &mut SharedProgress(progress))?;
             }

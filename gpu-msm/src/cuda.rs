@@ -1,0 +1,154 @@
+//! The CUDA backends (feature `cuda`): halo2-axiom-gpu's prover and MSM, every call under `catch_unwind`.
+
+use halo2_axiom::{
+    halo2curves::bn256::Bn256,
+    plonk::{Circuit, ProvingKey},
+    poly::kzg::commitment::ParamsKZG,
+    transcript::{EncodedChallenge, TranscriptWrite},
+    SerdeFormat,
+};
+use halo2_axiom_gpu as gpu;
+use rand_core::RngCore;
+use rustacuda::device::{Device, DeviceAttribute};
+
+use crate::{
+    msm::{check_lengths, drop_identities},
+    no_panic, BackendError, BackendKind, DeviceInfo, Fr, G1Affine, MsmBackend, ProverBackend, G1,
+};
+
+/// The CUDA devices the driver reports, or why it could not be asked.
+pub fn probe_devices() -> Result<Vec<DeviceInfo>, String> {
+    no_panic("the device probe", || {
+        let e = |what: &str, e: rustacuda::error::CudaError| {
+            BackendError::Unavailable(format!("{what}: {e}"))
+        };
+        rustacuda::init(rustacuda::CudaFlags::empty()).map_err(|x| e("cuInit", x))?;
+        let n = Device::num_devices().map_err(|x| e("cuDeviceGetCount", x))?;
+        (0..n)
+            .map(|ordinal| {
+                let d = Device::get_device(ordinal).map_err(|x| e("cuDeviceGet", x))?;
+                let attr = |a| {
+                    d.get_attribute(a)
+                        .map(|v| u32::try_from(v).unwrap_or(0))
+                        .map_err(|x| e("cuDeviceGetAttribute", x))
+                };
+                Ok(DeviceInfo {
+                    ordinal,
+                    name: d.name().map_err(|x| e("cuDeviceGetName", x))?,
+                    total_memory: d.total_memory().map_err(|x| e("cuDeviceTotalMem", x))? as u64,
+                    compute_capability: (
+                        attr(DeviceAttribute::ComputeCapabilityMajor)?,
+                        attr(DeviceAttribute::ComputeCapabilityMinor)?,
+                    ),
+                })
+            })
+            .collect()
+    })
+    .map_err(|e| match e {
+        BackendError::Unavailable(m) => m,
+        other => other.to_string(),
+    })
+}
+
+/// halo2-axiom-gpu's MSM (`multiexp_gpu`); MSMs shorter than [`crate::GPU_MSM_THRESHOLD`] run on the CPU.
+#[derive(Debug)]
+pub struct CudaMsm {
+    device: DeviceInfo,
+}
+
+impl CudaMsm {
+    /// The MSM backend on `device`.
+    pub fn new(device: DeviceInfo) -> Result<Self, BackendError> {
+        Ok(Self { device })
+    }
+
+    /// Its device.
+    pub fn device(&self) -> &DeviceInfo {
+        &self.device
+    }
+}
+
+impl MsmBackend for CudaMsm {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cuda
+    }
+
+    fn msm(&self, scalars: &[Fr], bases: &[G1Affine]) -> Result<G1, BackendError> {
+        check_lengths(scalars, bases)?;
+        let (scalars, bases) = drop_identities(scalars, bases);
+        no_panic("multiexp_gpu", || {
+            gpu::cuda::funcs::multiexp_gpu::<G1Affine>(&scalars, &bases)
+                .map_err(|e| BackendError::Gpu(format!("multiexp_gpu: {e:?}")))
+        })
+    }
+}
+
+/// halo2-axiom-gpu's SHPLONK prover.
+#[derive(Debug)]
+pub struct CudaProver {
+    device: DeviceInfo,
+}
+
+impl CudaProver {
+    /// The prover on `device`.
+    pub fn new(device: DeviceInfo) -> Result<Self, BackendError> {
+        Ok(Self { device })
+    }
+
+    /// Its device.
+    pub fn device(&self) -> &DeviceInfo {
+        &self.device
+    }
+}
+
+/// halo2-axiom's SRS as halo2-axiom-gpu's type (the same points; the two serialise alike).
+fn gpu_params(
+    srs: &ParamsKZG<Bn256>,
+) -> Result<gpu::poly::kzg::commitment::ParamsKZG<Bn256>, BackendError> {
+    let mut bytes = Vec::new();
+    srs.write_custom(&mut bytes, SerdeFormat::RawBytesUnchecked)
+        .map_err(|e| BackendError::Gpu(format!("serialising the SRS: {e}")))?;
+    gpu::poly::kzg::commitment::ParamsKZG::<Bn256>::read_custom(
+        &mut bytes.as_slice(),
+        SerdeFormat::RawBytesUnchecked,
+    )
+    .map_err(|e| BackendError::Gpu(format!("reading the SRS into the GPU prover: {e}")))
+}
+
+impl ProverBackend for CudaProver {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cuda
+    }
+
+    fn create_proof<'a, C, E, T, R>(
+        &self,
+        srs: &ParamsKZG<Bn256>,
+        pk: &ProvingKey<G1Affine>,
+        circuit: C,
+        instances: &'a [&'a [Fr]],
+        rng: R,
+        transcript: &'a mut T,
+    ) -> Result<(), BackendError>
+    where
+        C: Circuit<Fr>,
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>,
+        R: RngCore + Send + 'a,
+    {
+        let params = gpu_params(srs)?;
+        no_panic("the GPU prover", || {
+            gpu::plonk::create_proof::<
+                gpu::poly::kzg::commitment::KZGCommitmentScheme<Bn256>,
+                gpu::poly::kzg::multiopen::ProverSHPLONK<'_, Bn256>,
+                _,
+                _,
+                _,
+                _,
+            >(&params, pk, &[circuit], &[instances], rng, transcript)
+            .map_err(|e| match e {
+                gpu::plonk::GpuError::Canonical(e) => BackendError::Proof(format!("{e:?}")),
+                other => BackendError::Gpu(format!("{other:?}")),
+            })
+        })
+    }
+}

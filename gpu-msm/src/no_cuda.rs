@@ -1,0 +1,77 @@
+//! The CUDA backends of a build without the `cuda` feature: the same names, and every way in says
+//! [`BackendError::NotBuilt`].
+
+use halo2_axiom::{
+    halo2curves::bn256::Bn256,
+    plonk::{Circuit, ProvingKey},
+    poly::kzg::commitment::ParamsKZG,
+    transcript::{EncodedChallenge, TranscriptWrite},
+};
+use rand_core::RngCore;
+
+use crate::{BackendError, BackendKind, DeviceInfo, Fr, G1Affine, MsmBackend, ProverBackend, G1};
+
+/// The CUDA devices: none in this build.
+pub fn probe_devices() -> Result<Vec<DeviceInfo>, String> {
+    Err(BackendError::NotBuilt.to_string())
+}
+
+/// The CUDA MSM backend; this build cannot make one.
+#[derive(Debug)]
+pub struct CudaMsm {
+    _none: (),
+}
+
+impl CudaMsm {
+    /// Always [`BackendError::NotBuilt`] in this build.
+    pub fn new(_device: DeviceInfo) -> Result<Self, BackendError> {
+        Err(BackendError::NotBuilt)
+    }
+}
+
+impl MsmBackend for CudaMsm {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cuda
+    }
+
+    fn msm(&self, _scalars: &[Fr], _bases: &[G1Affine]) -> Result<G1, BackendError> {
+        Err(BackendError::NotBuilt)
+    }
+}
+
+/// The CUDA prover; this build cannot make one.
+#[derive(Debug)]
+pub struct CudaProver {
+    _none: (),
+}
+
+impl CudaProver {
+    /// Always [`BackendError::NotBuilt`] in this build.
+    pub fn new(_device: DeviceInfo) -> Result<Self, BackendError> {
+        Err(BackendError::NotBuilt)
+    }
+}
+
+impl ProverBackend for CudaProver {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cuda
+    }
+
+    fn create_proof<'a, C, E, T, R>(
+        &self,
+        _srs: &ParamsKZG<Bn256>,
+        _pk: &ProvingKey<G1Affine>,
+        _circuit: C,
+        _instances: &'a [&'a [Fr]],
+        _rng: R,
+        _transcript: &'a mut T,
+    ) -> Result<(), BackendError>
+    where
+        C: Circuit<Fr>,
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>,
+        R: RngCore + Send + 'a,
+    {
+        Err(BackendError::NotBuilt)
+    }
+}

@@ -1,0 +1,213 @@
+//! Every MSM backend of this build and machine against arkworks (an independent implementation) on edge
+//! inputs: nothing, zero scalars, identity bases, P and -P, repeated points, the scalars 1, 2 and -1, sizes
+//! either side of the GPU threshold and not powers of two. The CUDA backend is checked when this build has
+//! it and a device is present; otherwise the reason is printed.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use ark_ec::{CurveGroup, VariableBaseMSM};
+use ark_ff::PrimeField;
+use halo2_axiom::halo2curves::{
+    ff::{Field, PrimeField as _},
+    group::{prime::PrimeCurveAffine, Curve},
+    CurveAffine,
+};
+use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+use zkattr_gpu_msm::{
+    select, BackendChoice, BackendError, BackendKind, CpuMsm, CudaMsm, Fr, G1Affine, MsmBackend,
+    BUILT_WITH_CUDA, G1, GPU_MSM_THRESHOLD,
+};
+
+fn ark_fr(x: &Fr) -> ark_bn254::Fr {
+    ark_bn254::Fr::from_le_bytes_mod_order(x.to_repr().as_ref())
+}
+
+fn ark_point(p: &G1Affine) -> ark_bn254::G1Affine {
+    if bool::from(p.is_identity()) {
+        return ark_bn254::G1Affine::identity();
+    }
+    let c = p.coordinates().unwrap();
+    let fq = |x: &halo2_axiom::halo2curves::bn256::Fq| {
+        ark_bn254::Fq::from_le_bytes_mod_order(x.to_repr().as_ref())
+    };
+    let q = ark_bn254::G1Affine::new_unchecked(fq(c.x()), fq(c.y()));
+    assert!(q.is_on_curve());
+    q
+}
+
+fn reference(scalars: &[Fr], bases: &[G1Affine]) -> ark_bn254::G1Affine {
+    let s: Vec<ark_bn254::Fr> = scalars.iter().map(ark_fr).collect();
+    let b: Vec<ark_bn254::G1Affine> = bases.iter().map(ark_point).collect();
+    ark_bn254::G1Projective::msm(&b, &s).unwrap().into_affine()
+}
+
+fn random(n: usize, seed: u64) -> (Vec<Fr>, Vec<G1Affine>) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let scalars = (0..n).map(|_| Fr::random(&mut rng)).collect();
+    let g = G1Affine::generator();
+    let mut p: G1 = g * Fr::random(&mut rng);
+    let step: G1 = g * Fr::random(&mut rng);
+    let mut proj = Vec::with_capacity(n);
+    for _ in 0..n {
+        proj.push(p);
+        p += step;
+    }
+    let mut bases = vec![G1Affine::identity(); n];
+    G1::batch_normalize(&proj, &mut bases);
+    (scalars, bases)
+}
+
+/// The named cases, each `(name, scalars, bases)`.
+fn cases() -> Vec<(String, Vec<Fr>, Vec<G1Affine>)> {
+    let mut out = Vec::new();
+    out.push(("nothing".into(), vec![], vec![]));
+    // Below and above the size where the CPU MSM switches to batched affine additions.
+    for n in [300, GPU_MSM_THRESHOLD + 2] {
+        let (s, b) = random(n, n as u64 + 1);
+        out.push((format!("{n} zero scalars"), vec![Fr::ZERO; n], b.clone()));
+        out.push((
+            format!("{n} identity bases"),
+            s.clone(),
+            vec![G1Affine::identity(); n],
+        ));
+        // P and -P with the same scalar cancel.
+        let mut s2 = s.clone();
+        let mut b2 = b.clone();
+        for i in (0..n).step_by(2) {
+            b2[i + 1] = -b2[i];
+            s2[i + 1] = s2[i];
+        }
+        out.push((format!("{n}: P and -P"), s2, b2));
+        let mut b3 = b.clone();
+        for i in 1..n {
+            b3[i] = b3[0];
+        }
+        out.push((format!("{n}: one point repeated"), s.clone(), b3));
+        out.push((
+            format!("{n}: one point, one scalar"),
+            vec![s[0]; n],
+            vec![b[0]; n],
+        ));
+    }
+    let (_, b) = random(300, 1);
+    let small: Vec<Fr> = (0..300)
+        .map(|i| match i % 4 {
+            0 => Fr::ONE,
+            1 => Fr::from(2),
+            2 => -Fr::ONE,
+            _ => Fr::ZERO,
+        })
+        .collect();
+    out.push(("scalars 1, 2, -1, 0".into(), small, b));
+    for n in [
+        1,
+        3,
+        1000,
+        12_345,
+        GPU_MSM_THRESHOLD - 1,
+        GPU_MSM_THRESHOLD,
+        GPU_MSM_THRESHOLD + 1,
+        (1 << 16) + 7,
+    ] {
+        let (s, b) = random(n, n as u64);
+        out.push((format!("{n} random"), s, b));
+    }
+    // Mixed: zeros and identities sprinkled over a size above the threshold.
+    let (mut s, mut b) = random(GPU_MSM_THRESHOLD + 3, 7);
+    for i in (0..s.len()).step_by(5) {
+        s[i] = Fr::ZERO;
+    }
+    for i in (0..b.len()).step_by(7) {
+        b[i] = G1Affine::identity();
+    }
+    out.push(("zeros and identities above the threshold".into(), s, b));
+    out
+}
+
+fn backends() -> Vec<Box<dyn MsmBackend>> {
+    let mut v: Vec<Box<dyn MsmBackend>> = vec![Box::new(CpuMsm)];
+    match select(BackendChoice::Cuda, 0) {
+        Ok(s) if s.kind == BackendKind::Cuda => {
+            v.push(Box::new(CudaMsm::new(s.device.unwrap()).unwrap()));
+        }
+        Ok(s) => println!("CUDA MSM not checked: {}", s.reason),
+        Err(e) => println!("CUDA MSM not checked: {e}"),
+    }
+    v
+}
+
+#[test]
+fn every_backend_agrees_with_arkworks_on_edge_inputs() {
+    let cases = cases();
+    for backend in backends() {
+        for (name, s, b) in &cases {
+            let got = backend.msm(s, b).unwrap().to_affine();
+            assert_eq!(
+                ark_point(&got),
+                reference(s, b),
+                "{:?}: {name}",
+                backend.kind()
+            );
+        }
+    }
+}
+
+#[test]
+fn unequal_lengths_are_refused() {
+    let (s, b) = random(10, 3);
+    for backend in backends() {
+        assert!(matches!(
+            backend.msm(&s[..9], &b),
+            Err(BackendError::BadInput(m)) if m.contains("9 scalars for 10 bases")
+        ));
+    }
+}
+
+#[test]
+fn without_the_feature_the_cuda_backend_says_so() {
+    if BUILT_WITH_CUDA {
+        println!("built with CUDA: the stub is not in this build");
+        return;
+    }
+    let device = zkattr_gpu_msm::DeviceInfo {
+        ordinal: 0,
+        name: "any".into(),
+        total_memory: 1 << 36,
+        compute_capability: (9, 0),
+    };
+    assert_eq!(
+        CudaMsm::new(device.clone()).unwrap_err(),
+        BackendError::NotBuilt
+    );
+    assert_eq!(
+        zkattr_gpu_msm::CudaProver::new(device).unwrap_err(),
+        BackendError::NotBuilt
+    );
+    assert!(zkattr_gpu_msm::probe_devices()
+        .unwrap_err()
+        .contains("built without CUDA support"));
+    assert_eq!(select(BackendChoice::Cuda, 0), Err(BackendError::NotBuilt));
+    let auto = select(BackendChoice::Auto, 0).unwrap();
+    assert_eq!(auto.kind, BackendKind::Cpu);
+    assert!(BackendError::NotBuilt
+        .to_string()
+        .contains("scripts/build-cuda.sh"));
+}
+
+/// Run by scripts/cuda-check.sh on a CUDA build against the driver stand-in (a driver without devices):
+/// `auto` falls back to the CPU naming the driver's answer, and `cuda` is refused, with no panic.
+#[test]
+fn a_cuda_build_without_a_device_falls_back() {
+    if std::env::var("ZKATTR_EXPECT_NO_GPU").as_deref() != Ok("1") {
+        println!("not asked (ZKATTR_EXPECT_NO_GPU=1 on a machine without a GPU)");
+        return;
+    }
+    let auto = select(BackendChoice::Auto, 0).unwrap();
+    assert_eq!(auto.kind, BackendKind::Cpu, "{auto:?}");
+    let cuda = select(BackendChoice::Cuda, 0).unwrap_err();
+    if BUILT_WITH_CUDA {
+        assert!(auto.reason.contains("the CUDA driver"), "{}", auto.reason);
+        assert!(matches!(cuda, BackendError::Unavailable(_)), "{cuda}");
+    } else {
+        assert_eq!(cuda, BackendError::NotBuilt);
+    }
+}
