@@ -1,17 +1,20 @@
-//! Proving the attribution statement on the CPU: synthetic epochs (dimension 64, 32 contributor slots,
-//! lookup bits 16) of N items, keys made once per size with the insecure test SRS, then criterion times
-//! `prove` (witness generation included). Prints each size's `k`, cell counts, proof size and the peak
-//! resident memory of one proof (Linux: the high-water mark is reset through `/proc/self/clear_refs` first).
+//! Proving the attribution statement: synthetic epochs (dimension 64, 32 contributor slots, lookup bits 16)
+//! of N items (`ZKATTR_PROVE_SIZES`, default 64), keys made once per size with the insecure test SRS, then
+//! criterion times the proof (witness generation included) on the CPU (every core) and, when this build
+//! has CUDA (`--features cuda`) and a usable GPU is present, on the GPU (`prove/attribution-cuda`). Prints
+//! each size's `k`, cell counts, proof size, the peak resident memory of one CPU proof (Linux: the
+//! high-water mark is reset through `/proc/self/clear_refs` first) and the peak GPU memory of one GPU proof.
 #![allow(clippy::unwrap_used)] // bench code: a panic is the failure report
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use zkattr_circuits::{
     halo2::{
         attribution::AttributionWitness,
-        prove::{choose_k, insecure_test_srs, keygen, prove, shape, verify},
+        prove::{choose_k, insecure_test_srs, keygen, prove, prove_with, shape, verify},
     },
     statement::synthetic_epoch,
 };
+use zkattr_gpu_msm::{select, BackendChoice, BackendKind, CudaProver, GpuMemoryPeak};
 
 const LOOKUP_BITS: usize = 16;
 
@@ -23,6 +26,14 @@ fn sizes() -> Vec<usize> {
 }
 
 fn bench(c: &mut Criterion) {
+    let gpu = match select(BackendChoice::Cuda, 0) {
+        Ok(s) if s.kind == BackendKind::Cuda => Some(CudaProver::new(s.device.unwrap()).unwrap()),
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("prove/attribution-cuda skipped: {e}");
+            None
+        }
+    };
     let mut g = c.benchmark_group("prove/attribution");
     g.sample_size(10);
     for n in sizes() {
@@ -49,6 +60,20 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::from_parameter(n), &w, |b, w| {
             b.iter(|| prove(&srs, &keys, w).unwrap())
         });
+        if let Some(gpu) = &gpu {
+            let peak = GpuMemoryPeak::start();
+            let (proof, public) = prove_with(gpu, &srs, &keys, &w).unwrap();
+            let peak = peak.stop();
+            verify(&srs, keys.pk.get_vk(), &proof, &public).unwrap();
+            eprintln!(
+                "N = {n}: GPU proof {} bytes, verifies with the CPU keys; peak GPU memory {}",
+                proof.len(),
+                peak.map_or("unknown".into(), |b| format!("{} MiB", b >> 20))
+            );
+            g.bench_with_input(BenchmarkId::new("cuda", n), &w, |b, w| {
+                b.iter(|| prove_with(gpu, &srs, &keys, w).unwrap())
+            });
+        }
     }
     g.finish();
 }

@@ -50,6 +50,14 @@ pub fn probe_devices() -> Result<Vec<DeviceInfo>, String> {
     })
 }
 
+/// Device memory in use now (all processes), in bytes.
+pub fn gpu_memory_used() -> Option<u64> {
+    no_panic("cudaMemGetInfo", || {
+        Ok(openvm_cuda_common::memory_manager::device_memory_used() as u64)
+    })
+    .ok()
+}
+
 /// halo2-axiom-gpu's MSM (`multiexp_gpu`); MSMs shorter than [`crate::GPU_MSM_THRESHOLD`] run on the CPU.
 #[derive(Debug)]
 pub struct CudaMsm {

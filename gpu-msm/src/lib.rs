@@ -27,7 +27,7 @@ mod cuda;
 #[path = "no_cuda.rs"]
 mod cuda;
 
-pub use cuda::{probe_devices, CudaMsm, CudaProver};
+pub use cuda::{gpu_memory_used, probe_devices, CudaMsm, CudaProver};
 pub use msm::{CpuMsm, MsmBackend};
 pub use prover::{CpuProver, Prover, ProverBackend};
 pub use select::{decide, select, BackendChoice, BackendKind, DeviceInfo, Selection};
@@ -49,6 +49,40 @@ pub fn prover_memory_estimate(k: u32, columns: usize, degree: usize) -> u64 {
     let rows = 1u64 << k;
     let extended = degree.saturating_sub(1).next_power_of_two().max(1) as u64;
     32 * rows * (3 * columns as u64 + 4 * extended)
+}
+
+/// The peak of [`gpu_memory_used`] while it runs, sampled every 5 ms on a thread of its own (the device's
+/// total use, so run nothing else on the GPU meanwhile). `None` in builds or on machines without a GPU.
+#[derive(Debug)]
+pub struct GpuMemoryPeak {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Option<u64>>>,
+}
+
+impl GpuMemoryPeak {
+    /// Starts sampling.
+    pub fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = gpu_memory_used()?;
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                peak = peak.max(gpu_memory_used()?);
+            }
+            Some(peak)
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling; the peak in bytes.
+    pub fn stop(mut self) -> Option<u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().and_then(|t| t.join().ok()).flatten()
+    }
 }
 
 /// What went wrong in a backend.

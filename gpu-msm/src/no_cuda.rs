@@ -16,6 +16,11 @@ pub fn probe_devices() -> Result<Vec<DeviceInfo>, String> {
     Err(BackendError::NotBuilt.to_string())
 }
 
+/// Device memory in use: unknown in this build.
+pub fn gpu_memory_used() -> Option<u64> {
+    None
+}
+
 /// The CUDA MSM backend; this build cannot make one.
 #[derive(Debug)]
 pub struct CudaMsm {

@@ -1,23 +1,83 @@
-//! `zkattr-gpu`: what this build and this machine offer for proving, and an MSM check and timing of the
-//! backend `auto` selects against the CPU. A small binary to carry to a GPU machine.
+//! `zkattr-gpu`: what this build and this machine offer for proving, and checks and timings of the backend
+//! `auto` selects against the CPU. The lean binary to carry to a GPU machine (scripts/build-cuda.sh).
 //!
 //! ```text
 //! zkattr-gpu                          # build, devices, the backend `auto` selects (JSON)
-//! zkattr-gpu --msm 1,1000,1048576     # for each size: selected backend = CPU?, and both timings (JSON lines)
-//! zkattr-gpu --expect-no-gpu          # exit 1 unless `auto` falls back to the CPU and `cuda` is refused
+//! zkattr-gpu --msm 1,1000,1048576     # per size: GPU MSM = CPU MSM?, both timings (JSON lines)
+//! zkattr-gpu --prove 4096,16384       # per size: attribution proofs on both, both verify with one key,
+//!                                     # timings and peak GPU memory (JSON lines)
 //! ```
+//!
+//! The proofs are of synthetic epochs (dimension 64, 32 contributor slots, lookup bits 16) with the insecure
+//! test SRS, as in the criterion bench `prove`.
 
 use std::time::Instant;
 
-use halo2_axiom::halo2curves::{
+use halo2_base::halo2_proofs::halo2curves::{
     ff::Field,
     group::{prime::PrimeCurveAffine, Curve, Group},
 };
-use rand_core::SeedableRng;
-use zkattr_gpu_msm::{
-    probe_devices, select, BackendChoice, BackendKind, CpuMsm, CudaMsm, Fr, G1Affine, MsmBackend,
-    BUILT_WITH_CUDA, G1,
+use rand_chacha::rand_core::SeedableRng;
+use zkattr_circuits::{
+    halo2::{
+        attribution::AttributionWitness,
+        prove::{choose_k, insecure_test_srs, keygen, prove_with, shape, verify},
+    },
+    statement::synthetic_epoch,
 };
+use zkattr_gpu_msm::{
+    probe_devices, select, BackendChoice, BackendKind, CpuMsm, CpuProver, CudaMsm, CudaProver, Fr,
+    G1Affine, GpuMemoryPeak, MsmBackend, BUILT_WITH_CUDA, G1,
+};
+
+const LOOKUP_BITS: usize = 16;
+
+/// Proves synthetic epochs of each size on the CPU and, when selected, the GPU.
+fn prove_sizes(sizes: &[usize], gpu: Option<&CudaProver>) -> Result<(), String> {
+    let e = |e: zkattr_circuits::Error| e.to_string();
+    for &n in sizes {
+        let (w, _) = AttributionWitness::honest(synthetic_epoch(n, 64, 32)).map_err(e)?;
+        let k = choose_k(&shape(&w, LOOKUP_BITS).map_err(e)?, LOOKUP_BITS);
+        let srs = insecure_test_srs(k);
+        let t = Instant::now();
+        let keys = keygen(&srs, LOOKUP_BITS, &w).map_err(e)?;
+        let keygen_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let (proof, public) = prove_with(&CpuProver, &srs, &keys, &w).map_err(e)?;
+        let cpu_s = t.elapsed().as_secs_f64();
+        verify(&srs, keys.pk.get_vk(), &proof, &public).map_err(e)?;
+        let gpu_part = match gpu {
+            Some(g) => {
+                let peak = GpuMemoryPeak::start();
+                let t = Instant::now();
+                let (proof, public) = prove_with(g, &srs, &keys, &w).map_err(e)?;
+                let gpu_s = t.elapsed().as_secs_f64();
+                let peak = peak.stop();
+                verify(&srs, keys.pk.get_vk(), &proof, &public)
+                    .map_err(|x| format!("the GPU proof of {n} items does not verify: {x}"))?;
+                format!(
+                    ",\"cuda_s\":{gpu_s:.3},\"speedup\":{:.2},\"peak_gpu_bytes\":{},\"gpu_proof_verifies\":true",
+                    cpu_s / gpu_s,
+                    peak.map_or("null".into(), |b| b.to_string())
+                )
+            }
+            None => String::new(),
+        };
+        println!(
+            "{{\"items\":{n},\"k\":{k},\"keygen_s\":{keygen_s:.3},\"cpu_s\":{cpu_s:.3},\"cpu_items_per_s\":{:.1},\"proof_bytes\":{}{gpu_part}}}",
+            n as f64 / cpu_s,
+            proof.len()
+        );
+    }
+    Ok(())
+}
+
+fn list(arg: Option<&String>, what: &str) -> Result<Vec<usize>, String> {
+    arg.ok_or_else(|| format!("{what} needs a list of sizes, e.g. 1,1000,1048576"))?
+        .split(',')
+        .map(|s| s.trim().parse().map_err(|e| format!("size {s:?}: {e}")))
+        .collect()
+}
 
 fn inputs(n: usize, seed: u64) -> (Vec<Fr>, Vec<G1Affine>) {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
@@ -81,29 +141,8 @@ fn run() -> Result<(), String> {
     );
     match args.first().map(String::as_str) {
         None => Ok(()),
-        Some("--expect-no-gpu") => {
-            match select(BackendChoice::Cuda, 0) {
-                Err(refused) if auto.kind == BackendKind::Cpu => {
-                    println!(
-                        "no GPU, as expected: auto uses the CPU ({}); cuda is refused ({refused})",
-                        auto.reason
-                    );
-                }
-                cuda => {
-                    return Err(format!(
-                        "expected no usable GPU, got auto = {auto:?}, cuda = {cuda:?}"
-                    ))
-                }
-            }
-            Ok(())
-        }
         Some("--msm") => {
-            let sizes: Vec<usize> = args
-                .get(1)
-                .ok_or("--msm needs a list of sizes, e.g. 1,1000,1048576")?
-                .split(',')
-                .map(|s| s.trim().parse().map_err(|e| format!("size {s:?}: {e}")))
-                .collect::<Result<_, String>>()?;
+            let sizes = list(args.get(1), "--msm")?;
             let gpu: Option<CudaMsm> = match (&auto.kind, &auto.device) {
                 (BackendKind::Cuda, Some(d)) => {
                     Some(CudaMsm::new(d.clone()).map_err(|e| e.to_string())?)
@@ -129,8 +168,18 @@ fn run() -> Result<(), String> {
             }
             Ok(())
         }
+        Some("--prove") => {
+            let sizes = list(args.get(1), "--prove")?;
+            let gpu = match (&auto.kind, &auto.device) {
+                (BackendKind::Cuda, Some(d)) => {
+                    Some(CudaProver::new(d.clone()).map_err(|e| e.to_string())?)
+                }
+                _ => None,
+            };
+            prove_sizes(&sizes, gpu.as_ref())
+        }
         Some(other) => Err(format!(
-            "unknown argument {other:?} (--msm SIZES, --expect-no-gpu)"
+            "unknown argument {other:?} (--msm SIZES, --prove SIZES)"
         )),
     }
 }

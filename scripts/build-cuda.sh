@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the CUDA binaries for a GPU machine (sm_90, H100) on a machine without one, stripped, into
+# target/cuda-bin/:
+#   zkattr-gpu   the lean check: devices, the backend `auto` picks, MSMs and attribution proofs on the GPU
+#                against the CPU (GPU = CPU, both verify with one key), timings, peak GPU memory
+#   zkattr       with --zkattr: the whole CLI with `cuda` (training on candle's CUDA backend, proving on
+#                halo2-axiom-gpu: `zkattr prove --backend cuda`, `zkattr worker`). candle links cuBLAS,
+#                cuBLASLt, cuRAND and NVRTC, so their CUDA 13.0 wheels (about 0.7 GB) are installed to
+#                link against; the GPU machine's CUDA 13 provides them at run time.
+# Both need the NVIDIA driver's libcuda.so.1 (CUDA 13.0, driver 580 or later) and a GPU to start
+# (docs/gpu.md). Toolchain and environment: scripts/cuda-env.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/cuda-env.sh
+target=target/cuda
+out=target/cuda-bin
+mkdir -p "$out"
+cargo build --release --target-dir "$target" -p zkattr-circuits --features cuda --bin zkattr-gpu
+bins=(zkattr-gpu)
+if [ "${1:-}" = "--zkattr" ]; then
+    libs="$PWD/.deps/cuda-libs"
+    if [ ! -e "$libs/nvidia/cu13/lib/libcublas.so.13" ]; then
+        python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$libs" \
+            nvidia-cublas==13.0.2.14 nvidia-curand==10.4.0.35 nvidia-cuda-nvrtc==13.0.88
+    fi
+    for l in "$libs"/nvidia/cu13/lib/lib{cublas,cublasLt,curand,nvrtc}.so.*; do
+        base=${l##*/}
+        ln -sf "$l" "$root/lib/${base%%.so.*}.so"
+    done
+    cargo build --release --target-dir "$target" -p zkattr-service --features cuda --bin zkattr
+    bins+=(zkattr)
+fi
+for b in "${bins[@]}"; do
+    strip -o "$out/$b" "$target/release/$b"
+    echo "$out/$b: $(du -h "$out/$b" | cut -f1); needs $(ldd "$out/$b" | awk '/=>/ {print $1}' | grep -E 'cuda|cublas|curand|nvrtc' | tr '\n' ' ')"
+done
