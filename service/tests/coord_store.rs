@@ -794,3 +794,22 @@ on_both!(
         assert_eq!(home_roots(&exported, &[120]), vec![v.root]);
     }
 );
+
+on_both!(
+    a_request_digest_is_remembered_until_it_expires,
+    |url: String| async move {
+        let store = open(&url).await;
+        assert!(store.remember_request("0xaa", 1_000, 0).await.unwrap());
+        assert!(!store.remember_request("0xaa", 1_000, 10).await.unwrap());
+        assert!(store.remember_request("0xbb", 1_000, 10).await.unwrap());
+        // Kept across a reconnect (another process, a restart).
+        store.close().await;
+        let store = open(&url).await;
+        assert!(!store.remember_request("0xaa", 1_000, 20).await.unwrap());
+        // Dropped once expired (the sweep runs at most once a minute).
+        assert!(store
+            .remember_request("0xaa", 200_000, 70_000)
+            .await
+            .unwrap());
+    }
+);

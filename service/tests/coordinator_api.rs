@@ -530,3 +530,33 @@ async fn a_homes_versions_are_pushed_with_the_same_roots() {
         .join("complete")
         .exists());
 }
+
+/// A signed request is accepted once by all coordinators sharing a database, and by a restarted one: the
+/// digests seen are in the database, not in one process's memory (without the database check the second
+/// coordinator accepts the replay: tried).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_request_is_accepted_once_by_every_coordinator_on_a_database() {
+    let a = start(|_| {}).await;
+    let db = format!(
+        "sqlite://{}",
+        a._home.path().join("coordinator.db").display()
+    );
+    let d = db.clone();
+    let b = start(move |cfg| cfg.database_url = d).await;
+    let http = reqwest::Client::new();
+    let body = br#"{"capabilities":{}}"#;
+    let headers = sign_request(&test_key("worker-9"), "POST", "/v1/workers", now_ms(), body);
+    let send = |url: &str| {
+        let mut req = http.post(format!("{url}/v1/workers")).body(&body[..]);
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        req.send()
+    };
+    assert_eq!(send(&a.url).await.unwrap().status(), StatusCode::OK);
+    for c in [&b, &start(move |cfg| cfg.database_url = db).await] {
+        let r = send(&c.url).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.text().await.unwrap().contains("replay"));
+    }
+}

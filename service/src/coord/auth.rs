@@ -13,9 +13,10 @@
 //!
 //! [`Client`]: super::client::Client
 //!
-//! The coordinator accepts a signature only within [`MAX_SKEW_MS`] of its own clock and only once (it keeps
-//! the digests it has seen for that long), so a captured request can be neither replayed nor moved to another
-//! route or body. Only the low-s form of a signature is accepted.
+//! The coordinator accepts a signature only within [`MAX_SKEW_MS`] of its own clock and only once: it keeps
+//! the digests it has seen for that long in its database (`Store::remember_request`), so a replay is refused
+//! after a restart too, and by every coordinator sharing a PostgreSQL database. A captured request can be
+//! neither replayed nor moved to another route or body. Only the low-s form of a signature is accepted.
 
 use alloy_primitives::{keccak256, Address, Signature, B256};
 use k256::ecdsa::SigningKey;
@@ -199,28 +200,6 @@ pub fn precheck(
     Ok((claimed, time, sig))
 }
 
-/// The digests of signed requests seen within the last `2 × MAX_SKEW_MS`: a second request with the same
-/// digest is a replay. Bounded by the request rate; old digests are dropped as time passes.
-#[derive(Debug, Default)]
-pub struct ReplayGuard {
-    seen: std::collections::HashMap<B256, i64>,
-    last_sweep: i64,
-}
-
-impl ReplayGuard {
-    /// Records `v`, or refuses it as a replay.
-    pub fn check(&mut self, v: &Verified, now: i64) -> Result<(), AuthError> {
-        if now - self.last_sweep > MAX_SKEW_MS {
-            self.seen.retain(|_, t| now - *t <= 2 * MAX_SKEW_MS);
-            self.last_sweep = now;
-        }
-        if self.seen.insert(v.digest, v.time).is_some() {
-            return Err(AuthError::Replay);
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,9 +316,5 @@ mod tests {
             verify_request(headers(&far), "POST", "/x", b"", 0),
             Err(AuthError::Stale { .. })
         ));
-        let v = verify_request(headers(&h), "POST", "/x", b"", 0).unwrap();
-        let mut guard = ReplayGuard::default();
-        guard.check(&v, 0).unwrap();
-        assert_eq!(guard.check(&v, 10), Err(AuthError::Replay));
     }
 }

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use zkattr_circuits::{field, params::GovernanceParams};
 
-use super::auth::{self, AuthError, ReplayGuard, SignedHeaders};
+use super::auth::{self, AuthError, SignedHeaders};
 use super::bundle::{Artifacts, Bundle};
 use super::store::{now_ms, JobKind, JobState, Lease, Store, StoreError};
 use crate::datanet::Datanets;
@@ -291,7 +291,6 @@ pub struct App {
     cfg: Config,
     store: Store,
     artifacts: Artifacts,
-    replay: Mutex<ReplayGuard>,
     rate: Mutex<HashMap<Address, (i64, u32)>>,
     /// Woken when a job may have become leasable.
     jobs_changed: tokio::sync::Notify,
@@ -313,7 +312,6 @@ impl App {
             cfg,
             store,
             artifacts,
-            replay: Mutex::default(),
             rate: Mutex::default(),
             jobs_changed: tokio::sync::Notify::new(),
             checking: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -329,7 +327,7 @@ impl App {
     }
 
     /// Checks a signed request and returns its signer: signature, clock, replay, rate.
-    fn signer(
+    async fn signer(
         &self,
         method: &Method,
         uri: &Uri,
@@ -348,7 +346,19 @@ impl App {
             .unwrap_or(uri.path());
         let now = now_ms();
         let v = auth::verify_request(signed, method.as_str(), path, body, now)?;
-        self.replay.lock().expect("replay guard").check(&v, now)?;
+        // Within its window a digest is remembered in the database, so a replay is refused after a restart
+        // and by every coordinator sharing the database.
+        let fresh = self
+            .store
+            .remember_request(
+                &format!("{:#x}", v.digest),
+                v.time.saturating_add(2 * auth::MAX_SKEW_MS),
+                now,
+            )
+            .await?;
+        if !fresh {
+            return Err(AuthError::Replay.into());
+        }
         let mut rate = self.rate.lock().expect("rate table");
         let window = now / 60_000;
         if rate.len() > 10_000 {
@@ -738,7 +748,7 @@ async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let signer = app.signer(&method, &uri, &headers, &body)?;
+    let signer = app.signer(&method, &uri, &headers, &body).await?;
     let req: RegisterRequest = parse_json(&body)?;
     if req.capabilities.to_string().len() > 4096 {
         return Err(ApiError::bad("capabilities: more than 4096 bytes of JSON"));
@@ -778,7 +788,7 @@ async fn lease(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
+    let signer = lower(&app.signer(&method, &uri, &headers, &body).await?);
     let mut req: LeaseRequest = parse_json(&body)?;
     req.kinds.sort_by_key(|k| k.as_str());
     req.kinds.dedup();
@@ -830,7 +840,7 @@ async fn heartbeat(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
+    let signer = lower(&app.signer(&method, &uri, &headers, &body).await?);
     let req: HeartbeatRequest = parse_json(&body)?;
     if req
         .progress
@@ -861,7 +871,7 @@ async fn fail(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
+    let signer = lower(&app.signer(&method, &uri, &headers, &body).await?);
     let req: FailRequest = parse_json(&body)?;
     let mut reason: String = req.reason.chars().take(2000).collect();
     if !req.transient {
@@ -885,7 +895,7 @@ async fn result(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let signer = lower(&app.signer(&method, &uri, &headers, &body)?);
+    let signer = lower(&app.signer(&method, &uri, &headers, &body).await?);
     let req: ResultRequest = parse_json(&body)?;
     drop(body);
     app.store.holds(id, &req.lease_id, &signer).await?;
@@ -1310,7 +1320,7 @@ async fn requeue(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let signer = app.signer(&method, &uri, &headers, &body)?;
+    let signer = app.signer(&method, &uri, &headers, &body).await?;
     if !app.cfg.operators.contains(&signer) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -1340,7 +1350,7 @@ async fn create_epoch(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let signer = app.signer(&method, &uri, &headers, &body)?;
+    let signer = app.signer(&method, &uri, &headers, &body).await?;
     if !app.cfg.operators.contains(&signer) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -1479,7 +1489,7 @@ async fn create_datanet(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let signer = app.signer(&method, &uri, &headers, &body)?;
+    let signer = app.signer(&method, &uri, &headers, &body).await?;
     let req: CreateDatanetRequest = parse_json(&body)?;
     app.store
         .create_datanet(&req.name, &lower(&signer), now_ms())
@@ -1500,7 +1510,7 @@ async fn add_records(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     // Anyone may submit: every record carries its contributor's own signature, checked on import.
-    let submitter = app.signer(&method, &uri, &headers, &body)?;
+    let submitter = app.signer(&method, &uri, &headers, &body).await?;
     let summary = app
         .store
         .add_records(
@@ -1523,7 +1533,7 @@ async fn seal(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let signer = app.signer(&method, &uri, &headers, &body)?;
+    let signer = app.signer(&method, &uri, &headers, &body).await?;
     let owner = app
         .store
         .datanet_owner(&name)

@@ -414,6 +414,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (datanet, version)
     )
     "#,
+    // 5: the digests of signed requests within their validity window: a replay is refused after a restart,
+    // and by every coordinator process sharing the database.
+    r#"
+    CREATE TABLE seen_requests (
+        digest     TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX seen_requests_by_expiry ON seen_requests (expires_at)
+    "#,
 ];
 
 /// An epoch as stored.
@@ -439,6 +448,8 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     dialect: Dialect,
     max_lease_ms: i64,
+    /// When expired request digests were last dropped (ms).
+    last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 const JOB_COLUMNS: &str =
@@ -490,6 +501,7 @@ impl Store {
             pool,
             dialect,
             max_lease_ms: DEFAULT_MAX_LEASE_MS,
+            last_sweep: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -695,6 +707,37 @@ impl Store {
             .iter()
             .map(|r| Ok(r.try_get("key")?))
             .collect()
+    }
+
+    /// Records a signed request's `digest` until `expires_at` (ms); `false` when it is already recorded (a
+    /// replay). Digests past their expiry are dropped about once a minute.
+    pub async fn remember_request(
+        &self,
+        digest: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        use std::sync::atomic::Ordering;
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now - last > 60_000
+            && self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            sqlx::query("DELETE FROM seen_requests WHERE expires_at < $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        }
+        let r = sqlx::query(
+            "INSERT INTO seen_requests (digest, expires_at) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digest)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Checks the database answers (for `/health`).
