@@ -4,30 +4,9 @@
 //! `cargo bench -p zkattr-gpu-msm --bench msm` (add `--features cuda` on a GPU machine).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use halo2_axiom::halo2curves::{
-    ff::Field,
-    group::{prime::PrimeCurveAffine, Curve},
-};
-use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 use zkattr_gpu_msm::{
-    select, BackendChoice, BackendKind, CpuMsm, CudaMsm, Fr, G1Affine, MsmBackend, G1,
+    sample_msm_input, select, BackendChoice, BackendKind, CpuMsm, CudaMsm, MsmBackend,
 };
-
-/// `n` random scalars and `n` distinct bases (`g·r, g·(r+1), …`: additions, so 2^24 of them take seconds).
-fn inputs(n: usize) -> (Vec<Fr>, Vec<G1Affine>) {
-    let mut rng = ChaCha20Rng::seed_from_u64(n as u64);
-    let scalars: Vec<Fr> = (0..n).map(|_| Fr::random(&mut rng)).collect();
-    let g = G1Affine::generator();
-    let mut p: G1 = g * Fr::random(&mut rng);
-    let mut proj = Vec::with_capacity(n);
-    for _ in 0..n {
-        proj.push(p);
-        p += g;
-    }
-    let mut bases = vec![G1Affine::identity(); n];
-    G1::batch_normalize(&proj, &mut bases);
-    (scalars, bases)
-}
 
 fn run(
     c: &mut Criterion,
@@ -39,7 +18,7 @@ fn run(
     group.sample_size(10);
     for log in logs {
         let n = 1usize << log;
-        let (s, b) = inputs(n);
+        let (s, b) = sample_msm_input(n, n as u64);
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("2^{log}")),

@@ -41,6 +41,29 @@ pub const BUILT_WITH_CUDA: bool = cfg!(feature = "cuda");
 /// threshold, repeated here so that tests can probe both sides of it).
 pub const GPU_MSM_THRESHOLD: usize = 1 << 14;
 
+/// `n` random scalars and `n` distinct bases `g·r, g·(r+s), g·(r+2s), …` from `seed`: MSM inputs for tests,
+/// benches and the `zkattr-gpu` check (additions and one batch normalisation, so 2^24 points take seconds).
+pub fn sample_msm_input(n: usize, seed: u64) -> (Vec<Fr>, Vec<G1Affine>) {
+    use halo2_axiom::halo2curves::{
+        ff::Field,
+        group::{prime::PrimeCurveAffine, Curve},
+    };
+    use rand_chacha::rand_core::SeedableRng;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    let scalars = (0..n).map(|_| Fr::random(&mut rng)).collect();
+    let g = G1Affine::generator();
+    let mut p: G1 = g * Fr::random(&mut rng);
+    let step: G1 = g * Fr::random(&mut rng);
+    let mut proj = Vec::with_capacity(n);
+    for _ in 0..n {
+        proj.push(p);
+        p += step;
+    }
+    let mut bases = vec![G1Affine::identity(); n];
+    G1::batch_normalize(&proj, &mut bases);
+    (scalars, bases)
+}
+
 /// Roughly the GPU memory (bytes) a proof of a circuit with `2^k` rows, `columns` columns (fixed, advice,
 /// instance) and constraint degree `degree` needs: each column in two bases plus its permutation data, and
 /// a few polynomials on the extended domain for the quotient. A guide for [`select`], not a bound: the GPU

@@ -11,10 +11,9 @@ use halo2_axiom::halo2curves::{
     group::{prime::PrimeCurveAffine, Curve},
     CurveAffine,
 };
-use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 use zkattr_gpu_msm::{
-    select, BackendChoice, BackendError, BackendKind, CpuMsm, CudaMsm, Fr, G1Affine, MsmBackend,
-    BUILT_WITH_CUDA, G1, GPU_MSM_THRESHOLD,
+    sample_msm_input, select, BackendChoice, BackendError, BackendKind, CpuMsm, CudaMsm, Fr,
+    G1Affine, MsmBackend, BUILT_WITH_CUDA, GPU_MSM_THRESHOLD,
 };
 
 fn ark_fr(x: &Fr) -> ark_bn254::Fr {
@@ -40,29 +39,13 @@ fn reference(scalars: &[Fr], bases: &[G1Affine]) -> ark_bn254::G1Affine {
     ark_bn254::G1Projective::msm(&b, &s).unwrap().into_affine()
 }
 
-fn random(n: usize, seed: u64) -> (Vec<Fr>, Vec<G1Affine>) {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let scalars = (0..n).map(|_| Fr::random(&mut rng)).collect();
-    let g = G1Affine::generator();
-    let mut p: G1 = g * Fr::random(&mut rng);
-    let step: G1 = g * Fr::random(&mut rng);
-    let mut proj = Vec::with_capacity(n);
-    for _ in 0..n {
-        proj.push(p);
-        p += step;
-    }
-    let mut bases = vec![G1Affine::identity(); n];
-    G1::batch_normalize(&proj, &mut bases);
-    (scalars, bases)
-}
-
 /// The named cases, each `(name, scalars, bases)`.
 fn cases() -> Vec<(String, Vec<Fr>, Vec<G1Affine>)> {
     let mut out = Vec::new();
     out.push(("nothing".into(), vec![], vec![]));
     // Below and above the size where the CPU MSM switches to batched affine additions.
     for n in [300, GPU_MSM_THRESHOLD + 2] {
-        let (s, b) = random(n, n as u64 + 1);
+        let (s, b) = sample_msm_input(n, n as u64 + 1);
         out.push((format!("{n} zero scalars"), vec![Fr::ZERO; n], b.clone()));
         out.push((
             format!("{n} identity bases"),
@@ -88,7 +71,7 @@ fn cases() -> Vec<(String, Vec<Fr>, Vec<G1Affine>)> {
             vec![b[0]; n],
         ));
     }
-    let (_, b) = random(300, 1);
+    let (_, b) = sample_msm_input(300, 1);
     let small: Vec<Fr> = (0..300)
         .map(|i| match i % 4 {
             0 => Fr::ONE,
@@ -108,11 +91,11 @@ fn cases() -> Vec<(String, Vec<Fr>, Vec<G1Affine>)> {
         GPU_MSM_THRESHOLD + 1,
         (1 << 16) + 7,
     ] {
-        let (s, b) = random(n, n as u64);
+        let (s, b) = sample_msm_input(n, n as u64);
         out.push((format!("{n} random"), s, b));
     }
     // Mixed: zeros and identities sprinkled over a size above the threshold.
-    let (mut s, mut b) = random(GPU_MSM_THRESHOLD + 3, 7);
+    let (mut s, mut b) = sample_msm_input(GPU_MSM_THRESHOLD + 3, 7);
     for i in (0..s.len()).step_by(5) {
         s[i] = Fr::ZERO;
     }
@@ -153,7 +136,7 @@ fn every_backend_agrees_with_arkworks_on_edge_inputs() {
 
 #[test]
 fn unequal_lengths_are_refused() {
-    let (s, b) = random(10, 3);
+    let (s, b) = sample_msm_input(10, 3);
     for backend in backends() {
         assert!(matches!(
             backend.msm(&s[..9], &b),

@@ -13,11 +13,7 @@
 
 use std::time::Instant;
 
-use halo2_base::halo2_proofs::halo2curves::{
-    ff::Field,
-    group::{prime::PrimeCurveAffine, Curve, Group},
-};
-use rand_chacha::rand_core::SeedableRng;
+use halo2_base::halo2_proofs::halo2curves::group::{Curve, Group};
 use zkattr_circuits::{
     halo2::{
         attribution::AttributionWitness,
@@ -26,8 +22,8 @@ use zkattr_circuits::{
     statement::synthetic_epoch,
 };
 use zkattr_gpu_msm::{
-    probe_devices, select, BackendChoice, BackendKind, CpuMsm, CpuProver, CudaMsm, CudaProver, Fr,
-    G1Affine, GpuMemoryPeak, MsmBackend, BUILT_WITH_CUDA, G1,
+    probe_devices, sample_msm_input, select, BackendChoice, BackendKind, CpuMsm, CpuProver,
+    CudaMsm, CudaProver, GpuMemoryPeak, MsmBackend, BUILT_WITH_CUDA, G1,
 };
 
 const LOOKUP_BITS: usize = 16;
@@ -77,22 +73,6 @@ fn list(arg: Option<&String>, what: &str) -> Result<Vec<usize>, String> {
         .split(',')
         .map(|s| s.trim().parse().map_err(|e| format!("size {s:?}: {e}")))
         .collect()
-}
-
-fn inputs(n: usize, seed: u64) -> (Vec<Fr>, Vec<G1Affine>) {
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-    let scalars = (0..n).map(|_| Fr::random(&mut rng)).collect();
-    let g = G1Affine::generator();
-    let mut p: G1 = g * Fr::random(&mut rng);
-    let step: G1 = g * Fr::random(&mut rng);
-    let mut proj = Vec::with_capacity(n);
-    for _ in 0..n {
-        proj.push(p);
-        p += step;
-    }
-    let mut bases = vec![G1Affine::identity(); n];
-    G1::batch_normalize(&proj, &mut bases);
-    (scalars, bases)
 }
 
 /// Median wall time of `runs` calls, in milliseconds, and the last result.
@@ -150,7 +130,7 @@ fn run() -> Result<(), String> {
                 _ => None,
             };
             for n in sizes {
-                let (s, b) = inputs(n, n as u64);
+                let (s, b) = sample_msm_input(n, n as u64);
                 let runs = if n >= 1 << 20 { 3 } else { 5 };
                 let (cpu_ms, cpu) = time(runs, || CpuMsm.msm(&s, &b).map_err(|e| e.to_string()))?;
                 let gpu_part = match &gpu {

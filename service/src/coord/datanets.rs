@@ -405,15 +405,13 @@ impl Store {
             "an addition count",
         )?;
         let versions = self.datanet_versions(name, id).await?;
-        let sealed = versions.last().map_or(0, |v| v.items);
-        Ok(DatanetSummary {
-            name: name.into(),
+        Ok(DatanetSummary::new(
+            name,
             items,
             contributors,
-            unsealed_items: items - sealed,
             imports,
             versions,
-        })
+        ))
     }
 
     /// The signed records of sealed `version` of `name`, in item order, one JSON line each (the import

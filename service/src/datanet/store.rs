@@ -113,6 +113,27 @@ pub struct DatanetSummary {
     pub versions: Vec<SealedVersion>,
 }
 
+impl DatanetSummary {
+    /// The overview of `name` from its counts and its sealed versions (oldest first).
+    pub(crate) fn new(
+        name: &str,
+        items: u64,
+        contributors: u64,
+        imports: u64,
+        versions: Vec<SealedVersion>,
+    ) -> Self {
+        let sealed = versions.last().map_or(0, |v| v.items);
+        Self {
+            name: name.into(),
+            items,
+            contributors,
+            unsealed_items: items.saturating_sub(sealed),
+            imports,
+            versions,
+        }
+    }
+}
+
 /// Reads one line of at most `limit` bytes into `buf` (without its line ending).
 /// Returns `None` at end of input, otherwise the line's full length; when that exceeds `limit`, the rest of the
 /// line has been skipped and `buf` holds only its start.
@@ -632,15 +653,13 @@ impl Datanets {
             |r| r.get(0),
         )?;
         let versions = Self::versions(&self.conn, name, id)?;
-        let sealed = versions.last().map_or(0, |v| v.items);
-        Ok(DatanetSummary {
-            name: name.into(),
+        Ok(DatanetSummary::new(
+            name,
             items,
             contributors,
-            unsealed_items: items - sealed,
             imports,
             versions,
-        })
+        ))
     }
 
     /// The inclusion proof of `item` in sealed `version`.
