@@ -19,13 +19,23 @@ cargo build --release --target-dir "$target" -p zkattr-circuits --features cuda 
 bins=(zkattr-gpu)
 if [ "${1:-}" = "--zkattr" ]; then
     libs="$PWD/.deps/cuda-libs"
-    if [ ! -e "$libs/nvidia/cu13/lib/libcublas.so.13" ]; then
-        python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$libs" \
-            nvidia-cublas==13.0.2.14 nvidia-curand==10.4.0.35 nvidia-cuda-nvrtc==13.0.88
+    want=(libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13)
+    have() { for l in "${want[@]}"; do [ -e "$libs/nvidia/cu13/lib/$l" ] || return 1; done; }
+    if ! have; then
+        rm -rf "$libs"
+        req=$(mktemp)
+        cat >"$req" <<'REQ'
+nvidia-cublas==13.0.2.14 --hash=sha256:0cf238ffdbe46c00cb9aa98e7bca745c223a5ca5a53e686ac8b3e5a08fe80d6c
+nvidia-curand==10.4.0.35 --hash=sha256:1aee33a5da6e1db083fe2b90082def8915f30f3248d5896bcec36a579d941bfc
+nvidia-cuda-nvrtc==13.0.88 --hash=sha256:ad9b6d2ead2435f11cbb6868809d2adeeee302e9bb94bcf0539c7a40d80e8575
+REQ
+        python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+            --target "$libs" -r "$req"
+        rm -f "$req"
+        have || { echo "build-cuda.sh: the wheels lack one of ${want[*]}" >&2; exit 1; }
     fi
-    for l in "$libs"/nvidia/cu13/lib/lib{cublas,cublasLt,curand,nvrtc}.so.*; do
-        base=${l##*/}
-        ln -sf "$l" "$root/lib/${base%%.so.*}.so"
+    for l in "${want[@]}"; do
+        ln -sf "$libs/nvidia/cu13/lib/$l" "$root/lib/${l%%.so.*}.so"
     done
     cargo build --release --target-dir "$target" -p zkattr-service --features cuda --bin zkattr
     bins+=(zkattr)

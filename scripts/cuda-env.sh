@@ -5,7 +5,7 @@
 #   without them the builders run nvidia-smi), CUDA_LIB_DIR (openvm-cuda-builder), CUDA_LIBRARY_PATH
 #   (cuda-driver-sys). The stand-in libcuda.so.1 exports every driver entry point of cuda.h and answers
 #   CUDA_ERROR_NO_DEVICE (100) to each: binaries link against it here and load the real driver on a GPU
-#   machine; run against it, they see a driver without devices (the CPU fallback path, tested in CI).
+#   machine. (They cannot be run against it: halo2-axiom-gpu aborts at start-up without a device; docs/gpu.md.)
 set -euo pipefail
 cuda="$PWD/.deps/cuda"
 root="$cuda/nvidia/cu13"

@@ -14,8 +14,9 @@
 //! Without the `cuda` feature the CUDA types exist with the same names and every constructor returns
 //! [`BackendError::NotBuilt`]. With it, every call into the GPU library runs under `catch_unwind`, so a driver
 //! or device failure is an error, never a panic of the caller. A `cuda` build needs the NVIDIA driver's
-//! `libcuda.so.1` to start at all (the library links it); where the driver loads but finds no device, it
-//! falls back as above.
+//! `libcuda.so.1` and a device to start at all: halo2-axiom-gpu's memory manager selects the device in a
+//! static constructor and aborts the process without one (docs/gpu.md). Within it, `auto` still falls back
+//! to the CPU when device 0 is too old or too small for the work.
 
 mod msm;
 mod prover;

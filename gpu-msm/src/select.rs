@@ -97,7 +97,7 @@ fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
 }
 
-/// Decides which backend runs `choice`, given whether this build has CUDA (`built`), what the driver
+/// Decides which backend runs `choice` (the GPU is device 0, the one halo2-axiom-gpu uses), given whether this build has CUDA (`built`), what the driver
 /// reported (`probe`: its devices, or why it could not be asked) and the memory the work needs on the
 /// device (`min_memory`, bytes).
 pub fn decide(
@@ -119,15 +119,11 @@ pub fn decide(
         }
         let devices =
             probe.map_err(|e| BackendError::Unavailable(format!("the CUDA driver: {e}")))?;
-        let usable: Vec<&DeviceInfo> = devices
-            .iter()
-            .filter(|d| d.compute_capability >= MIN_COMPUTE_CAPABILITY)
-            .collect();
-        let Some(best) = usable
-            .iter()
-            .max_by_key(|d| (d.total_memory, std::cmp::Reverse(d.ordinal)))
-        else {
-            return Err(BackendError::Unavailable(match devices.first() {
+        // halo2-axiom-gpu works on the current device, device 0 (another one is chosen with
+        // CUDA_VISIBLE_DEVICES), so that is the one checked.
+        let device0 = devices.iter().find(|d| d.ordinal == 0);
+        let Some(best) = device0.filter(|d| d.compute_capability >= MIN_COMPUTE_CAPABILITY) else {
+            return Err(BackendError::Unavailable(match device0 {
                 None => "the driver loaded but reports no device".into(),
                 Some(d) => format!(
                     "{} (device {}) has compute capability {}.{}; this build's kernels need {}.{} or later",
@@ -149,7 +145,7 @@ pub fn decide(
                 gib(min_memory)
             )));
         }
-        Ok((*best).clone())
+        Ok(best.clone())
     })();
     match (choice, gpu) {
         (_, Ok(d)) => Ok(Selection {
@@ -236,29 +232,25 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_capable_device_is_used_if_it_has_enough_memory() {
-        let devices = vec![dev(0, 40, (9, 0)), dev(1, 80, (9, 0)), dev(2, 141, (8, 0))];
+    fn device_0_is_used_if_it_has_enough_memory() {
+        // The GPU library proves on device 0, whatever the others have.
+        let devices = vec![dev(1, 141, (9, 0)), dev(0, 80, (9, 0)), dev(2, 141, (8, 0))];
         let s = decide(BackendChoice::Auto, true, Ok(devices.clone()), 60 << 30).unwrap();
         assert_eq!(
             (s.kind, s.device.map(|d| d.ordinal)),
-            (BackendKind::Cuda, Some(1))
+            (BackendKind::Cuda, Some(0))
         );
         let e = decide(BackendChoice::Cuda, true, Ok(devices.clone()), 100 << 30).unwrap_err();
         assert!(
-            e.to_string().contains("GPU1 (device 1) has 80.0 GiB"),
+            e.to_string().contains("GPU0 (device 0) has 80.0 GiB"),
             "{e}"
         );
         let s = decide(BackendChoice::Auto, true, Ok(devices), 100 << 30).unwrap();
         assert_eq!(s.kind, BackendKind::Cpu);
-        // Equal memory: the lower device number.
-        let s = decide(
-            BackendChoice::Cuda,
-            true,
-            Ok(vec![dev(3, 80, (9, 0)), dev(2, 80, (10, 0))]),
-            0,
-        )
-        .unwrap();
-        assert_eq!(s.device.map(|d| d.ordinal), Some(2));
+        // Device 0 too old: not another one.
+        let old = vec![dev(0, 24, (8, 6)), dev(1, 80, (9, 0))];
+        let e = decide(BackendChoice::Cuda, true, Ok(old), 0).unwrap_err();
+        assert!(e.to_string().contains("compute capability 8.6"), "{e}");
     }
 
     #[test]

@@ -109,6 +109,16 @@ pub enum Error {
         /// The latest sealed version (0 when nothing was ever added).
         version: u64,
     },
+    /// A seal was asked for a number of items the Datanet does not have (records were added meanwhile).
+    #[error("Datanet {name:?} has {items} items, not the {expected} this seal was asked for; nothing sealed")]
+    SealMismatch {
+        /// The Datanet.
+        name: String,
+        /// Items it has.
+        items: u64,
+        /// Items the caller expected.
+        expected: u64,
+    },
     /// A version that was never sealed was asked for.
     #[error("Datanet {name:?} has no sealed version {version} (latest: {latest})")]
     VersionNotFound {

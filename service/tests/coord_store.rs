@@ -714,17 +714,29 @@ on_both!(
         let s = store.datanet_summary("digits").await.unwrap();
         assert_eq!((s.items, s.unsealed_items, s.imports), (300, 300, 1));
 
-        let v1 = store.seal_datanet("digits", 5_000).await.unwrap();
+        // A seal for another item count than the Datanet's is refused, nothing sealed.
+        assert!(matches!(
+            store.seal_datanet("digits", Some(299), 5_000).await,
+            Err(Error::SealMismatch {
+                items: 300,
+                expected: 299,
+                ..
+            })
+        ));
+        let v1 = store
+            .seal_datanet("digits", Some(300), 5_000)
+            .await
+            .unwrap();
         assert_eq!((v1.version, v1.items, v1.sealed_at), (1, 300, 5));
         assert!(matches!(
-            store.seal_datanet("digits", 6_000).await,
+            store.seal_datanet("digits", None, 6_000).await,
             Err(Error::NothingToSeal { version: 1, .. })
         ));
         store
             .add_records("digits", jsonl(&lines[300..]), "0xt", opts, 7)
             .await
             .unwrap();
-        let v2 = store.seal_datanet("digits", 8_000).await.unwrap();
+        let v2 = store.seal_datanet("digits", None, 8_000).await.unwrap();
         assert_eq!((v2.version, v2.items), (2, 450));
         // The same roots as a home's Datanet seals for the same records.
         assert_eq!(
@@ -787,7 +799,7 @@ on_both!(
         }
         firsts.sort();
         assert_eq!(firsts, (0..120).step_by(15).collect::<Vec<u64>>());
-        let v = store.seal_datanet("digits", 3_000).await.unwrap();
+        let v = store.seal_datanet("digits", None, 3_000).await.unwrap();
         assert_eq!(v.items, 120);
         // Whatever order they landed in, the exported records rebuild the sealed root.
         let exported = store.datanet_records("digits", 1).await.unwrap();

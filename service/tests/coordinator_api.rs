@@ -498,6 +498,38 @@ async fn a_homes_versions_are_pushed_with_the_same_roots() {
             .len(),
         4
     );
+    // A Datanet of the same name owned by another key on the coordinator: refused before anything is added.
+    cli(&home, &["datanet", "create", "theirs"]).await.unwrap();
+    let file = tmp.path().join("theirs.jsonl");
+    std::fs::write(&file, lines[..3].join("\n") + "\n").unwrap();
+    cli(&home, &["datanet", "add", "theirs", file.to_str().unwrap()])
+        .await
+        .unwrap();
+    cli(&home, &["datanet", "seal", "theirs"]).await.unwrap();
+    Client::new(url, Some(test_key("someone")))
+        .unwrap()
+        .create_datanet("theirs")
+        .await
+        .unwrap();
+    let e = cli(
+        &home,
+        &[
+            "datanet",
+            "push",
+            "theirs",
+            "--coordinator",
+            url,
+            "--key",
+            key,
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("is owned by"), "{e}");
+    assert_eq!(
+        reader.get_json("/v1/datanets/theirs").await.unwrap()["items"],
+        0
+    );
     // A home whose versions differ from the coordinator's: refused, naming the version.
     let other = tmp.path().join("other");
     cli(&other, &["datanet", "create", "digits"]).await.unwrap();
@@ -524,7 +556,7 @@ async fn a_homes_versions_are_pushed_with_the_same_roots() {
     assert!(other
         .join("snapshots")
         .join(format!(
-            "digits-{}",
+            "digits-v2-{}",
             r2.as_str().unwrap().trim_start_matches("0x")
         ))
         .join("complete")

@@ -345,9 +345,13 @@ pub struct PushCmd {
     /// The coordinator's URL.
     #[arg(long, value_name = "URL")]
     pub coordinator: String,
-    /// Private key file that signs the requests (the coordinator's Datanet's owner, or an operator, seals).
+    /// Private key file that signs the requests: the coordinator's Datanet's owner (or an operator, with
+    /// --operator), since it seals.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
+    /// The key is one of the coordinator's operators (who may seal any Datanet): skip the owner check.
+    #[arg(long)]
+    pub operator: bool,
 }
 
 impl PushCmd {
@@ -388,6 +392,16 @@ impl PushCmd {
                 }
                 Err(e) => return Err(fail("reading the coordinator's copy", e)),
             };
+            // Checked before anything is added: records added under someone else's Datanet could not be
+            // sealed by this key and would block every later push.
+            let me = format!("{:#x}", key.address());
+            let owner = summary["owner"].as_str().unwrap_or_default().to_lowercase();
+            if !self.operator && owner != me {
+                return Err(Error::Coordinator(format!(
+                    "the coordinator's {name} is owned by {owner}, not by {me} (the key given); push with the \
+                     owner's key, or with an operator's and --operator"
+                )));
+            }
             let remote: Vec<(u64, u64, String)> = summary["versions"]
                 .as_array()
                 .map(|vs| {
@@ -440,8 +454,10 @@ impl PushCmd {
                     .map_err(|e| {
                         fail(&format!("adding the records of version {}", v.version), e)
                     })?;
+                // Sealed only at exactly this version's item count: records someone added in between are
+                // refused (409), not sealed into this version.
                 let sealed = client
-                    .seal(name)
+                    .seal_items(name, v.items)
                     .await
                     .map_err(|e| fail(&format!("sealing version {}", v.version), e))?;
                 if sealed["version"].as_u64() != Some(v.version)

@@ -177,6 +177,15 @@ impl WorkerCmd {
             .iter()
             .map(|k| k.parse::<JobKind>().map_err(Error::Coordinator))
             .collect::<Result<Vec<_>>>()?;
+        // `--backend cuda` without a usable GPU would fail (and use up the attempts of) every proving job
+        // it leases: refuse to start instead.
+        if self.backend == zkattr_gpu_msm::BackendChoice::Cuda && kinds.contains(&JobKind::Prove) {
+            zkattr_gpu_msm::select(self.backend, 0).map_err(|e| {
+                Error::Coordinator(format!(
+                    "--backend cuda: {e} (use --backend auto or cpu, or --kinds train)"
+                ))
+            })?;
+        }
         let cfg = WorkerConfig {
             coordinator: self.coordinator.clone(),
             key: key.credential().clone(),

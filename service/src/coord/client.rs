@@ -185,6 +185,17 @@ impl Client {
             .1)
     }
 
+    /// Seals the next version of Datanet `name` only if it has exactly `items` items (409 otherwise).
+    pub async fn seal_items(&self, name: &str, items: u64) -> Result<Value, ClientError> {
+        Ok(self
+            .signed_json(
+                &format!("/v1/datanets/{name}/seal"),
+                &serde_json::json!({ "items": items }),
+            )
+            .await?
+            .1)
+    }
+
     /// `GET path` as JSON.
     pub async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
         let (_, bytes) = self.send(Method::GET, path, None).await?;

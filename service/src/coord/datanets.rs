@@ -273,72 +273,126 @@ impl Store {
         })
     }
 
-    /// Seals the next version of `name` over every item added so far.
-    pub async fn seal_datanet(&self, name: &str, now_ms: i64) -> Result<SealedVersion> {
+    /// Seals the next version of `name` over every item added so far; with `expect_items`, only if that is
+    /// how many items there are (so that a record added by someone else in between is not sealed into a
+    /// version its sealer did not see).
+    ///
+    /// The root is computed outside the write transaction (on SQLite that lock is the whole database's, and
+    /// hashing a large Datanet takes seconds); the transaction then checks that nothing was added or sealed
+    /// meanwhile and tries again if something was.
+    pub async fn seal_datanet(
+        &self,
+        name: &str,
+        expect_items: Option<u64>,
+        now_ms: i64,
+    ) -> Result<SealedVersion> {
         validate_name(name)?;
-        let mut tx = self.begin().await?;
-        let id = Self::datanet_id(&mut *tx, self.datanet_lock_sql(), name).await?;
+        let id =
+            Self::datanet_id(&self.pool, "SELECT id FROM datanets WHERE name = $1", name).await?;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (version, sealed_items) = self.latest_version(&self.pool, id).await?;
+            let rows = sqlx::query(
+                "SELECT contributor, content_hash FROM datanet_items WHERE datanet = $1 ORDER BY idx",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+            let items = rows.len() as u64;
+            if let Some(expected) = expect_items.filter(|e| *e != items) {
+                return Err(Error::SealMismatch {
+                    name: name.into(),
+                    items,
+                    expected,
+                });
+            }
+            if items == sealed_items {
+                return Err(Error::NothingToSeal {
+                    name: name.into(),
+                    version,
+                });
+            }
+            let inputs = rows
+                .iter()
+                .map(|r| {
+                    let contributor: String = r.try_get("contributor")?;
+                    let hash: String = r.try_get("content_hash")?;
+                    let address: Address = contributor
+                        .parse()
+                        .map_err(|_| corrupt(format!("contributor {contributor:?}")))?;
+                    let hash = field::from_hex(&hash)
+                        .map_err(|_| corrupt(format!("content hash {hash:?}")))?;
+                    Ok((field::from_address(&address.0 .0), hash))
+                })
+                .collect::<Result<Vec<(Fr, Fr)>>>()?;
+            let (root, depth) = tokio::task::spawn_blocking(move || version_root(&inputs))
+                .await
+                .map_err(|e| Error::Coordinator(format!("seal thread: {e}")))??;
+
+            let mut tx = self.begin().await?;
+            Self::datanet_id(&mut *tx, self.datanet_lock_sql(), name).await?;
+            let now_latest = self.latest_version(&mut *tx, id).await?;
+            let now_items = sqlx::query(
+                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM datanet_items WHERE datanet = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get::<i64, _>("n")?;
+            if now_latest != (version, sealed_items) || now_items != items as i64 {
+                // Added to or sealed meanwhile: look again (the expectation, if any, decides).
+                drop(tx);
+                if tries >= 5 {
+                    return Err(Error::Coordinator(format!(
+                        "{name} kept changing while it was being sealed; try again"
+                    )));
+                }
+                continue;
+            }
+            let sealed_at = now_ms / 1000;
+            let root = field::to_hex(&root);
+            sqlx::query(
+                "INSERT INTO datanet_versions (datanet, version, items, depth, root, sealed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(version as i64 + 1)
+            .bind(items as i64)
+            .bind(i64::from(depth))
+            .bind(root.as_str())
+            .bind(sealed_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(SealedVersion {
+                datanet: name.into(),
+                version: version + 1,
+                items,
+                depth,
+                root,
+                sealed_at,
+            });
+        }
+    }
+
+    /// `(latest version, its items)` of Datanet `id`; `(0, 0)` before the first seal.
+    async fn latest_version<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+        &self,
+        exec: E,
+        id: i64,
+    ) -> Result<(u64, u64)> {
         let row = sqlx::query(
             "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v, CAST(COALESCE(MAX(items), 0) AS BIGINT) AS n \
              FROM datanet_versions WHERE datanet = $1",
         )
         .bind(id)
-        .fetch_one(&mut *tx)
+        .fetch_one(exec)
         .await?;
-        let version = u64_of(row.try_get("v")?, "a version")?;
-        let sealed_items = u64_of(row.try_get("n")?, "an item count")?;
-        let rows = sqlx::query(
-            "SELECT contributor, content_hash FROM datanet_items WHERE datanet = $1 ORDER BY idx",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let items = rows.len() as u64;
-        if items == sealed_items {
-            return Err(Error::NothingToSeal {
-                name: name.into(),
-                version,
-            });
-        }
-        let inputs = rows
-            .iter()
-            .map(|r| {
-                let contributor: String = r.try_get("contributor")?;
-                let hash: String = r.try_get("content_hash")?;
-                let address: Address = contributor
-                    .parse()
-                    .map_err(|_| corrupt(format!("contributor {contributor:?}")))?;
-                let hash = field::from_hex(&hash)
-                    .map_err(|_| corrupt(format!("content hash {hash:?}")))?;
-                Ok((field::from_address(&address.0 .0), hash))
-            })
-            .collect::<Result<Vec<(Fr, Fr)>>>()?;
-        let (root, depth) = tokio::task::spawn_blocking(move || version_root(&inputs))
-            .await
-            .map_err(|e| Error::Coordinator(format!("seal thread: {e}")))??;
-        let sealed_at = now_ms / 1000;
-        let root = field::to_hex(&root);
-        sqlx::query(
-            "INSERT INTO datanet_versions (datanet, version, items, depth, root, sealed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(version as i64 + 1)
-        .bind(items as i64)
-        .bind(i64::from(depth))
-        .bind(root.as_str())
-        .bind(sealed_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(SealedVersion {
-            datanet: name.into(),
-            version: version + 1,
-            items,
-            depth,
-            root,
-            sealed_at,
-        })
+        Ok((
+            u64_of(row.try_get("v")?, "a version")?,
+            u64_of(row.try_get("n")?, "an item count")?,
+        ))
     }
 
     async fn datanet_versions(&self, name: &str, id: i64) -> Result<Vec<SealedVersion>> {

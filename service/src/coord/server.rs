@@ -998,22 +998,46 @@ async fn result(
 }
 
 /// Datanets in the home's state database are not served (the coordinator serves those in its own database,
-/// since migration 4 of its schema): say so at start-up for each one it does not have, with the way across.
+/// since migration 4 of its schema, which carried over their owners but not their records): say so at
+/// start-up for each one whose sealed versions the coordinator's database does not have, with the way across.
 async fn warn_about_home_datanets(home: &std::path::Path, store: &Store) {
     let home = home.to_path_buf();
-    let local = tokio::task::spawn_blocking(move || {
-        Datanets::open_existing(&home).and_then(|n| n.map(|n| n.list()).transpose())
-    })
-    .await;
-    let Ok(Ok(Some(local))) = local else {
+    let local =
+        tokio::task::spawn_blocking(move || -> crate::Result<Vec<(String, Vec<String>)>> {
+            let Some(nets) = Datanets::open_existing(&home)? else {
+                return Ok(Vec::new());
+            };
+            nets.list()?
+                .into_iter()
+                .map(|n| {
+                    let roots = nets
+                        .show(&n)?
+                        .versions
+                        .into_iter()
+                        .map(|v| v.root)
+                        .collect();
+                    Ok((n, roots))
+                })
+                .collect()
+        })
+        .await;
+    let Ok(Ok(local)) = local else {
         return;
     };
-    let served = store.datanet_names().await.unwrap_or_default();
-    for name in local.iter().filter(|n| !served.contains(n)) {
-        tracing::warn!(
-            "Datanet {name:?} is in this home's state database but not in the coordinator's, so it is not \
-             served; copy its sealed versions with `zkattr datanet push {name} --coordinator URL --key FILE`"
-        );
+    for (name, roots) in local {
+        let served: Vec<String> = match store.datanet_summary(&name).await {
+            Ok(s) => s.versions.into_iter().map(|v| v.root).collect(),
+            Err(_) => Vec::new(),
+        };
+        if !roots.starts_with(&served) || served.len() < roots.len() {
+            tracing::warn!(
+                "Datanet {name:?} has {} sealed versions in this home's state database and {} in the \
+                 coordinator's, which serves only its own; copy them with \
+                 `zkattr datanet push {name} --coordinator URL --key FILE`",
+                roots.len(),
+                served.len()
+            );
+        }
     }
 }
 
@@ -1060,7 +1084,7 @@ impl App {
         if !local {
             return Ok(Snapshot { sealed, dir: None });
         }
-        let dir = super::snapshot::dir(&self.cfg.home, &req.datanet, &sealed.root)
+        let dir = super::snapshot::dir(&self.cfg.home, &req.datanet, req.version, &sealed.root)
             .map_err(|e| ApiError::internal("the epoch's snapshot", e))?;
         if !super::snapshot::is_complete(&dir) {
             let versions: Vec<(u64, u64, String)> = self
@@ -1456,7 +1480,7 @@ fn datanet_error(e: crate::Error) -> ApiError {
             ),
         ),
         E::VersionNotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-        E::DatanetExists { .. } | E::NothingToSeal { .. } => {
+        E::DatanetExists { .. } | E::NothingToSeal { .. } | E::SealMismatch { .. } => {
             ApiError::new(StatusCode::CONFLICT, e.to_string())
         }
         E::InvalidName { .. }
@@ -1467,6 +1491,15 @@ fn datanet_error(e: crate::Error) -> ApiError {
         | E::EmptyImport { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         other => ApiError::internal("datanet store", other),
     }
+}
+
+/// `POST /v1/datanets/{name}/seal` body (may be empty or `{}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealRequest {
+    /// Seal only if the Datanet has exactly this many items (409 otherwise, nothing sealed).
+    #[serde(default)]
+    pub items: Option<u64>,
 }
 
 /// `POST /v1/datanets` body.
@@ -1551,9 +1584,14 @@ async fn seal(
             ),
         ));
     }
+    let req: SealRequest = if body.is_empty() {
+        SealRequest::default()
+    } else {
+        parse_json(&body)?
+    };
     let sealed = app
         .store
-        .seal_datanet(&name, now_ms())
+        .seal_datanet(&name, req.items, now_ms())
         .await
         .map_err(datanet_error)?;
     Ok(Json(json!(sealed)))
@@ -1565,7 +1603,14 @@ async fn datanet(State(app): State<Arc<App>>, Path(name): Path<String>) -> ApiRe
         .datanet_summary(&name)
         .await
         .map_err(datanet_error)?;
-    Ok(Json(json!(summary)))
+    let owner = app
+        .store
+        .datanet_owner(&name)
+        .await
+        .map_err(datanet_error)?;
+    let mut v = json!(summary);
+    v["owner"] = json!(owner);
+    Ok(Json(v))
 }
 
 async fn records(

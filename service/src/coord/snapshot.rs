@@ -7,8 +7,10 @@ use super::client::Client;
 use crate::datanet::{store::validate_name, Datanets, ImportOptions};
 use crate::error::{Error, Result};
 
-/// Where the snapshot of `name` at `root` lives: `<home>/snapshots/<name>-<root>`.
-pub(crate) fn dir(home: &Path, name: &str, root: &str) -> Result<PathBuf> {
+/// Where the snapshot of version `version` of `name`, with root `root`, lives:
+/// `<home>/snapshots/<name>-v<version>-<root>` (the version too: the same items may carry another version
+/// number on another coordinator).
+pub(crate) fn dir(home: &Path, name: &str, version: u64, root: &str) -> Result<PathBuf> {
     validate_name(name)?;
     let root = root.trim_start_matches("0x");
     if root.is_empty() || !root.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -16,7 +18,9 @@ pub(crate) fn dir(home: &Path, name: &str, root: &str) -> Result<PathBuf> {
             "{root:?} is not a snapshot root"
         )));
     }
-    Ok(home.join("snapshots").join(format!("{name}-{root}")))
+    Ok(home
+        .join("snapshots")
+        .join(format!("{name}-v{version}-{root}")))
 }
 
 /// Whether the snapshot in `dir` was built completely (it is renamed into place only then).
@@ -108,7 +112,7 @@ pub(crate) async fn fetch(
     root: Option<&str>,
 ) -> Result<(PathBuf, String)> {
     if let Some(root) = root {
-        let dir = dir(home, name, root)?;
+        let dir = dir(home, name, version, root)?;
         if is_complete(&dir) {
             return Ok((dir, root.to_string()));
         }
@@ -142,7 +146,7 @@ pub(crate) async fn fetch(
         }
     };
     let root = root.unwrap_or(&claimed).to_string();
-    let dir = dir(home, name, &root)?;
+    let dir = dir(home, name, version, &root)?;
     if is_complete(&dir) {
         return Ok((dir, root));
     }
