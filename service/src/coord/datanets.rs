@@ -16,8 +16,8 @@ use zkattr_circuits::field::{self, Fr};
 
 use super::store::{Dialect, Store, StoreError};
 use crate::datanet::store::{
-    check_records, validate_name, version_root, Checked, DatanetSummary, ImportOptions,
-    ImportSummary, SealedVersion,
+    check_records, pick_version, validate_name, version_root, Checked, DatanetSummary,
+    ImportOptions, ImportSummary, SealedVersion,
 };
 use crate::error::{Error, Result};
 
@@ -423,15 +423,7 @@ impl Store {
         validate_name(name)?;
         let id =
             Self::datanet_id(&self.pool, "SELECT id FROM datanets WHERE name = $1", name).await?;
-        let all = self.datanet_versions(name, id).await?;
-        let latest = all.last().map_or(0, |v| v.version);
-        all.into_iter()
-            .find(|v| v.version == version)
-            .ok_or(Error::VersionNotFound {
-                name: name.into(),
-                version,
-                latest,
-            })
+        pick_version(name, self.datanet_versions(name, id).await?, version)
     }
 
     /// Overview of `name`: items, contributors, additions and sealed versions.

@@ -134,6 +134,22 @@ impl DatanetSummary {
     }
 }
 
+/// Version `version` of `name` from its sealed versions `all` (oldest first), or the error naming the latest.
+pub(crate) fn pick_version(
+    name: &str,
+    all: Vec<SealedVersion>,
+    version: u64,
+) -> Result<SealedVersion> {
+    let latest = all.last().map_or(0, |v| v.version);
+    all.into_iter()
+        .find(|v| v.version == version)
+        .ok_or(Error::VersionNotFound {
+            name: name.into(),
+            version,
+            latest,
+        })
+}
+
 /// Reads one line of at most `limit` bytes into `buf` (without its line ending).
 /// Returns `None` at end of input, otherwise the line's full length; when that exceeds `limit`, the rest of the
 /// line has been skipped and `buf` holds only its start.
@@ -546,15 +562,7 @@ impl Datanets {
     /// A sealed version.
     pub fn version(&self, name: &str, version: u64) -> Result<SealedVersion> {
         let id = Self::id(&self.conn, name)?;
-        let all = Self::versions(&self.conn, name, id)?;
-        let latest = all.last().map_or(0, |v| v.version);
-        all.into_iter()
-            .find(|v| v.version == version)
-            .ok_or(Error::VersionNotFound {
-                name: name.into(),
-                version,
-                latest,
-            })
+        pick_version(name, Self::versions(&self.conn, name, id)?, version)
     }
 
     /// Every item of a sealed version, in item order, as the trainer reads them. Text items are refused
