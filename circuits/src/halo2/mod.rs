@@ -11,6 +11,7 @@ pub mod gated;
 pub mod merkle;
 pub mod poseidon_gate;
 pub mod prove;
+pub mod verifier;
 
 pub use halo2_base;
 pub use snark_verifier_sdk;

@@ -1,0 +1,214 @@
+//! The prover's side of [`crate::verify`]: the constraint system of the attribution circuit as data, and the
+//! [`VerifierKey`] a receipt carries.
+
+use halo2_base::halo2_proofs::{
+    halo2curves::{
+        bn256::{Bn256, G1Affine},
+        group::GroupEncoding,
+    },
+    plonk::{Any, Circuit, ConstraintSystem, Expression, VerifyingKey},
+    poly::{commitment::ParamsProver, kzg::commitment::ParamsKZG},
+    SerdeFormat,
+};
+
+use super::gated::{GatedCircuit, GatedParams};
+use crate::{
+    error::Result,
+    field::Fr,
+    verify::{ColumnRef, CsDescription, Expr, GateDesc, LookupDesc, VerifierKey},
+};
+
+fn expr(e: &Expression<Fr>, simple: &mut Vec<Option<bool>>) -> Expr {
+    let b = |e: &Expression<Fr>, simple: &mut Vec<Option<bool>>| Box::new(expr(e, simple));
+    match e {
+        Expression::Constant(c) => Expr::Constant(*c),
+        Expression::Selector(s) => {
+            if let Some(slot) = simple.get_mut(s.index()) {
+                *slot = Some(s.is_simple());
+            }
+            Expr::Selector(s.index())
+        }
+        Expression::Fixed(q) => Expr::Fixed(q.column_index(), q.rotation().0),
+        Expression::Advice(q) => Expr::Advice(q.column_index(), q.rotation().0),
+        Expression::Instance(q) => Expr::Instance(q.column_index(), q.rotation().0),
+        Expression::Challenge(c) => Expr::Challenge(c.index()),
+        Expression::Negated(a) => Expr::Negated(b(a, simple)),
+        Expression::Sum(x, y) => Expr::Sum(b(x, simple), b(y, simple)),
+        Expression::Product(x, y) => Expr::Product(b(x, simple), b(y, simple)),
+        Expression::Scaled(a, c) => Expr::Scaled(b(a, simple), *c),
+    }
+}
+
+/// The attribution circuit's constraint system for `params`, before selector compression, as data.
+pub fn describe(params: &GatedParams) -> CsDescription {
+    let mut cs = ConstraintSystem::<Fr>::default();
+    let _ = GatedCircuit::configure_with_params(&mut cs, params.clone());
+    let mut simple = vec![None; cs.num_selectors()];
+    let gates = cs
+        .gates()
+        .iter()
+        .map(|g| GateDesc {
+            name: g.name().to_string(),
+            constraint_names: (0..g.polynomials().len())
+                .map(|i| g.constraint_name(i).to_string())
+                .collect(),
+            polys: g
+                .polynomials()
+                .iter()
+                .map(|p| expr(p, &mut simple))
+                .collect(),
+        })
+        .collect();
+    let lookups = cs
+        .lookups()
+        .iter()
+        .map(|l| LookupDesc {
+            name: l.name().to_string(),
+            inputs: l
+                .input_expressions()
+                .iter()
+                .map(|p| expr(p, &mut simple))
+                .collect(),
+            tables: l
+                .table_expressions()
+                .iter()
+                .map(|p| expr(p, &mut simple))
+                .collect(),
+        })
+        .collect();
+    CsDescription {
+        fixed_columns: cs.num_fixed_columns(),
+        advice_phases: cs.advice_column_phase(),
+        instance_columns: cs.num_instance_columns(),
+        // A selector no polynomial uses is all zeros whatever its kind; halo2 makes `selector()`s simple.
+        selectors_simple: simple.into_iter().map(|s| s.unwrap_or(true)).collect(),
+        challenge_phases: cs.challenge_phase(),
+        advice_queries: cs
+            .advice_queries()
+            .iter()
+            .map(|(c, r)| (c.index(), r.0))
+            .collect(),
+        fixed_queries: cs
+            .fixed_queries()
+            .iter()
+            .map(|(c, r)| (c.index(), r.0))
+            .collect(),
+        instance_queries: cs
+            .instance_queries()
+            .iter()
+            .map(|(c, r)| (c.index(), r.0))
+            .collect(),
+        gates,
+        permutation: cs
+            .permutation()
+            .get_columns()
+            .iter()
+            .map(|c| match c.column_type() {
+                Any::Advice(_) => ColumnRef::Advice(c.index()),
+                Any::Fixed => ColumnRef::Fixed(c.index()),
+                Any::Instance => ColumnRef::Instance(c.index()),
+            })
+            .collect(),
+        constants: cs.constants().iter().map(|c| c.index()).collect(),
+        lookups,
+        minimum_degree: cs.minimum_degree(),
+    }
+}
+
+/// The [`VerifierKey`] of `vk` (a key of the attribution circuit with shape `params`) under `srs`.
+pub fn verifier_key(
+    srs: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    params: &GatedParams,
+) -> Result<VerifierKey> {
+    VerifierKey::from_parts(
+        describe(params),
+        &vk.to_bytes(SerdeFormat::RawBytes),
+        srs.get_g()[0].to_bytes().as_ref(),
+        srs.g2().to_bytes().as_ref(),
+        srs.s_g2().to_bytes().as_ref(),
+    )
+}
+
+/// Whether `key`'s setup points are those of `srs`.
+pub fn same_setup(key: &VerifierKey, srs: &ParamsKZG<Bn256>) -> bool {
+    let (g1, g2, s_g2) = key.setup_points();
+    g1 == srs.get_g()[0].to_bytes().as_ref()
+        && g2 == srs.g2().to_bytes().as_ref()
+        && s_g2 == srs.s_g2().to_bytes().as_ref()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field;
+    use crate::halo2::{
+        attribution::AttributionWitness,
+        prove::{insecure_test_srs, keygen, prove, verify},
+    };
+    use crate::statement::synthetic_epoch;
+    use crate::verify::{VerifierKey, VerifierKeyFile};
+
+    #[test]
+    fn the_light_verifier_accepts_and_refuses_what_the_evm_transcript_does() {
+        let input = synthetic_epoch(6, 4, 3);
+        let lookup_bits = input.params.circuit.lookup_bits as usize;
+        let (w, outcome) = AttributionWitness::honest(input).unwrap();
+        let s = crate::halo2::prove::shape(&w, lookup_bits).unwrap();
+        let srs = &insecure_test_srs(crate::halo2::prove::choose_k(&s, lookup_bits));
+        let keys = keygen(srs, lookup_bits, &w).unwrap();
+        let pk = &keys.pk;
+        let (proof, public) = prove(srs, &keys, &w).unwrap();
+        assert_eq!(public, outcome.public.to_field_elements().to_vec());
+        let key = verifier_key(srs, pk.get_vk(), &keys.params).unwrap();
+        // The replayed constraint system is the circuit's: the whole pinned key (domain, constraint system,
+        // commitments) and its transcript representative agree.
+        assert_eq!(
+            format!("{:?}", key.vk().pinned()),
+            format!("{:?}", pk.get_vk().pinned())
+        );
+        assert_eq!(
+            key.fingerprint(),
+            field::to_hex(&pk.get_vk().transcript_repr())
+        );
+        // Through JSON, as a receipt carries it.
+        let file: VerifierKeyFile =
+            serde_json::from_str(&serde_json::to_string(&key.to_file()).unwrap()).unwrap();
+        let key = VerifierKey::from_file(&file).unwrap();
+        assert!(same_setup(&key, srs));
+        key.verify(&proof, &public).unwrap();
+        verify(srs, pk.get_vk(), &proof, &public).unwrap();
+
+        // A changed public input, a flipped byte anywhere, a truncated or extended proof: both refuse.
+        let mut other = public.clone();
+        other[2] += Fr::from(1u64);
+        assert!(key.verify(&proof, &other).is_err());
+        assert!(verify(srs, pk.get_vk(), &proof, &other).is_err());
+        for at in [0, 31, 64, proof.len() / 2, proof.len() - 1] {
+            let mut bad = proof.clone();
+            bad[at] ^= 1;
+            assert!(key.verify(&bad, &public).is_err(), "byte {at}");
+            assert!(
+                verify(srs, pk.get_vk(), &bad, &public).is_err(),
+                "byte {at}"
+            );
+        }
+        assert!(key.verify(&proof[..proof.len() - 32], &public).is_err());
+        let mut longer = proof.clone();
+        longer.push(0);
+        assert!(key.verify(&longer, &public).is_err());
+
+        // A key file that was tampered with is refused before any proof is looked at.
+        let mut f = key.to_file();
+        f.vk.replace_range(100..102, if &f.vk[100..102] == "00" { "01" } else { "00" });
+        assert!(VerifierKey::from_file(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("vk_keccak"));
+        let mut f = key.to_file();
+        f.s_g2 = key.to_file().g2;
+        let wrong_setup = VerifierKey::from_file(&f).unwrap();
+        assert!(!same_setup(&wrong_setup, srs));
+        assert!(wrong_setup.verify(&proof, &public).is_err());
+    }
+}

@@ -1,0 +1,647 @@
+//! Verifying attribution proofs with halo2-axiom alone: what a receipt carries and what the WebAssembly
+//! verifier in the browser runs (feature `verify`; no halo2-base, no prover, no EVM).
+//!
+//! A SHPLONK verifier over KZG needs three points of the setup (the G1 generator `g1`, the G2 generator `g2`
+//! and `s·g2`) and the verifying key. [`VerifierKey`] holds exactly that; [`VerifierKeyFile`] is its JSON
+//! form (documented in `docs/receipts.md`).
+//!
+//! The verifying key's bytes (halo2-axiom `SerdeFormat::RawBytes`, whose keccak256 `statement.json` records
+//! as `vk_keccak`) do not hold the constraint system: halo2 rebuilds it by running the circuit's
+//! `configure`. The circuit is written with halo2-base, which WebAssembly cannot build (its halo2-axiom has
+//! threads), so the prover describes the constraint system as data ([`CsDescription`], made by
+//! `zkattr_circuits::halo2::verifier`) and [`Replay`] configures exactly that. Nothing here trusts the
+//! description: halo2 hashes the whole constraint system into the key's transcript representative
+//! ([`VerifierKey::fingerprint`]), which opens the proof's transcript, so a description that differs from
+//! the circuit the proof was made for makes the proof fail; and `zkattr receipt verify` re-derives the key
+//! from the SRS and the circuit and compares fingerprints.
+//!
+//! The Fiat–Shamir transcript is [`KeccakTranscript`], written here from the layout of snark-verifier's
+//! `EvmTranscript` (the one the prover writes and the Solidity verifier reads); a test checks that both
+//! accept and refuse the same proofs.
+
+use std::io::{self, Read};
+
+use halo2_axiom::{
+    arithmetic::CurveAffine,
+    circuit::{Layouter, SimpleFloorPlanner},
+    halo2curves::{
+        bn256::{Bn256, Fq, G1Affine, G2Affine},
+        ff::PrimeField,
+        group::GroupEncoding,
+        serde::SerdeObject,
+    },
+    plonk::{
+        verify_proof, Advice, Any, Challenge, Circuit, Column, ConstraintSystem,
+        Error as PlonkError, Expression, FirstPhase, Fixed, Instance, SecondPhase, Selector,
+        ThirdPhase, VerifyingKey,
+    },
+    poly::{
+        kzg::{commitment::ParamsKZG, multiopen::VerifierSHPLONK, strategy::SingleStrategy},
+        Rotation,
+    },
+    transcript::{EncodedChallenge, Transcript, TranscriptRead},
+    SerdeFormat,
+};
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+
+use crate::{
+    error::{Error, Result},
+    field::{self, Fr},
+};
+
+fn bad(reason: impl Into<String>) -> Error {
+    Error::InvalidStatement(reason.into())
+}
+/// A challenge of [`KeccakTranscript`]: the 32-byte digest read big-endian and reduced modulo `p`.
+#[derive(Debug, Clone, Copy)]
+pub struct KeccakChallenge(Fr);
+
+impl EncodedChallenge<G1Affine> for KeccakChallenge {
+    type Input = [u8; 32];
+
+    fn new(input: &[u8; 32]) -> Self {
+        Self(field::from_bytes_be_reduced(input))
+    }
+
+    fn get_scalar(&self) -> Fr {
+        self.0
+    }
+}
+
+/// The proof reader with the EVM verifier's Fiat–Shamir rules.
+///
+/// - The state is a byte string, empty at the start.
+/// - Absorbing a scalar appends its 32 big-endian bytes; absorbing a point appends `x` then `y`, 32
+///   big-endian bytes each (the point at infinity cannot be absorbed).
+/// - Squeezing hashes the state with keccak256 (after appending one byte `0x01` when the state is exactly a
+///   previous digest, so that two challenges in a row differ), replaces the state by the digest, and reads
+///   the digest as a big-endian integer modulo `p`.
+/// - Proof elements are read in the same encodings and absorbed as read; a coordinate or scalar that is not
+///   canonical (not below its modulus) or a point off the curve is an error.
+#[derive(Debug)]
+pub struct KeccakTranscript<R> {
+    reader: R,
+    state: Vec<u8>,
+}
+
+impl<R: Read> KeccakTranscript<R> {
+    /// A transcript reading the proof from `reader`.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            state: Vec::new(),
+        }
+    }
+
+    fn read_32(&mut self) -> io::Result<[u8; 32]> {
+        let mut b = [0u8; 32];
+        self.reader.read_exact(&mut b)?;
+        Ok(b)
+    }
+}
+
+fn invalid_data(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+impl<R: Read> Transcript<G1Affine, KeccakChallenge> for KeccakTranscript<R> {
+    fn squeeze_challenge(&mut self) -> KeccakChallenge {
+        if self.state.len() == 32 {
+            self.state.push(1);
+        }
+        let digest: [u8; 32] = Keccak256::digest(&self.state).into();
+        self.state = digest.to_vec();
+        KeccakChallenge::new(&digest)
+    }
+
+    fn common_point(&mut self, point: G1Affine) -> io::Result<()> {
+        let (x, y): (Fq, Fq) = Option::from(point.coordinates().map(|c| (*c.x(), *c.y())))
+            .ok_or_else(|| invalid_data("the point at infinity cannot enter the transcript"))?;
+        for coordinate in [x, y] {
+            let mut repr = coordinate.to_repr();
+            repr.as_mut().reverse();
+            self.state.extend_from_slice(repr.as_ref());
+        }
+        Ok(())
+    }
+
+    fn common_scalar(&mut self, scalar: Fr) -> io::Result<()> {
+        self.state.extend_from_slice(&field::to_bytes_be(&scalar));
+        Ok(())
+    }
+}
+
+impl<R: Read> TranscriptRead<G1Affine, KeccakChallenge> for KeccakTranscript<R> {
+    fn read_point(&mut self) -> io::Result<G1Affine> {
+        let mut coordinate = || -> io::Result<Fq> {
+            let mut b = self.read_32()?;
+            b.reverse();
+            Option::from(Fq::from_repr(b)).ok_or_else(|| {
+                invalid_data("a coordinate in the proof is not below the base field's modulus")
+            })
+        };
+        let (x, y) = (coordinate()?, coordinate()?);
+        let point: G1Affine = Option::from(G1Affine::from_xy(x, y))
+            .ok_or_else(|| invalid_data("a point in the proof is not on the curve"))?;
+        self.common_point(point)?;
+        Ok(point)
+    }
+
+    fn read_scalar(&mut self) -> io::Result<Fr> {
+        let b = self.read_32()?;
+        let scalar = field::from_bytes_be(&b).ok_or_else(|| {
+            invalid_data("a scalar in the proof is not below the field's modulus")
+        })?;
+        self.common_scalar(scalar)?;
+        Ok(scalar)
+    }
+}
+
+/// A polynomial of the constraint system, as data. Queries name their column by index and their rotation;
+/// constants are field elements in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expr {
+    /// A constant.
+    Constant(#[serde(with = "field::serde_hex")] Fr),
+    /// Selector `index`.
+    Selector(usize),
+    /// Fixed column `.0` at rotation `.1`.
+    Fixed(usize, i32),
+    /// Advice column `.0` at rotation `.1`.
+    Advice(usize, i32),
+    /// Instance column `.0` at rotation `.1`.
+    Instance(usize, i32),
+    /// Challenge `index`.
+    Challenge(usize),
+    /// `-a`.
+    Negated(Box<Expr>),
+    /// `a + b`.
+    Sum(Box<Expr>, Box<Expr>),
+    /// `a * b`.
+    Product(Box<Expr>, Box<Expr>),
+    /// `a * c` for a constant `c`.
+    Scaled(Box<Expr>, #[serde(with = "field::serde_hex")] Fr),
+}
+
+/// A column of the permutation argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnRef {
+    /// Advice column.
+    Advice(usize),
+    /// Fixed column.
+    Fixed(usize),
+    /// Instance column.
+    Instance(usize),
+}
+
+/// A gate: its name, its constraints' names and polynomials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateDesc {
+    /// Name.
+    pub name: String,
+    /// Constraint names.
+    pub constraint_names: Vec<String>,
+    /// Polynomials.
+    pub polys: Vec<Expr>,
+}
+
+/// A lookup argument.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupDesc {
+    /// Name.
+    pub name: String,
+    /// Input expressions.
+    pub inputs: Vec<Expr>,
+    /// Table expressions.
+    pub tables: Vec<Expr>,
+}
+
+/// A constraint system before selector compression, as the circuit's `configure` leaves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsDescription {
+    /// Fixed columns.
+    pub fixed_columns: usize,
+    /// The phase of each advice column.
+    pub advice_phases: Vec<u8>,
+    /// Instance columns.
+    pub instance_columns: usize,
+    /// Whether each selector is simple.
+    pub selectors_simple: Vec<bool>,
+    /// The phase after which each challenge is usable.
+    pub challenge_phases: Vec<u8>,
+    /// Advice queries `(column, rotation)` in registration order.
+    pub advice_queries: Vec<(usize, i32)>,
+    /// Fixed queries in registration order.
+    pub fixed_queries: Vec<(usize, i32)>,
+    /// Instance queries in registration order.
+    pub instance_queries: Vec<(usize, i32)>,
+    /// Gates in order.
+    pub gates: Vec<GateDesc>,
+    /// Columns of the permutation argument in order.
+    pub permutation: Vec<ColumnRef>,
+    /// Fixed columns enabled for constants, in order.
+    pub constants: Vec<usize>,
+    /// Lookup arguments in order.
+    pub lookups: Vec<LookupDesc>,
+    /// The minimum degree the circuit asked for.
+    pub minimum_degree: Option<usize>,
+}
+
+/// The circuit [`CsDescription`] describes: `configure` rebuilds that constraint system; it has no witness
+/// (it exists to read verifying keys).
+#[derive(Debug, Clone, Default)]
+pub struct Replay(pub CsDescription);
+
+fn phase_column(meta: &mut ConstraintSystem<Fr>, phase: u8) -> Column<Advice> {
+    match phase {
+        0 => meta.advice_column_in(FirstPhase),
+        1 => meta.advice_column_in(SecondPhase),
+        _ => meta.advice_column_in(ThirdPhase),
+    }
+}
+
+struct Columns {
+    advice: Vec<Column<Advice>>,
+    fixed: Vec<Column<Fixed>>,
+    instance: Vec<Column<Instance>>,
+    selectors: Vec<Selector>,
+    challenges: Vec<Challenge>,
+}
+
+impl Columns {
+    fn expr(&self, vc: &mut halo2_axiom::plonk::VirtualCells<'_, Fr>, e: &Expr) -> Expression<Fr> {
+        match e {
+            Expr::Constant(c) => Expression::Constant(*c),
+            Expr::Selector(i) => vc.query_selector(self.selectors[*i]),
+            Expr::Fixed(c, r) => vc.query_fixed(self.fixed[*c], Rotation(*r)),
+            Expr::Advice(c, r) => vc.query_advice(self.advice[*c], Rotation(*r)),
+            Expr::Instance(c, r) => vc.query_instance(self.instance[*c], Rotation(*r)),
+            Expr::Challenge(i) => vc.query_challenge(self.challenges[*i]),
+            Expr::Negated(a) => -self.expr(vc, a),
+            Expr::Sum(a, b) => self.expr(vc, a) + self.expr(vc, b),
+            Expr::Product(a, b) => self.expr(vc, a) * self.expr(vc, b),
+            Expr::Scaled(a, c) => self.expr(vc, a) * *c,
+        }
+    }
+}
+
+impl CsDescription {
+    /// Checks that every index names an existing column, selector or challenge (a description that does not
+    /// would make `configure` panic).
+    pub fn validate(&self) -> Result<()> {
+        let (na, nf, ni) = (
+            self.advice_phases.len(),
+            self.fixed_columns,
+            self.instance_columns,
+        );
+        let (ns, nc) = (self.selectors_simple.len(), self.challenge_phases.len());
+        fn walk(e: &Expr, ok: &dyn Fn(&Expr) -> bool) -> bool {
+            ok(e)
+                && match e {
+                    Expr::Negated(a) | Expr::Scaled(a, _) => walk(a, ok),
+                    Expr::Sum(a, b) | Expr::Product(a, b) => walk(a, ok) && walk(b, ok),
+                    _ => true,
+                }
+        }
+        let leaf = |e: &Expr| match e {
+            Expr::Selector(i) => *i < ns,
+            Expr::Fixed(c, _) => *c < nf,
+            Expr::Advice(c, _) => *c < na,
+            Expr::Instance(c, _) => *c < ni,
+            Expr::Challenge(i) => *i < nc,
+            _ => true,
+        };
+        let exprs_ok = self.gates.iter().all(|g| {
+            !g.polys.is_empty()
+                && g.polys.len() == g.constraint_names.len()
+                && g.polys.iter().all(|p| walk(p, &leaf))
+        }) && self.lookups.iter().all(|l| {
+            l.inputs.len() == l.tables.len()
+                && l.inputs.iter().chain(&l.tables).all(|p| walk(p, &leaf))
+        });
+        let columns_ok = self.advice_queries.iter().all(|q| q.0 < na)
+            && self.fixed_queries.iter().all(|q| q.0 < nf)
+            && self.instance_queries.iter().all(|q| q.0 < ni)
+            && self.constants.iter().all(|c| *c < nf)
+            && self.permutation.iter().all(|c| match c {
+                ColumnRef::Advice(i) => *i < na,
+                ColumnRef::Fixed(i) => *i < nf,
+                ColumnRef::Instance(i) => *i < ni,
+            })
+            && self
+                .advice_phases
+                .iter()
+                .chain(&self.challenge_phases)
+                .all(|p| *p < 3);
+        if !(exprs_ok && columns_ok) || self.gates.is_empty() {
+            return Err(bad(
+                "the constraint-system description names a column, selector or challenge it does not have",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Circuit<Fr> for Replay {
+    type Config = ();
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = CsDescription;
+
+    fn without_witnesses(&self) -> Self {
+        self.clone()
+    }
+
+    fn params(&self) -> CsDescription {
+        self.0.clone()
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, d: CsDescription) {
+        // Columns, selectors and challenges are numbered per kind, so creating them kind by kind gives the
+        // original numbering.
+        let cols = Columns {
+            advice: d
+                .advice_phases
+                .iter()
+                .map(|&p| phase_column(meta, p))
+                .collect(),
+            fixed: (0..d.fixed_columns).map(|_| meta.fixed_column()).collect(),
+            instance: (0..d.instance_columns)
+                .map(|_| meta.instance_column())
+                .collect(),
+            selectors: d
+                .selectors_simple
+                .iter()
+                .map(|&simple| {
+                    if simple {
+                        meta.selector()
+                    } else {
+                        meta.complex_selector()
+                    }
+                })
+                .collect(),
+            challenges: d
+                .challenge_phases
+                .iter()
+                .map(|&p| match p {
+                    0 => meta.challenge_usable_after(FirstPhase),
+                    1 => meta.challenge_usable_after(SecondPhase),
+                    _ => meta.challenge_usable_after(ThirdPhase),
+                })
+                .collect(),
+        };
+        // Queries are numbered in the order they are first made, and the verifier reads the proof's
+        // evaluations in that order: make every recorded query first, inside the first gate.
+        for (i, g) in d.gates.iter().enumerate() {
+            meta.create_gate(g.name.clone(), |vc| {
+                if i == 0 {
+                    for &(c, r) in &d.advice_queries {
+                        vc.query_advice(cols.advice[c], Rotation(r));
+                    }
+                    for &(c, r) in &d.fixed_queries {
+                        vc.query_fixed(cols.fixed[c], Rotation(r));
+                    }
+                    for &(c, r) in &d.instance_queries {
+                        vc.query_instance(cols.instance[c], Rotation(r));
+                    }
+                }
+                g.constraint_names
+                    .iter()
+                    .zip(&g.polys)
+                    .map(|(n, p)| (n.clone(), cols.expr(vc, p)))
+                    .collect::<Vec<_>>()
+            });
+        }
+        for c in &d.permutation {
+            match *c {
+                ColumnRef::Advice(i) => meta.enable_equality(cols.advice[i]),
+                ColumnRef::Fixed(i) => meta.enable_equality(cols.fixed[i]),
+                ColumnRef::Instance(i) => meta.enable_equality(cols.instance[i]),
+            }
+        }
+        for &c in &d.constants {
+            meta.enable_constant(cols.fixed[c]);
+        }
+        for l in &d.lookups {
+            meta.lookup_any(l.name.clone(), |vc| {
+                l.inputs
+                    .iter()
+                    .zip(&l.tables)
+                    .map(|(a, b)| (cols.expr(vc, a), cols.expr(vc, b)))
+                    .collect()
+            });
+        }
+        if let Some(m) = d.minimum_degree {
+            meta.set_minimum_degree(m);
+        }
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) {
+        unreachable!("Replay is configured with its description")
+    }
+
+    fn synthesize(&self, _: (), _: impl Layouter<Fr>) -> std::result::Result<(), PlonkError> {
+        Err(PlonkError::Synthesis)
+    }
+}
+
+/// Unused import guard: `Any` and `Column<Any>` appear in descriptions made from halo2-base's types.
+#[allow(dead_code)]
+fn _any(_: Column<Any>) {}
+
+/// What verifying needs: the circuit's size and shape, its verifying key and three setup points.
+#[derive(Debug, Clone)]
+pub struct VerifierKey {
+    /// log2 of the circuit's rows.
+    pub k: u32,
+    /// The constraint system.
+    pub cs: CsDescription,
+    vk: VerifyingKey<G1Affine>,
+    vk_bytes: Vec<u8>,
+    g1: G1Affine,
+    g2: G2Affine,
+    s_g2: G2Affine,
+}
+
+/// [`VerifierKey`] as JSON: hex strings (`0x…`), points in their compressed encodings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifierKeyFile {
+    /// log2 of the circuit's rows.
+    pub k: u32,
+    /// The circuit's constraint system before selector compression.
+    pub constraint_system: CsDescription,
+    /// The verifying key, halo2-axiom `SerdeFormat::RawBytes`.
+    pub vk: String,
+    /// keccak256 of those bytes (`statement.json`'s `vk_keccak`).
+    pub vk_keccak: String,
+    /// The setup's G1 generator (32 bytes compressed).
+    pub g1: String,
+    /// The setup's G2 generator (64 bytes compressed).
+    pub g2: String,
+    /// `s·g2` (64 bytes compressed).
+    pub s_g2: String,
+}
+
+fn hex_bytes(what: &str, s: &str) -> Result<Vec<u8>> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s))
+        .map_err(|e| bad(format!("{what}: not hex ({e})")))
+}
+
+fn point<P: GroupEncoding>(what: &str, s: &str) -> Result<P> {
+    let bytes = hex_bytes(what, s)?;
+    let mut repr = P::Repr::default();
+    if repr.as_ref().len() != bytes.len() {
+        return Err(bad(format!(
+            "{what}: {} bytes; a compressed point has {}",
+            bytes.len(),
+            repr.as_ref().len()
+        )));
+    }
+    repr.as_mut().copy_from_slice(&bytes);
+    Option::from(P::from_bytes(&repr))
+        .ok_or_else(|| bad(format!("{what}: not a point of the group")))
+}
+
+fn keccak_hex(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(Keccak256::digest(bytes)))
+}
+
+impl VerifierKey {
+    /// Builds the key from its parts: the verifying key's bytes and the setup's points in their compressed
+    /// encodings (what `zkattr_circuits::halo2::verifier` exports on the prover's side).
+    pub fn from_parts(
+        cs: CsDescription,
+        vk: &[u8],
+        g1: &[u8],
+        g2: &[u8],
+        s_g2: &[u8],
+    ) -> Result<Self> {
+        let hex = |b: &[u8]| format!("0x{}", hex::encode(b));
+        Self::from_file(&VerifierKeyFile {
+            k: 0,
+            constraint_system: cs,
+            vk: hex(vk),
+            vk_keccak: keccak_hex(vk),
+            g1: hex(g1),
+            g2: hex(g2),
+            s_g2: hex(s_g2),
+        })
+    }
+
+    /// Reads the JSON form: checks the key's hash, the points and that the key is for `k`.
+    pub fn from_file(f: &VerifierKeyFile) -> Result<Self> {
+        let vk_bytes = hex_bytes("vk", &f.vk)?;
+        if keccak_hex(&vk_bytes) != f.vk_keccak.to_lowercase() {
+            return Err(bad("the verifying key's bytes do not hash to vk_keccak"));
+        }
+        f.constraint_system.validate()?;
+        let vk = VerifyingKey::<G1Affine>::read::<_, Replay>(
+            &mut vk_bytes.as_slice(),
+            SerdeFormat::RawBytes,
+            f.constraint_system.clone(),
+        )
+        .map_err(|e| bad(format!("unreadable verifying key: {e}")))?;
+        // k = 0 stands for "whatever the key says" (from_parts).
+        if f.k != 0 && vk.get_domain().k() != f.k {
+            return Err(bad(format!(
+                "the verifying key is for k = {}, not {}",
+                vk.get_domain().k(),
+                f.k
+            )));
+        }
+        Ok(Self {
+            k: vk.get_domain().k(),
+            cs: f.constraint_system.clone(),
+            vk,
+            vk_bytes,
+            g1: point("g1", &f.g1)?,
+            g2: point("g2", &f.g2)?,
+            s_g2: point("s_g2", &f.s_g2)?,
+        })
+    }
+
+    /// The JSON form.
+    pub fn to_file(&self) -> VerifierKeyFile {
+        VerifierKeyFile {
+            k: self.k,
+            constraint_system: self.cs.clone(),
+            vk: format!("0x{}", hex::encode(&self.vk_bytes)),
+            vk_keccak: self.vk_keccak(),
+            g1: format!("0x{}", hex::encode(self.g1.to_bytes())),
+            g2: format!("0x{}", hex::encode(self.g2.to_bytes())),
+            s_g2: format!("0x{}", hex::encode(self.s_g2.to_bytes())),
+        }
+    }
+
+    /// keccak256 of the verifying key's bytes, `0x…`.
+    pub fn vk_keccak(&self) -> String {
+        keccak_hex(&self.vk_bytes)
+    }
+
+    /// The verifying key's transcript representative (`0x…`): halo2's hash of the whole key (domain,
+    /// constraint system, fixed and permutation commitments), the first thing a proof's transcript absorbs.
+    pub fn fingerprint(&self) -> String {
+        field::to_hex(&self.vk.transcript_repr())
+    }
+
+    /// The verifying key.
+    pub fn vk(&self) -> &VerifyingKey<G1Affine> {
+        &self.vk
+    }
+
+    /// The setup's three points, compressed: `g1`, `g2`, `s·g2`.
+    pub fn setup_points(&self) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        (
+            self.g1.to_bytes().as_ref().to_vec(),
+            self.g2.to_bytes().as_ref().to_vec(),
+            self.s_g2.to_bytes().as_ref().to_vec(),
+        )
+    }
+
+    /// Setup parameters holding only what the SHPLONK verifier reads (`g[0]`, `g2`, `s·g2`, `n = 2^k`).
+    fn params(&self) -> Result<ParamsKZG<Bn256>> {
+        // halo2-axiom builds parameters only from a full set of points; read a one-point set (k = 0) and
+        // give it the real size. The verifier never reads past g[0] (instances are not committed in SHPLONK).
+        let mut bytes = 0u32.to_le_bytes().to_vec();
+        for p in [&self.g1, &self.g1] {
+            bytes.extend_from_slice(&p.to_raw_bytes());
+        }
+        bytes.extend_from_slice(&self.g2.to_raw_bytes());
+        bytes.extend_from_slice(&self.s_g2.to_raw_bytes());
+        let one = ParamsKZG::<Bn256>::read_custom(&mut bytes.as_slice(), SerdeFormat::RawBytes)
+            .map_err(|e| bad(format!("setup points: {e}")))?;
+        Ok(one.from_parts(
+            self.k,
+            vec![self.g1],
+            Some(vec![self.g1]),
+            self.g2,
+            self.s_g2,
+        ))
+    }
+
+    /// Verifies `proof` for the public inputs `public` (in statement order).
+    pub fn verify(&self, proof: &[u8], public: &[Fr]) -> Result<()> {
+        let params = self.params()?;
+        let mut transcript = KeccakTranscript::new(proof);
+        verify_proof::<_, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+            &params,
+            &self.vk,
+            SingleStrategy::new(&params),
+            &[&[public]],
+            &mut transcript,
+        )
+        .map_err(|e| bad(format!("the proof does not verify: {e:?}")))?;
+        // Every byte of the proof must have been read: trailing bytes are not part of any valid proof.
+        let mut rest = [0u8; 1];
+        if transcript.reader.read(&mut rest).unwrap_or(0) != 0 {
+            return Err(bad("the proof has bytes after its end"));
+        }
+        Ok(())
+    }
+}
