@@ -27,6 +27,8 @@ pub mod statement;
 #[cfg(feature = "halo2")]
 pub mod halo2;
 #[cfg(feature = "verify")]
+pub mod receipt;
+#[cfg(feature = "verify")]
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -343,7 +343,7 @@ pub fn verify_claim(
 }
 
 /// `floor(a * b / c)` for `c > 0` and `b <= c`, exact in 256 bits (`a`, `b` below 2^128).
-pub(crate) fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
+pub fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
     let q = U256::from(a) * U256::from(b) / U256::from(c);
     // q <= a when b <= c, which holds for every call below (S_c <= sum S, bps <= 10000).
     q.to::<u128>()

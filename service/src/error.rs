@@ -153,6 +153,14 @@ pub enum Error {
     /// An inclusion proof file is not well-formed.
     #[error("inclusion proof: {0}")]
     BadProofFile(String),
+    /// A receipt failed one or more checks: the report (text and JSON) says which and why.
+    #[error("{text}")]
+    ReceiptInvalid {
+        /// The human report.
+        text: String,
+        /// The `--json` report.
+        json: serde_json::Value,
+    },
     /// An epoch proof directory is inconsistent or its proof does not verify.
     #[error("the epoch proof is not valid: {0}")]
     ProofInvalid(String),

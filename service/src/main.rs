@@ -23,6 +23,15 @@ fn main() {
                 println!("{}", out.text);
             }
         }
+        // A receipt that fails its checks: the full report, then a non-zero exit.
+        Err(zkattr_service::Error::ReceiptInvalid { text, json }) => {
+            if cli.json {
+                println!("{json}");
+            } else {
+                println!("{text}");
+            }
+            std::process::exit(2);
+        }
         Err(e) => {
             if cli.json {
                 println!("{}", serde_json::json!({ "error": e.to_string() }));

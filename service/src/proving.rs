@@ -12,7 +12,8 @@
 //!   inputs);
 //! - `reward-list.bin`: exactly the bytes the settlement contract hashes for `r` (`address ‖ uint256` per
 //!   entry, addresses strictly increasing), and `reward-list.json`, the same list readable;
-//! - `receipts/0x….json`: one per contributor (`zkattr.receipt.v0`; the receipts issue finishes the format).
+//! - `receipts/0x….json`: one per contributor (`zkattr.receipt.v1`, `docs/receipts.md`): everything the
+//!   contributor needs to check their reward offline, the proof and its verifier key included.
 //!
 //! Files are written to a temporary directory beside `out` and renamed into place last, so a crash leaves
 //! either no proof directory or a complete one.
@@ -40,9 +41,10 @@ use zkattr_circuits::{
     },
     params::GovernanceParams,
     statement::{
-        self, list_bytes, list_challenge, list_evaluation, EpochInput, Outcome, PublicInputs,
-        RewardEntry, StatementItem, STATEMENT_VERSION,
+        self, list_bytes, list_challenge, list_evaluation, EpochInput, Outcome, RewardEntry,
+        StatementItem, STATEMENT_VERSION,
     },
+    verify::VerifierKeyFile,
 };
 use zkattr_trainer::influence::AttributionArtifact;
 
@@ -55,8 +57,7 @@ use crate::{
 
 /// Format tag of `statement.json`.
 pub const PROOF_FORMAT: &str = "zkattr.proof.v1";
-/// Format tag of the receipts written beside a proof.
-pub const RECEIPT_FORMAT: &str = "zkattr.receipt.v0";
+pub use zkattr_circuits::receipt::RECEIPT_FORMAT;
 
 /// Where the KZG setup comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,75 +90,8 @@ pub struct PhaseTime {
     pub detail: String,
 }
 
-/// The public inputs by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NamedPublicInputs {
-    /// Chain id.
-    pub chain_id: u64,
-    /// Settlement contract, `0x…`.
-    pub settlement: String,
-    /// Epoch.
-    pub epoch: u64,
-    /// `params_hash`.
-    pub params_hash: String,
-    /// `datanet_root`.
-    pub datanet_root: String,
-    /// `model_commitment`.
-    pub model_commitment: String,
-    /// `features_root`.
-    pub features_root: String,
-    /// `query_commitment`.
-    pub query_commitment: String,
-    /// Pool, token base units (decimal text: it can exceed JSON's exact integers).
-    pub pool: String,
-    /// Total rewarded, decimal text.
-    pub total_rewarded: String,
-    /// `r`.
-    pub r: String,
-    /// `y`.
-    pub y: String,
-}
-
-impl NamedPublicInputs {
-    fn from_public(p: &PublicInputs) -> Self {
-        Self {
-            chain_id: p.chain_id,
-            settlement: format!("0x{}", hex::encode(p.settlement)),
-            epoch: p.epoch,
-            params_hash: field::to_hex(&p.params_hash),
-            datanet_root: field::to_hex(&p.datanet_root),
-            model_commitment: field::to_hex(&p.model_commitment),
-            features_root: field::to_hex(&p.features_root),
-            query_commitment: field::to_hex(&p.query_commitment),
-            pool: p.pool.to_string(),
-            total_rewarded: p.total_rewarded.to_string(),
-            r: field::to_hex(&p.r),
-            y: field::to_hex(&p.y),
-        }
-    }
-
-    /// The typed public inputs.
-    pub fn to_public(&self) -> std::result::Result<PublicInputs, String> {
-        let f = |name: &str, s: &str| field::from_hex(s).map_err(|e| format!("{name}: {e}"));
-        let amount =
-            |name: &str, s: &str| s.parse::<u128>().map_err(|e| format!("{name} {s:?}: {e}"));
-        Ok(PublicInputs {
-            chain_id: self.chain_id,
-            settlement: parse_address(&self.settlement)?,
-            epoch: self.epoch,
-            params_hash: f("params_hash", &self.params_hash)?,
-            datanet_root: f("datanet_root", &self.datanet_root)?,
-            model_commitment: f("model_commitment", &self.model_commitment)?,
-            features_root: f("features_root", &self.features_root)?,
-            query_commitment: f("query_commitment", &self.query_commitment)?,
-            pool: amount("pool", &self.pool)?,
-            total_rewarded: amount("total_rewarded", &self.total_rewarded)?,
-            r: f("r", &self.r)?,
-            y: f("y", &self.y)?,
-        })
-    }
-}
+use zkattr_circuits::receipt::address_hex;
+pub use zkattr_circuits::receipt::NamedPublicInputs;
 
 /// `statement.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,35 +139,7 @@ pub struct RewardLine {
     pub amount: String,
 }
 
-/// A contributor's receipt (`receipts/0x….json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Receipt {
-    /// Always [`RECEIPT_FORMAT`].
-    pub format: String,
-    /// Contributor, `0x…`.
-    pub contributor: String,
-    /// Reward, decimal text.
-    pub amount: String,
-    /// Position of the contributor's entry in the reward list.
-    pub list_index: usize,
-    /// The contributor's items in the snapshot.
-    pub items: Vec<u64>,
-    /// `T_c`, the sum of the items' scores (decimal text, may be negative).
-    pub score_total: String,
-    /// `S_c`, after clamping and the minimum score (decimal text).
-    pub score_clamped: String,
-    /// Datanet name.
-    pub datanet: String,
-    /// Sealed version.
-    pub version: u64,
-    /// The public inputs of the proof that pays this reward.
-    pub public_inputs: NamedPublicInputs,
-    /// keccak256 of the proof, `0x…`.
-    pub proof_keccak: String,
-    /// What the proof does not cover, in plain words.
-    pub trust: String,
-}
+pub use zkattr_circuits::receipt::Receipt;
 
 /// What [`prove_epoch`] needs.
 #[derive(Debug, Clone)]
@@ -319,14 +225,6 @@ impl Phases<'_> {
 
 fn keccak_hex(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(Keccak256::digest(bytes)))
-}
-
-fn parse_address(s: &str) -> std::result::Result<[u8; 20], String> {
-    crate::datanet::record::parse_address(s).map(|a| a.0 .0)
-}
-
-fn address_hex(a: &[u8; 20]) -> String {
-    format!("0x{}", hex::encode(a))
 }
 
 /// Builds the epoch's statement input from the home's snapshot and the artifact, checking that they belong
@@ -518,11 +416,6 @@ fn srs_for(
     })
 }
 
-const TRUST: &str = "The proof shows that the rewards follow the committed snapshot (datanet_root), the committed \
-item features (features_root) and query vector (query_commitment) under the governance parameters \
-(params_hash). It does not show that those features are what the committed model (model_commitment) gives on \
-the data: anyone holding the model and the snapshot checks that with `zkattr recompute`.";
-
 /// Proves the epoch described by `req` and writes the proof directory (see the module documentation).
 pub fn prove_epoch(
     nets: &Datanets,
@@ -633,7 +526,13 @@ pub fn prove_epoch(
         timings: Vec::new(),
     };
     ph.run("write", || {
-        write_dir(req, &input, &outcome, &statement, &proof, &list)?;
+        let verifier = zkattr_circuits::halo2::verifier::verifier_key(
+            &srs,
+            cached.keys.pk.get_vk(),
+            &cached.keys.params,
+        )?
+        .to_file();
+        write_dir(req, &input, &outcome, &statement, &proof, &list, &verifier)?;
         Ok(((), req.out.display().to_string()))
     })?;
     statement.timings = ph.times;
@@ -658,6 +557,7 @@ fn write_dir(
     statement: &StatementFile,
     proof: &[u8],
     list: &[u8],
+    verifier: &VerifierKeyFile,
 ) -> Result<()> {
     let name = req
         .out
@@ -688,37 +588,9 @@ fn write_dir(
             .expect("serialisable")
             .as_bytes(),
     )?;
-    let mut items_of: BTreeMap<[u8; 20], Vec<u64>> = BTreeMap::new();
-    for (i, it) in input.items.iter().enumerate() {
-        items_of.entry(it.contributor).or_default().push(i as u64);
-    }
-    for (list_index, e) in outcome.rewards.iter().enumerate() {
-        let receipt = Receipt {
-            format: RECEIPT_FORMAT.into(),
-            contributor: address_hex(&e.contributor),
-            amount: e.amount.to_string(),
-            list_index,
-            items: items_of.remove(&e.contributor).unwrap_or_default(),
-            score_total: outcome
-                .totals
-                .get(&e.contributor)
-                .copied()
-                .unwrap_or(0)
-                .to_string(),
-            score_clamped: outcome
-                .clamped
-                .get(&e.contributor)
-                .copied()
-                .unwrap_or(0)
-                .to_string(),
-            datanet: req.datanet.clone(),
-            version: req.version,
-            public_inputs: statement.public_inputs.clone(),
-            proof_keccak: statement.proof_keccak.clone(),
-            trust: TRUST.into(),
-        };
+    for receipt in make_receipts(req, input, outcome, statement, proof, verifier)? {
         write(
-            receipts.join(format!("{}.json", address_hex(&e.contributor))),
+            receipts.join(format!("{}.json", receipt.contributor)),
             serde_json::to_string_pretty(&receipt)
                 .expect("serialisable")
                 .as_bytes(),
@@ -731,6 +603,135 @@ fn write_dir(
             .as_bytes(),
     )?;
     std::fs::rename(&tmp, &req.out).map_err(|e| Error::io(&req.out, e))
+}
+
+/// One receipt per reward-list entry (`docs/receipts.md`): the contributor's items with their paths in both
+/// trees, the query vector, the scores, the whole list with the entry's claim path, the public inputs, the
+/// proof and its verifier key.
+pub fn make_receipts(
+    req: &ProveRequest,
+    input: &EpochInput,
+    outcome: &Outcome,
+    statement: &StatementFile,
+    proof: &[u8],
+    verifier: &VerifierKeyFile,
+) -> Result<Vec<Receipt>> {
+    use zkattr_circuits::{
+        commitments::features_leaf,
+        merkle::{leaf_hash, MerkleTree},
+        receipt::{ReceiptEntry, ReceiptItem, ReceiptQuery, STATEMENT},
+        statement::{claim_proof, claims_root},
+    };
+    let bits = req.params.fixed_point.feature_bits;
+    let datanet_leaves: Vec<_> = input
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            leaf_hash(
+                field::from_address(&it.contributor),
+                it.content_hash,
+                i as u64,
+            )
+        })
+        .collect();
+    let feature_leaves = input
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| features_leaf(i as u64, bits, &it.features))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let datanet_tree = MerkleTree::new(&datanet_leaves)?;
+    let features_tree = MerkleTree::new(&feature_leaves)?;
+    let hexes = |v: Vec<field::Fr>| v.iter().map(field::to_hex).collect::<Vec<_>>();
+    let mut items_of: BTreeMap<[u8; 20], Vec<ReceiptItem>> = BTreeMap::new();
+    for (i, it) in input.items.iter().enumerate() {
+        items_of
+            .entry(it.contributor)
+            .or_default()
+            .push(ReceiptItem {
+                index: i as u64,
+                content_hash: field::to_hex(&it.content_hash),
+                features: it.features.clone(),
+                score: outcome.scores[i].to_string(),
+                datanet_path: hexes(datanet_tree.proof(i as u64)?.siblings),
+                features_path: hexes(features_tree.proof(i as u64)?.siblings),
+            });
+    }
+    let list: Vec<ReceiptEntry> = outcome
+        .rewards
+        .iter()
+        .map(|e| ReceiptEntry {
+            contributor: address_hex(&e.contributor),
+            amount: e.amount.to_string(),
+        })
+        .collect();
+    let root = format!("0x{}", hex::encode(claims_root(&outcome.rewards)));
+    let proof_hex = format!("0x{}", hex::encode(proof));
+    Ok(outcome
+        .rewards
+        .iter()
+        .enumerate()
+        .map(|(list_index, e)| Receipt {
+            format: RECEIPT_FORMAT.into(),
+            statement_version: statement.statement_version,
+            statement: STATEMENT.into(),
+            datanet: req.datanet.clone(),
+            version: req.version,
+            snapshot_items: input.items.len() as u64,
+            contributor: address_hex(&e.contributor),
+            items: items_of.remove(&e.contributor).unwrap_or_default(),
+            query: ReceiptQuery {
+                scale_log2: input.query_scale_log2,
+                values: input.query.clone(),
+            },
+            params: req.params,
+            score_total: outcome
+                .totals
+                .get(&e.contributor)
+                .copied()
+                .unwrap_or(0)
+                .to_string(),
+            score_clamped: outcome
+                .clamped
+                .get(&e.contributor)
+                .copied()
+                .unwrap_or(0)
+                .to_string(),
+            sum_clamped: outcome.sum_clamped.to_string(),
+            amount: e.amount.to_string(),
+            list_index: list_index as u64,
+            reward_list: list.clone(),
+            reward_root: root.clone(),
+            reward_path: claim_proof(&outcome.rewards, list_index)
+                .iter()
+                .map(|h| format!("0x{}", hex::encode(h)))
+                .collect(),
+            public_inputs: statement.public_inputs.clone(),
+            proof: proof_hex.clone(),
+            verifier: verifier.clone(),
+        })
+        .collect())
+}
+
+/// The verifier key of the attribution circuit for `items` items under `params`, derived from the setup
+/// and the circuit alone (keys cached in `keys_dir`): what a receipt's `verifier` must be.
+pub fn derive_verifier_key(
+    params: GovernanceParams,
+    items: usize,
+    srs_source: &SrsSource,
+    keys_dir: &Path,
+) -> Result<zkattr_circuits::verify::VerifierKey> {
+    let lookup_bits = params.circuit.lookup_bits as usize;
+    let (w, _) = AttributionWitness::honest(statement::placeholder_epoch(params, items))?;
+    let k = choose_k(&shape(&w, lookup_bits)?, lookup_bits);
+    let (srs, _, digest) = srs_for(srs_source, k)?;
+    let c = keygen_cached(&srs, &digest, lookup_bits, &w, keys_dir)?;
+    Ok(zkattr_circuits::halo2::verifier::verifier_key(
+        &srs,
+        c.keys.pk.get_vk(),
+        &c.keys.params,
+    )?)
 }
 
 /// The generated Solidity verifier run in revm by [`verify_dir`].
@@ -943,7 +944,7 @@ pub fn verify_dir(
             names.sort();
             for path in names {
                 let r: Receipt = read_json(&path)?;
-                let entry = entries.get(r.list_index);
+                let entry = entries.get(r.list_index as usize);
                 // A receipt is found by its file name: it must be its contributor's.
                 let named = path.file_name().and_then(|n| n.to_str())
                     == Some(format!("{}.json", r.contributor.to_lowercase()).as_str());
@@ -954,7 +955,11 @@ pub fn verify_dir(
                             && e.amount.to_string() == r.amount
                     })
                     && r.public_inputs == st.public_inputs
-                    && r.proof_keccak == st.proof_keccak
+                    && keccak_hex(
+                        &hex::decode(r.proof.trim_start_matches("0x")).unwrap_or_default(),
+                    ) == st.proof_keccak
+                    && r.verifier.vk_keccak == st.vk_keccak
+                    && r.params == st.params
                     && r.datanet == st.datanet
                     && r.version == st.version;
                 if !ok {

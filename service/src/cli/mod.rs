@@ -15,6 +15,7 @@ pub mod gov;
 pub mod network;
 pub mod params;
 pub mod prove;
+pub mod receipt;
 pub mod train;
 
 /// zkattr: verifiable data attribution receipts.
@@ -51,6 +52,9 @@ pub enum Command {
     Prove(prove::ProveCmd),
     /// Verify a proof directory natively: exit 0 when valid, non-zero with the reason otherwise.
     Verify(prove::VerifyCmd),
+    /// Contributor receipts: verify one offline (and on-chain), claim its reward.
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCmd),
     /// Run the whole pipeline on the embedded sample Datanet in <home>/demo.
     Demo(demo::DemoCmd),
     /// Deploy the contracts (embedded chain, or --rpc-url).
@@ -104,6 +108,7 @@ impl Cli {
             Command::EvalAttribution(c) => c.run(&ctx),
             Command::Prove(c) => c.run(&ctx),
             Command::Verify(c) => c.run(&ctx),
+            Command::Receipt(c) => c.run(&ctx),
             Command::Demo(c) => c.run(&ctx),
             Command::Deploy(c) => c.run(&ctx),
             Command::Settle(c) => c.run(&ctx),

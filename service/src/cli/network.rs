@@ -46,6 +46,10 @@ pub struct ServeCmd {
     /// Signed requests accepted per signer per minute.
     #[arg(long, default_value_t = 600)]
     pub rate_per_minute: u32,
+    /// The receipt page's files, served at /receipts/ (scripts/build-web.sh builds them); default:
+    /// $ZKATTR_RECEIPTS_WEB, else target/web/receipts of the source tree this binary was built from.
+    #[arg(long, value_name = "DIR")]
+    pub receipts_web: Option<PathBuf>,
 }
 
 /// Waits for Ctrl-C or SIGTERM.
@@ -115,6 +119,9 @@ impl ServeCmd {
         cfg.fee_per_job = self.fee_per_job;
         cfg.max_body_bytes = self.max_body_bytes;
         cfg.rate_per_minute = self.rate_per_minute.max(1);
+        if let Some(dir) = &self.receipts_web {
+            cfg.receipts_web = dir.clone();
+        }
         std::fs::create_dir_all(&ctx.home).map_err(|e| Error::io(&ctx.home, e))?;
         runtime()?.block_on(async {
             let app = App::open(cfg)

@@ -59,6 +59,59 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Signed requests accepted per signer per minute.
     pub rate_per_minute: u32,
+    /// The receipt page's files (`scripts/build-web.sh` output), served at `/receipts/`.
+    pub receipts_web: PathBuf,
+}
+
+/// Where `scripts/build-web.sh` puts the receipt page: `$ZKATTR_RECEIPTS_WEB`, else `target/web/receipts`
+/// of the source tree this binary was built from.
+pub fn default_receipts_web() -> PathBuf {
+    std::env::var_os("ZKATTR_RECEIPTS_WEB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/web/receipts"
+            ))
+        })
+}
+
+/// The receipt page's files and their media types.
+const WEB_FILES: [(&str, &str); 4] = [
+    ("index.html", "text/html; charset=utf-8"),
+    ("receipts.js", "text/javascript; charset=utf-8"),
+    ("receipts.css", "text/css; charset=utf-8"),
+    ("zkattr_receipt_verifier.wasm", "application/wasm"),
+];
+
+/// `GET /receipts/` and its files: the page where contributors check receipts in their browser.
+async fn web_file(State(app): State<Arc<App>>, uri: Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let name = match uri.path().strip_prefix("/receipts") {
+        Some("") => return axum::response::Redirect::permanent("/receipts/").into_response(),
+        Some("/") => "index.html",
+        Some(rest) => rest.trim_start_matches('/'),
+        None => "",
+    };
+    let Some((name, mime)) = WEB_FILES.iter().find(|(n, _)| *n == name) else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no file {name} in /receipts/"),
+        )
+        .into_response();
+    };
+    let path = app.cfg.receipts_web.join(name);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, *mime)], bytes).into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "the receipt page is not built ({}: {e}); build it with scripts/build-web.sh",
+                path.display()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 impl Config {
@@ -75,6 +128,7 @@ impl Config {
             fee_per_job: 0,
             max_body_bytes: 64 << 20,
             rate_per_minute: 600,
+            receipts_web: default_receipts_web(),
         }
     }
 }
@@ -609,7 +663,10 @@ pub fn router(app: Arc<App>) -> Router {
             None => paths.push((path, handler)),
         }
     }
-    let mut router = Router::new();
+    let mut router = Router::new()
+        .route("/receipts", get(web_file))
+        .route("/receipts/", get(web_file))
+        .route("/receipts/{file}", get(web_file));
     for (path, handler) in paths {
         router = router.route(path, handler);
     }

@@ -1,0 +1,288 @@
+//! `zkattr receipt verify|claim`: a contributor checks their receipt without trusting the operator, then
+//! claims the reward it shows.
+
+use std::path::{Path, PathBuf};
+
+use alloy::{
+    primitives::{Address, FixedBytes, U256},
+    sol_types::SolCall,
+};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use zkattr_circuits::receipt::{self, Check, Receipt, Report};
+
+use super::{chain::ChainArgs, Ctx, Output};
+use crate::{
+    chain::{contracts::RewardDistributor, Chain},
+    error::{Error, Result},
+    proving::{self, SrsSource},
+};
+
+/// Contributor receipts.
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCmd {
+    /// Check a receipt: the proof, every path, the scores and the reward; optionally the chain.
+    Verify(VerifyReceiptCmd),
+    /// Claim the reward a receipt shows (the contributor's key).
+    Claim(ClaimReceiptCmd),
+}
+
+impl ReceiptCmd {
+    /// Runs the subcommand.
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        match self {
+            ReceiptCmd::Verify(c) => c.run(ctx),
+            ReceiptCmd::Claim(c) => c.run(ctx),
+        }
+    }
+}
+
+/// `zkattr receipt verify`
+#[derive(Debug, Args)]
+pub struct VerifyReceiptCmd {
+    /// The receipt (`receipts/0x….json` of a proof directory).
+    pub file: PathBuf,
+    /// Also re-derive the verifying key from this KZG setup and the circuit, and check that it is the
+    /// receipt's (otherwise the key is taken from the receipt and its fingerprint shown).
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure_test_srs")]
+    pub srs: Option<PathBuf>,
+    /// Re-derive the verifying key from the seeded test setup (INSECURE; the demo's setup).
+    #[arg(long)]
+    pub insecure_test_srs: bool,
+    /// Also check the chain: the embedded chain of --home.
+    #[arg(long, conflicts_with = "rpc_url")]
+    pub chain: bool,
+    /// Also check the chain through this node's JSON-RPC.
+    #[arg(long, value_name = "URL")]
+    pub rpc_url: Option<String>,
+}
+
+/// `zkattr receipt claim`
+#[derive(Debug, Args)]
+pub struct ClaimReceiptCmd {
+    /// The receipt.
+    pub file: PathBuf,
+    /// Chain and the contributor's key.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+/// Reads a receipt file, saying what is wrong with it when it cannot be read.
+pub fn read_receipt(path: &Path) -> Result<Receipt> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::BadProofFile(format!(
+            "{} is not a zkattr receipt ({}): {e}",
+            path.display(),
+            receipt::RECEIPT_FORMAT
+        ))
+    })
+}
+
+fn push(report: &mut Report, id: &str, title: &str, r: std::result::Result<String, String>) {
+    report.ok &= r.is_ok();
+    report.checks.push(Check {
+        id: id.into(),
+        title: title.into(),
+        ok: r.is_ok(),
+        detail: r.unwrap_or_else(|e| e),
+    });
+}
+
+/// The verifying key derived from `srs` and the circuit equals the receipt's.
+fn key_check(r: &Receipt, srs: &SrsSource, keys_dir: &Path) -> std::result::Result<String, String> {
+    let derived = proving::derive_verifier_key(r.params, r.snapshot_items as usize, srs, keys_dir)
+        .map_err(|e| format!("could not derive the verifying key: {e}"))?;
+    let file = derived.to_file();
+    if file.vk_keccak != r.verifier.vk_keccak.to_lowercase() {
+        return Err(format!(
+            "the circuit's verifying key under this setup is {}; the receipt carries {}",
+            file.vk_keccak, r.verifier.vk_keccak
+        ));
+    }
+    if (&file.g1, &file.g2, &file.s_g2) != (&r.verifier.g1, &r.verifier.g2, &r.verifier.s_g2) {
+        return Err("the receipt's setup points are not this setup's".into());
+    }
+    if file.constraint_system != r.verifier.constraint_system {
+        return Err("the receipt's constraint system is not the attribution circuit's".into());
+    }
+    Ok(format!(
+        "derived from the setup and the circuit: fingerprint {}",
+        derived.fingerprint()
+    ))
+}
+
+/// The settlement contract settled this epoch with this reward root; whether the entry was claimed.
+fn chain_check(r: &Receipt, chain: &mut Chain) -> std::result::Result<String, String> {
+    let p = &r.public_inputs;
+    if chain.chain_id() != p.chain_id {
+        return Err(format!(
+            "the chain is {}; the receipt is for chain id {}",
+            chain.chain_id(),
+            p.chain_id
+        ));
+    }
+    let at: Address = p
+        .settlement
+        .parse()
+        .map_err(|e| format!("settlement {}: {e}", p.settlement))?;
+    let info = chain
+        .view(at, &RewardDistributor::epochInfoCall::new((p.epoch,)))
+        .map_err(|e| format!("reading epoch {} at {at}: {e}", p.epoch))?;
+    let root = format!("0x{}", hex::encode(info.rewardRoot.0));
+    if info.rewardRoot.0 == [0u8; 32] {
+        return Err(format!("{at} has not settled epoch {}", p.epoch));
+    }
+    if root != r.reward_root.to_lowercase() {
+        return Err(format!(
+            "{at} settled epoch {} with reward root {root}; the receipt's is {}",
+            p.epoch, r.reward_root
+        ));
+    }
+    let claimed = chain
+        .view(
+            at,
+            &RewardDistributor::isClaimedCall::new((p.epoch, U256::from(r.list_index))),
+        )
+        .map_err(|e| format!("reading the claim bit: {e}"))?;
+    Ok(format!(
+        "{at} settled epoch {} with this reward root; your reward is {}",
+        p.epoch,
+        if claimed {
+            "claimed"
+        } else {
+            "not claimed yet"
+        }
+    ))
+}
+
+fn render(report: &Report, file: &Path) -> (String, serde_json::Value) {
+    let mut text = format!("receipt {}\n", file.display());
+    for c in &report.checks {
+        text.push_str(&format!(
+            "  {} {:<44} {}\n",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.title,
+            c.detail
+        ));
+    }
+    let failed = report.checks.iter().filter(|c| !c.ok).count();
+    if report.ok {
+        text.push_str(&format!(
+            "valid: {} receives {} of the pool of {}",
+            report.contributor, report.amount, report.pool
+        ));
+    } else {
+        text.push_str(&format!("INVALID: {failed} check(s) failed"));
+    }
+    (text, serde_json::to_value(report).expect("serialisable"))
+}
+
+impl VerifyReceiptCmd {
+    /// Runs it.
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        let r = read_receipt(&self.file)?;
+        let mut report = receipt::check(&r);
+        let srs = match (&self.srs, self.insecure_test_srs) {
+            (Some(p), _) => Some(SrsSource::File(p.clone())),
+            (None, true) => Some(SrsSource::InsecureTest),
+            (None, false) => None,
+        };
+        if let Some(srs) = srs {
+            let c = key_check(&r, &srs, &ctx.home.join("keys"));
+            push(
+                &mut report,
+                "verifying_key",
+                "The verifying key is the circuit's",
+                c,
+            );
+        }
+        if self.chain || self.rpc_url.is_some() {
+            let c = Chain::open(&ctx.home, self.rpc_url.as_deref())
+                .map_err(|e| e.to_string())
+                .and_then(|mut chain| chain_check(&r, &mut chain));
+            push(
+                &mut report,
+                "chain",
+                "Settled on-chain with this reward root",
+                c,
+            );
+        }
+        let (text, json) = render(&report, &self.file);
+        if report.ok {
+            Ok(Output { text, json })
+        } else {
+            Err(Error::ReceiptInvalid { text, json })
+        }
+    }
+}
+
+impl ClaimReceiptCmd {
+    /// Runs it.
+    pub fn run(&self, ctx: &Ctx) -> Result<Output> {
+        let r = read_receipt(&self.file)?;
+        let report = receipt::check(&r);
+        if !report.ok {
+            let (text, json) = render(&report, &self.file);
+            return Err(Error::ReceiptInvalid { text, json });
+        }
+        let (mut chain, key) = self.chain.open(&ctx.home)?;
+        if key.address().to_string().to_lowercase() != r.contributor.to_lowercase() {
+            return Err(Error::Deployment(format!(
+                "the key is {}'s; this receipt pays {}: claim with the contributor's key (--key FILE)",
+                key.address(),
+                r.contributor
+            )));
+        }
+        chain_check(&r, &mut chain).map_err(Error::Deployment)?;
+        let amount: u128 = r.amount.parse().map_err(|_| {
+            Error::BadProofFile(format!(
+                "the receipt's amount {:?} is not a number",
+                r.amount
+            ))
+        })?;
+        if amount == 0 {
+            return Err(Error::Deployment(format!(
+                "{}'s reward in epoch {} is 0: nothing to claim",
+                r.contributor, r.public_inputs.epoch
+            )));
+        }
+        let at: Address = r
+            .public_inputs
+            .settlement
+            .parse()
+            .map_err(|e| Error::BadProofFile(format!("settlement: {e}")))?;
+        let proof = r
+            .reward_path
+            .iter()
+            .map(|h| h.parse::<FixedBytes<32>>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::BadProofFile(format!("reward_path: {e}")))?;
+        let tx = chain.transact(
+            &key,
+            at,
+            &RewardDistributor::claimCall::new((
+                r.public_inputs.epoch,
+                U256::from(r.list_index),
+                U256::from(amount),
+                proof,
+            )),
+            "claiming",
+        )?;
+        Ok(Output {
+            text: format!(
+                "{} claimed {amount} of epoch {} from {at} ({} gas)",
+                key.address(),
+                r.public_inputs.epoch,
+                tx.gas_used
+            ),
+            json: json!({
+                "account": key.address().to_string(),
+                "amount": amount.to_string(),
+                "epoch": r.public_inputs.epoch,
+                "gas": tx.gas_used,
+                "tx": tx.tx_hash.to_string(),
+            }),
+        })
+    }
+}
