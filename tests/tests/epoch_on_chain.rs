@@ -201,7 +201,7 @@ fn epoch(tmp: &Path, rpc: Option<&str>, operator: &[u8]) {
     };
     let mut paid = 0u128;
     let keys: Vec<_> = (0..20).map(contributor_key).collect();
-    for entry in list.as_array().unwrap() {
+    for (n, entry) in list.as_array().unwrap().iter().enumerate() {
         let who = entry["contributor"].as_str().unwrap().to_lowercase();
         let amount: u128 = entry["amount"].as_str().unwrap().parse().unwrap();
         let key = keys
@@ -225,10 +225,35 @@ fn epoch(tmp: &Path, rpc: Option<&str>, operator: &[u8]) {
             deny(claim(&["claim", s(&proof)]), "nothing to claim");
             continue;
         }
-        let c = go(claim(&["claim", s(&proof)]));
+        // Every other contributor claims through their receipt, after checking it against the chain.
+        let receipt = proof.join("receipts").join(format!("{who}.json"));
+        let on_chain = |state: &str| {
+            let mut a = vec![
+                "receipt".to_string(),
+                "verify".to_string(),
+                s(&receipt).to_string(),
+            ];
+            a.push(rpc.map_or("--chain".to_string(), |u| format!("--rpc-url={u}")));
+            let v = go(a);
+            let chain = v["checks"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!(chain["id"], "chain");
+            assert!(
+                chain["detail"].as_str().unwrap().ends_with(state),
+                "{chain}"
+            );
+        };
+        let c = if n % 2 == 1 {
+            on_chain("not claimed yet");
+            let c = go(claim(&["receipt", "claim", s(&receipt)]));
+            on_chain("is claimed");
+            c
+        } else {
+            go(claim(&["claim", s(&proof)]))
+        };
         assert_eq!(c["amount"].as_str().unwrap(), amount.to_string());
         assert_eq!(balance(key.address()), U256::from(amount));
         deny(claim(&["claim", s(&proof)]), "AlreadyClaimed");
+        deny(claim(&["receipt", "claim", s(&receipt)]), "AlreadyClaimed");
         paid += amount;
     }
     assert!(paid > 0);

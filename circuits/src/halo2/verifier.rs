@@ -6,12 +6,11 @@ use halo2_base::halo2_proofs::{
         bn256::{Bn256, G1Affine},
         group::GroupEncoding,
     },
-    plonk::{Any, Circuit, ConstraintSystem, Expression, VerifyingKey},
+    plonk::{Any, ConstraintSystem, Expression, VerifyingKey},
     poly::{commitment::ParamsProver, kzg::commitment::ParamsKZG},
     SerdeFormat,
 };
 
-use super::gated::{GatedCircuit, GatedParams};
 use crate::{
     error::Result,
     field::Fr,
@@ -39,10 +38,8 @@ fn expr(e: &Expression<Fr>, simple: &mut Vec<Option<bool>>) -> Expr {
     }
 }
 
-/// The attribution circuit's constraint system for `params`, before selector compression, as data.
-pub fn describe(params: &GatedParams) -> CsDescription {
-    let mut cs = ConstraintSystem::<Fr>::default();
-    let _ = GatedCircuit::configure_with_params(&mut cs, params.clone());
+/// A constraint system as data. Given a verifying key's (`vk.cs()`), selectors are already fixed columns.
+pub fn describe(cs: &ConstraintSystem<Fr>) -> CsDescription {
     let mut simple = vec![None; cs.num_selectors()];
     let gates = cs
         .gates()
@@ -115,15 +112,22 @@ pub fn describe(params: &GatedParams) -> CsDescription {
     }
 }
 
-/// The [`VerifierKey`] of `vk` (a key of the attribution circuit with shape `params`) under `srs`.
-pub fn verifier_key(
-    srs: &ParamsKZG<Bn256>,
-    vk: &VerifyingKey<G1Affine>,
-    params: &GatedParams,
-) -> Result<VerifierKey> {
+/// The [`VerifierKey`] of `vk` under `srs`.
+///
+/// The key travels without its selector assignments. halo2 keeps them in the key's bytes only to merge
+/// selectors into fixed columns when it rebuilds the constraint system from `configure`; the verifier key
+/// describes the constraint system after that merge ([`describe`] of `vk.cs()`), so there is nothing left to
+/// merge and reading the key costs no work per row. The key read back is the same key: a test compares the
+/// whole pinned key and the transcript representative.
+pub fn verifier_key(srs: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> Result<VerifierKey> {
+    let bytes = vk.to_bytes(SerdeFormat::RawBytes);
+    // version, k, compress_selectors, number of fixed commitments; the fixed and the permutation
+    // commitments (uncompressed G1 points); then the selector assignments, dropped here.
+    let head =
+        1 + 4 + 1 + 4 + 64 * (vk.fixed_commitments().len() + vk.permutation().commitments().len());
     VerifierKey::from_parts(
-        describe(params),
-        &vk.to_bytes(SerdeFormat::RawBytes),
+        describe(vk.cs()),
+        &bytes[..head.min(bytes.len())],
         srs.get_g()[0].to_bytes().as_ref(),
         srs.g2().to_bytes().as_ref(),
         srs.s_g2().to_bytes().as_ref(),
@@ -160,7 +164,7 @@ mod tests {
         let pk = &keys.pk;
         let (proof, public) = prove(srs, &keys, &w).unwrap();
         assert_eq!(public, outcome.public.to_field_elements().to_vec());
-        let key = verifier_key(srs, pk.get_vk(), &keys.params).unwrap();
+        let key = verifier_key(srs, pk.get_vk()).unwrap();
         // The replayed constraint system is the circuit's: the whole pinned key (domain, constraint system,
         // commitments) and its transcript representative agree.
         assert_eq!(

@@ -326,12 +326,20 @@ fn epoch_on_chain(
     ));
     let settled = deploy::settle(&mut chain, &operator, &d, &real)?;
 
-    // The three largest rewards are claimed by their contributors' keys (public test keys of the sample).
+    // The three largest rewards are claimed by their contributors' keys (public test keys of the sample),
+    // each through their receipt: checked offline (proof, paths, scores, reward), then against the chain,
+    // then claimed with the receipt's claim path.
     let keys: Vec<_> = (0..20).map(sample::contributor_key).collect();
     let mut ranked: Vec<_> = real.entries.iter().filter(|e| e.amount > 0).collect();
     ranked.sort_by_key(|e| std::cmp::Reverse(e.amount));
     let mut claims = Vec::new();
-    for e in ranked.into_iter().take(DEMO_CLAIMS) {
+    let mut receipt_ms = Vec::new();
+    let receipt_of = |e: &zkattr_circuits::statement::RewardEntry| {
+        req.out
+            .join("receipts")
+            .join(format!("0x{}.json", hex::encode(e.contributor)))
+    };
+    for e in ranked.iter().take(DEMO_CLAIMS) {
         let key = keys
             .iter()
             .find(|k| k.address().0 .0 == e.contributor)
@@ -341,8 +349,19 @@ fn epoch_on_chain(
                     hex::encode(e.contributor)
                 ))
             })?;
+        let receipt = super::receipt::read_receipt(&receipt_of(e))?;
+        let t0 = std::time::Instant::now();
+        let report = zkattr_circuits::receipt::check(&receipt);
+        receipt_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        if let Some(c) = report.checks.iter().find(|c| !c.ok) {
+            return Err(Error::ProofInvalid(format!(
+                "{}'s receipt fails \"{}\": {}",
+                receipt.contributor, c.title, c.detail
+            )));
+        }
+        super::receipt::chain_check(&receipt, &mut chain).map_err(Error::Deployment)?;
         chain.fund_gas(key.address(), 10u128.pow(17))?;
-        let (amount, r) = deploy::claim(&mut chain, key, &d, &real)?;
+        let (amount, r) = super::receipt::claim_with_receipt(&mut chain, key, &receipt)?;
         let balance = deploy::reward_balance(&mut chain, &d, key.address())?;
         if balance != U256::from(amount) {
             return Err(Error::Deployment(format!(
@@ -350,17 +369,25 @@ fn epoch_on_chain(
                 key.address()
             )));
         }
+        let after = super::receipt::chain_check(&receipt, &mut chain).map_err(Error::Deployment)?;
+        if !after.ends_with("is claimed") {
+            return Err(Error::Deployment(format!(
+                "after the claim the chain says: {after}"
+            )));
+        }
         claims.push((key.address(), amount, r.gas_used));
     }
-    let again = deploy::claim(
+    let first = ranked
+        .first()
+        .ok_or_else(|| Error::Deployment("nobody is rewarded".into()))?;
+    let again = super::receipt::claim_with_receipt(
         &mut chain,
         &keys
             .iter()
             .find(|k| k.address() == claims[0].0)
             .cloned()
             .expect("claimed key"),
-        &d,
-        &real,
+        &super::receipt::read_receipt(&receipt_of(first))?,
     );
     let double_claim = match again {
         Err(Error::Reverted { reason, .. }) => reason,
@@ -371,6 +398,7 @@ fn epoch_on_chain(
             ))
         }
     };
+    let receipt_ms_max = receipt_ms.iter().copied().fold(0.0, f64::max);
 
     let st = &proved.statement;
     let gas_of = |prefix: &str| {
@@ -393,7 +421,10 @@ fn epoch_on_chain(
          proved epoch 1 (k = {}, proof {} bytes, INSECURE test SRS): {} reward-list entries pay {} OPEN of a \
          pool of {} OPEN\n  wrote {}; verified natively ({} receipts checked)\n  \
          a copy with one proof byte flipped: refused by the distributor ({refusal})\n  \
-         settled epoch 1: {settle_gas} gas; reward root 0x{}\n{}\n    a second claim is refused ({double_claim})\n\n{}",
+         settled epoch 1: {settle_gas} gas; reward root 0x{}\n  \
+         {} contributors checked their receipts (offline: proof, paths, scores, reward, at most {receipt_ms_max:.1} ms; \
+         then on-chain) and claimed with them:\n{}\n    a second claim is refused ({double_claim})\n  \
+         check a receipt yourself: zkattr --home {} receipt verify {} --insecure-test-srs --chain\n\n{}",
         chain.describe(),
         d.distributor,
         st.params_hash,
@@ -407,7 +438,10 @@ fn epoch_on_chain(
         proved.out.display(),
         checked.receipts,
         hex::encode(settled.reward_root),
+        claims.len(),
         claim_lines.join("\n"),
+        dir.display(),
+        receipt_of(first).display(),
         timing_table(&st.timings),
     );
     let json = json!({
@@ -432,6 +466,7 @@ fn epoch_on_chain(
             "settle_steps": settled.steps.iter().map(|(w, r)| json!({"step": w, "gas": r.gas_used})).collect::<Vec<_>>(),
             "reward_root": format!("0x{}", hex::encode(settled.reward_root)),
             "claims": claims.iter().map(|(a, amount, gas)| json!({"account": a.to_string(), "amount": amount.to_string(), "gas": gas})).collect::<Vec<_>>(),
+            "receipt_check_ms": receipt_ms,
             "double_claim_refused": double_claim,
         },
     });

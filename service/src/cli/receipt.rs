@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use alloy::{
     primitives::{Address, FixedBytes, U256},
+    signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
 use clap::{Args, Subcommand};
@@ -13,7 +14,7 @@ use zkattr_circuits::receipt::{self, Check, Receipt, Report};
 
 use super::{chain::ChainArgs, Ctx, Output};
 use crate::{
-    chain::{contracts::RewardDistributor, Chain},
+    chain::{self, contracts::RewardDistributor, Chain},
     error::{Error, Result},
     proving::{self, SrsSource},
 };
@@ -113,7 +114,7 @@ fn key_check(r: &Receipt, srs: &SrsSource, keys_dir: &Path) -> std::result::Resu
 }
 
 /// The settlement contract settled this epoch with this reward root; whether the entry was claimed.
-fn chain_check(r: &Receipt, chain: &mut Chain) -> std::result::Result<String, String> {
+pub fn chain_check(r: &Receipt, chain: &mut Chain) -> std::result::Result<String, String> {
     let p = &r.public_inputs;
     if chain.chain_id() != p.chain_id {
         return Err(format!(
@@ -126,6 +127,12 @@ fn chain_check(r: &Receipt, chain: &mut Chain) -> std::result::Result<String, St
         .settlement
         .parse()
         .map_err(|e| format!("settlement {}: {e}", p.settlement))?;
+    if !chain.has_code(at).map_err(|e| e.to_string())? {
+        return Err(format!(
+            "there is no contract at {at} on chain {}: nothing was settled there",
+            p.chain_id
+        ));
+    }
     let info = chain
         .view(at, &RewardDistributor::epochInfoCall::new((p.epoch,)))
         .map_err(|e| format!("reading epoch {} at {at}: {e}", p.epoch))?;
@@ -227,48 +234,10 @@ impl ClaimReceiptCmd {
             return Err(Error::ReceiptInvalid { text, json });
         }
         let (mut chain, key) = self.chain.open(&ctx.home)?;
-        if key.address().to_string().to_lowercase() != r.contributor.to_lowercase() {
-            return Err(Error::Deployment(format!(
-                "the key is {}'s; this receipt pays {}: claim with the contributor's key (--key FILE)",
-                key.address(),
-                r.contributor
-            )));
-        }
+        ensure_contributor(&key, &r)?;
         chain_check(&r, &mut chain).map_err(Error::Deployment)?;
-        let amount: u128 = r.amount.parse().map_err(|_| {
-            Error::BadProofFile(format!(
-                "the receipt's amount {:?} is not a number",
-                r.amount
-            ))
-        })?;
-        if amount == 0 {
-            return Err(Error::Deployment(format!(
-                "{}'s reward in epoch {} is 0: nothing to claim",
-                r.contributor, r.public_inputs.epoch
-            )));
-        }
-        let at: Address = r
-            .public_inputs
-            .settlement
-            .parse()
-            .map_err(|e| Error::BadProofFile(format!("settlement: {e}")))?;
-        let proof = r
-            .reward_path
-            .iter()
-            .map(|h| h.parse::<FixedBytes<32>>())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::BadProofFile(format!("reward_path: {e}")))?;
-        let tx = chain.transact(
-            &key,
-            at,
-            &RewardDistributor::claimCall::new((
-                r.public_inputs.epoch,
-                U256::from(r.list_index),
-                U256::from(amount),
-                proof,
-            )),
-            "claiming",
-        )?;
+        let (amount, tx) = claim_with_receipt(&mut chain, &key, &r)?;
+        let at = &r.public_inputs.settlement;
         Ok(Output {
             text: format!(
                 "{} claimed {amount} of epoch {} from {at} ({} gas)",
@@ -285,4 +254,61 @@ impl ClaimReceiptCmd {
             }),
         })
     }
+}
+
+/// Refuses a key that is not the receipt's contributor's (the contract would pay nobody else anyway).
+fn ensure_contributor(key: &PrivateKeySigner, r: &Receipt) -> Result<()> {
+    if key.address().to_string().to_lowercase() != r.contributor.to_lowercase() {
+        return Err(Error::Deployment(format!(
+            "the key is {}'s; this receipt pays {}: claim with the contributor's key (--key FILE)",
+            key.address(),
+            r.contributor
+        )));
+    }
+    Ok(())
+}
+
+/// Claims the reward receipt `r` shows with `key` (the contributor's), from the settlement contract the
+/// receipt names, with the receipt's claim path. Returns the amount and the transaction's receipt.
+pub fn claim_with_receipt(
+    chain: &mut Chain,
+    key: &PrivateKeySigner,
+    r: &Receipt,
+) -> Result<(u128, chain::Receipt)> {
+    ensure_contributor(key, r)?;
+    let amount: u128 = r.amount.parse().map_err(|_| {
+        Error::BadProofFile(format!(
+            "the receipt's amount {:?} is not a number",
+            r.amount
+        ))
+    })?;
+    if amount == 0 {
+        return Err(Error::Deployment(format!(
+            "{}'s reward in epoch {} is 0: nothing to claim",
+            r.contributor, r.public_inputs.epoch
+        )));
+    }
+    let at: Address = r
+        .public_inputs
+        .settlement
+        .parse()
+        .map_err(|e| Error::BadProofFile(format!("settlement: {e}")))?;
+    let proof = r
+        .reward_path
+        .iter()
+        .map(|h| h.parse::<FixedBytes<32>>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::BadProofFile(format!("reward_path: {e}")))?;
+    let tx = chain.transact(
+        key,
+        at,
+        &RewardDistributor::claimCall::new((
+            r.public_inputs.epoch,
+            U256::from(r.list_index),
+            U256::from(amount),
+            proof,
+        )),
+        "claiming",
+    )?;
+    Ok((amount, tx))
 }
