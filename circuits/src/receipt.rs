@@ -316,6 +316,9 @@ fn included(
     what: &str,
 ) -> std::result::Result<(), (u64, String)> {
     use std::collections::BTreeMap;
+    if items.is_empty() || items.len() != leaves.len() || items.len() != paths.len() {
+        return Err((0, "no items to check".into()));
+    }
     let parsed: Vec<MerklePath> = items
         .iter()
         .zip(paths)
@@ -386,7 +389,8 @@ fn included(
     }
 }
 
-/// Runs every offline check on `r` (see the module documentation). Never panics on any input.
+/// Runs every offline check on `r` (see the module documentation). Bad input fails a check with the reason;
+/// the verifier key is validated before halo2 builds anything from it (sizes, rotations, phases).
 pub fn check(r: &Receipt) -> Report {
     let mut c = Checks(Vec::new());
     let public = r.public_inputs.to_public();
@@ -476,7 +480,7 @@ pub fn check(r: &Receipt) -> Report {
         (|| {
             let me = me.clone()?;
             let e = list
-                .get(r.list_index as usize)
+                .get(usize::try_from(r.list_index).unwrap_or(usize::MAX))
                 .ok_or_else(|| format!("the list has no entry {}", r.list_index))?;
             if e.contributor != me {
                 return Err(format!(
@@ -516,7 +520,7 @@ pub fn check(r: &Receipt) -> Report {
                 .iter()
                 .map(|s| bytes32("reward_path", s))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            let index = r.list_index as usize;
+            let index = usize::try_from(r.list_index).map_err(|_| "list_index is too large")?;
             let entry = list.get(index).ok_or("no entry at list_index")?;
             if !statement::verify_claim(&root, index, entry, &proof) {
                 return Err(
@@ -528,7 +532,9 @@ pub fn check(r: &Receipt) -> Report {
     );
 
     // The items: inclusion in both trees, then the scores.
-    let depth = merkle::depth_for(r.snapshot_items as usize).map_err(|e| e.to_string());
+    let depth = usize::try_from(r.snapshot_items)
+        .map_err(|_| "snapshot_items is too large".to_string())
+        .and_then(|n| merkle::depth_for(n).map_err(|e| e.to_string()));
     c.add(
         "datanet_paths",
         "Your items are in the sealed snapshot",
@@ -653,15 +659,17 @@ pub fn check(r: &Receipt) -> Report {
                     .features
                     .iter()
                     .zip(&r.query.values)
-                    .map(|(a, b)| i128::from(*a) * i128::from(*b))
-                    .sum();
+                    .try_fold(0i128, |acc, (a, b)| {
+                        acc.checked_add(i128::from(*a) * i128::from(*b))
+                    })
+                    .ok_or_else(|| format!("item {}: the score overflows", it.index))?;
                 if s.to_string() != it.score {
                     return Err(format!(
                         "item {}: <features, query> is {s}, the receipt says {}",
                         it.index, it.score
                     ));
                 }
-                total += s;
+                total = total.checked_add(s).ok_or("the scores' sum overflows")?;
             }
             if total.to_string() != r.score_total {
                 return Err(format!(
@@ -719,7 +727,8 @@ pub fn check(r: &Receipt) -> Report {
                 ));
             }
             Ok(format!(
-                "floor({} * {s} / {sum}) = {expect} ({:.4}% of the pool)",
+                "floor({} * {s} / {sum}) = {expect} ({:.4}% of the pool; the sum of everyone's scores is \
+                 the operator's figure, bound by the proof only through the list)",
                 public.pool,
                 if public.pool == 0 {
                     0.0

@@ -156,6 +156,14 @@ impl<R: Read> TranscriptRead<G1Affine, KeccakChallenge> for KeccakTranscript<R> 
     }
 }
 
+/// Most columns, selectors, gates or lookups a described constraint system may have (the attribution
+/// circuit has fewer than 100 of each).
+pub const MAX_COLUMNS: usize = 1024;
+/// Largest rotation a query may have (the attribution circuit's are at most a few rows).
+pub const MAX_ROTATION: u32 = 64;
+/// Largest circuit size (`2^k` rows) a key may have: verifying builds tables of `2^(k+2)` entries.
+pub const MAX_K: u32 = 24;
+
 /// A polynomial of the constraint system, as data. Queries name their column by index and their rotation;
 /// constants are field elements in hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +302,20 @@ impl CsDescription {
             self.instance_columns,
         );
         let (ns, nc) = (self.selectors_simple.len(), self.challenge_phases.len());
+        if na > MAX_COLUMNS || nf > MAX_COLUMNS || ns > MAX_COLUMNS || ni > 16 || nc > 16 {
+            return Err(bad(format!(
+                "the constraint system is larger than any attribution circuit ({na} advice, {nf} fixed, \
+                 {ni} instance columns, {ns} selectors, {nc} challenges)"
+            )));
+        }
+        if self.gates.is_empty()
+            || self.gates.len() > MAX_COLUMNS
+            || self.lookups.len() > MAX_COLUMNS
+        {
+            return Err(bad(
+                "the constraint system has no gates, or too many gates or lookups",
+            ));
+        }
         fn walk(e: &Expr, ok: &dyn Fn(&Expr) -> bool) -> bool {
             ok(e)
                 && match e {
@@ -302,11 +324,13 @@ impl CsDescription {
                     _ => true,
                 }
         }
+        let rot = |r: i32| r.unsigned_abs() <= MAX_ROTATION;
+        // Selectors have become fixed columns in a verifying key's constraint system: none may remain.
         let leaf = |e: &Expr| match e {
-            Expr::Selector(i) => *i < ns,
-            Expr::Fixed(c, _) => *c < nf,
-            Expr::Advice(c, _) => *c < na,
-            Expr::Instance(c, _) => *c < ni,
+            Expr::Selector(_) => false,
+            Expr::Fixed(c, r) => *c < nf && rot(*r),
+            Expr::Advice(c, r) => *c < na && rot(*r),
+            Expr::Instance(c, r) => *c < ni && rot(*r),
             Expr::Challenge(i) => *i < nc,
             _ => true,
         };
@@ -315,26 +339,34 @@ impl CsDescription {
                 && g.polys.len() == g.constraint_names.len()
                 && g.polys.iter().all(|p| walk(p, &leaf))
         }) && self.lookups.iter().all(|l| {
-            l.inputs.len() == l.tables.len()
+            !l.inputs.is_empty()
+                && l.inputs.len() == l.tables.len()
                 && l.inputs.iter().chain(&l.tables).all(|p| walk(p, &leaf))
         });
-        let columns_ok = self.advice_queries.iter().all(|q| q.0 < na)
-            && self.fixed_queries.iter().all(|q| q.0 < nf)
-            && self.instance_queries.iter().all(|q| q.0 < ni)
+        let columns_ok = self.advice_queries.iter().all(|q| q.0 < na && rot(q.1))
+            && self.fixed_queries.iter().all(|q| q.0 < nf && rot(q.1))
+            && self.instance_queries.iter().all(|q| q.0 < ni && rot(q.1))
             && self.constants.iter().all(|c| *c < nf)
             && self.permutation.iter().all(|c| match c {
                 ColumnRef::Advice(i) => *i < na,
                 ColumnRef::Fixed(i) => *i < nf,
                 ColumnRef::Instance(i) => *i < ni,
-            })
+            });
+        // halo2 creates an advice column of phase p > 0 only after one of phase p - 1, and a challenge of
+        // phase p only when an advice column of phase p exists.
+        let phases_ok = self
+            .advice_phases
+            .iter()
+            .enumerate()
+            .all(|(j, &p)| p < 3 && (p == 0 || self.advice_phases[..j].contains(&(p - 1))))
             && self
-                .advice_phases
+                .challenge_phases
                 .iter()
-                .chain(&self.challenge_phases)
-                .all(|p| *p < 3);
-        if !(exprs_ok && columns_ok) || self.gates.is_empty() {
+                .all(|p| self.advice_phases.contains(p));
+        if !(exprs_ok && columns_ok && phases_ok) {
             return Err(bad(
-                "the constraint-system description names a column, selector or challenge it does not have",
+                "the constraint-system description is not one halo2 can build: a column, selector, \
+                 challenge, rotation or phase it cannot have",
             ));
         }
         Ok(())
@@ -487,8 +519,6 @@ fn keccak_hex(bytes: &[u8]) -> String {
 /// flag, the number of fixed commitments (4 bytes little-endian), the fixed commitments and the permutation
 /// commitments (uncompressed G1 points, 64 bytes each, halo2's raw form), and nothing more.
 fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
-    let mut cs = ConstraintSystem::<Fr>::default();
-    configure(&mut cs, d);
     let mut r = bytes;
     let mut take = |n: usize, what: &str| -> Result<&[u8]> {
         if r.len() < n {
@@ -504,8 +534,10 @@ fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
         ));
     }
     let k = u32::from_le_bytes(take(4, "k")?.try_into().expect("4 bytes"));
-    if !(1..=28).contains(&k) {
-        return Err(bad(format!("the verifying key says k = {k}")));
+    if !(1..=MAX_K).contains(&k) {
+        return Err(bad(format!(
+            "the verifying key says k = {k}; keys of 2 to 2^{MAX_K} rows are read"
+        )));
     }
     let compress = match take(1, "its selector flag")? {
         [0] => false,
@@ -514,10 +546,23 @@ fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
     };
     let fixed =
         u32::from_le_bytes(take(4, "its column count")?.try_into().expect("4 bytes")) as usize;
-    if fixed != cs.num_fixed_columns() {
+    // The sizes must agree before anything is built from the description.
+    if fixed != d.fixed_columns || bytes.len() != 10 + 64 * (fixed + d.permutation.len()) {
         return Err(bad(format!(
-            "the verifying key has {fixed} fixed commitments; its constraint system {} fixed columns",
-            cs.num_fixed_columns()
+            "the verifying key has {fixed} fixed commitments in {} bytes; its constraint system {} fixed \
+             and {} permutation columns",
+            bytes.len(),
+            d.fixed_columns,
+            d.permutation.len()
+        )));
+    }
+    let mut cs = ConstraintSystem::<Fr>::default();
+    configure(&mut cs, d);
+    // The evaluation domain holds 2^(k + log2(degree - 1)) points at most 2^28 (the field's two-adicity).
+    let degree = cs.degree().max(2) as u64;
+    if (u64::from(k) + 64 - u64::from((degree - 2).leading_zeros())) > u64::from(MAX_K + 2) {
+        return Err(bad(format!(
+            "a circuit of degree {degree} on 2^{k} rows is larger than this verifier reads"
         )));
     }
     let mut point = |what: &str| -> Result<G1Affine> {

@@ -153,6 +153,9 @@ pub enum Error {
     /// An inclusion proof file is not well-formed.
     #[error("inclusion proof: {0}")]
     BadProofFile(String),
+    /// A file is not a receipt, or a receipt field cannot be used.
+    #[error("receipt: {0}")]
+    BadReceipt(String),
     /// A receipt failed one or more checks: the report (text and JSON) says which and why.
     #[error("{text}")]
     ReceiptInvalid {

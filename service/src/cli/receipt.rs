@@ -72,10 +72,25 @@ pub struct ClaimReceiptCmd {
 pub fn read_receipt(path: &Path) -> Result<Receipt> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_str(&text).map_err(|e| {
-        Error::BadProofFile(format!(
+        Error::BadReceipt(format!(
             "{} is not a zkattr receipt ({}): {e}",
             path.display(),
             receipt::RECEIPT_FORMAT
+        ))
+    })
+}
+
+/// [`receipt::check`], with a panic of the verifying library (a crafted key it cannot handle) reported as
+/// an error instead of a crash.
+fn checked(r: &Receipt) -> Result<Report> {
+    std::panic::catch_unwind(|| receipt::check(r)).map_err(|e| {
+        let why = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Error::BadReceipt(format!(
+            "the verifier could not process this receipt: {why}"
         ))
     })
 }
@@ -137,7 +152,7 @@ pub fn chain_check(r: &Receipt, chain: &mut Chain) -> std::result::Result<String
         .view(at, &RewardDistributor::epochInfoCall::new((p.epoch,)))
         .map_err(|e| format!("reading epoch {} at {at}: {e}", p.epoch))?;
     let root = format!("0x{}", hex::encode(info.rewardRoot.0));
-    if info.rewardRoot.0 == [0u8; 32] {
+    if !info.settled {
         return Err(format!("{at} has not settled epoch {}", p.epoch));
     }
     if root != r.reward_root.to_lowercase() {
@@ -146,14 +161,72 @@ pub fn chain_check(r: &Receipt, chain: &mut Chain) -> std::result::Result<String
             p.epoch, r.reward_root
         ));
     }
+    // What the contract proved against, beside the list: the parameters, the snapshot and the total.
+    let fe = |s: &str| s.parse::<U256>().map_err(|e| format!("{s}: {e}"));
+    if info.paramsHash != fe(&p.params_hash)? {
+        return Err(format!(
+            "{at} settled epoch {} under params_hash {:#066x}; the receipt's is {}",
+            p.epoch, info.paramsHash, p.params_hash
+        ));
+    }
+    if info.version != r.version {
+        return Err(format!(
+            "{at} settled epoch {} on snapshot version {}; the receipt's is {}",
+            p.epoch, info.version, r.version
+        ));
+    }
+    if info.totalRewarded.to_string() != p.total_rewarded {
+        return Err(format!(
+            "{at} settled epoch {} paying {} in all; the receipt's proof pays {}",
+            p.epoch, info.totalRewarded, p.total_rewarded
+        ));
+    }
+    let registry = chain
+        .view(at, &RewardDistributor::datanetsCall::new(()))
+        .map_err(|e| format!("reading the Datanet registry of {at}: {e}"))?;
+    let registered = chain
+        .view(
+            registry,
+            &crate::chain::contracts::DatanetRegistry::rootOfCall::new((
+                info.datanet,
+                info.version,
+            )),
+        )
+        .map_err(|e| format!("reading the registered snapshot root: {e}"))?;
+    if registered != fe(&p.datanet_root)? {
+        return Err(format!(
+            "the settled snapshot's registered root is {registered:#066x}; the receipt's datanet_root is {}",
+            p.datanet_root
+        ));
+    }
+    if info.cancelled || info.swept {
+        return Err(format!(
+            "{at} {} epoch {}: nothing can be claimed",
+            if info.cancelled { "cancelled" } else { "swept" },
+            p.epoch
+        ));
+    }
     let claimed = chain
         .view(
             at,
             &RewardDistributor::isClaimedCall::new((p.epoch, U256::from(r.list_index))),
         )
         .map_err(|e| format!("reading the claim bit: {e}"))?;
+    if !claimed {
+        let closes = chain
+            .view(at, &RewardDistributor::claimsCloseAtCall::new((p.epoch,)))
+            .map_err(|e| format!("reading the claim window: {e}"))?;
+        let now = chain.timestamp().map_err(|e| e.to_string())?;
+        if U256::from(now) > closes {
+            return Err(format!(
+                "the claim window of epoch {} closed at {closes} (chain time {now}); the reward was not claimed",
+                p.epoch
+            ));
+        }
+    }
     Ok(format!(
-        "{at} settled epoch {} with this reward root; your reward is {}",
+        "{at} settled epoch {} with this reward root, these parameters, this snapshot and this total; \
+         your reward is {}",
         p.epoch,
         if claimed {
             "claimed"
@@ -174,29 +247,50 @@ fn render(report: &Report, file: &Path) -> (String, serde_json::Value) {
         ));
     }
     let failed = report.checks.iter().filter(|c| !c.ok).count();
+    let key_derived = report.checks.iter().any(|c| c.id == "verifying_key");
     if report.ok {
         text.push_str(&format!(
             "valid: {} receives {} of the pool of {}",
             report.contributor, report.amount, report.pool
         ));
+        if !key_derived {
+            text.push_str(&format!(
+                "\nnote: the proof was checked with the verifying key the receipt carries (fingerprint {}); \
+                 --srs FILE re-derives the attribution circuit's key and checks it is that one",
+                report.vk_fingerprint.as_deref().unwrap_or("?")
+            ));
+        }
     } else {
         text.push_str(&format!("INVALID: {failed} check(s) failed"));
     }
-    (text, serde_json::to_value(report).expect("serialisable"))
+    let mut json = serde_json::to_value(report).expect("serialisable");
+    json["key_derived"] = key_derived.into();
+    (text, json)
 }
 
 impl VerifyReceiptCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let r = read_receipt(&self.file)?;
-        let mut report = receipt::check(&r);
+        let mut report = checked(&r)?;
         let srs = match (&self.srs, self.insecure_test_srs) {
             (Some(p), _) => Some(SrsSource::File(p.clone())),
             (None, true) => Some(SrsSource::InsecureTest),
             (None, false) => None,
         };
         if let Some(srs) = srs {
-            let c = key_check(&r, &srs, &ctx.home.join("keys"));
+            // Only for a receipt whose parameters and size can be a real circuit's.
+            let sane = r.params.validate().is_ok()
+                && r.snapshot_items >= 1
+                && r.snapshot_items <= u64::from(r.params.circuit.max_items);
+            let c = if sane {
+                key_check(&r, &srs, &ctx.home.join("keys"))
+            } else {
+                Err(
+                    "not derived: the receipt's parameters or item count are not a circuit's"
+                        .into(),
+                )
+            };
             push(
                 &mut report,
                 "verifying_key",
@@ -228,7 +322,7 @@ impl ClaimReceiptCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let r = read_receipt(&self.file)?;
-        let report = receipt::check(&r);
+        let report = checked(&r)?;
         if !report.ok {
             let (text, json) = render(&report, &self.file);
             return Err(Error::ReceiptInvalid { text, json });
@@ -277,7 +371,7 @@ pub fn claim_with_receipt(
 ) -> Result<(u128, chain::Receipt)> {
     ensure_contributor(key, r)?;
     let amount: u128 = r.amount.parse().map_err(|_| {
-        Error::BadProofFile(format!(
+        Error::BadReceipt(format!(
             "the receipt's amount {:?} is not a number",
             r.amount
         ))
@@ -292,13 +386,13 @@ pub fn claim_with_receipt(
         .public_inputs
         .settlement
         .parse()
-        .map_err(|e| Error::BadProofFile(format!("settlement: {e}")))?;
+        .map_err(|e| Error::BadReceipt(format!("settlement: {e}")))?;
     let proof = r
         .reward_path
         .iter()
         .map(|h| h.parse::<FixedBytes<32>>())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::BadProofFile(format!("reward_path: {e}")))?;
+        .map_err(|e| Error::BadReceipt(format!("reward_path: {e}")))?;
     let tx = chain.transact(
         key,
         at,

@@ -1,9 +1,11 @@
 // zkattr receipt page: loads the WebAssembly verifier (no imports, no glue) and checks a dropped receipt.
-// Nothing leaves the browser. `?receipt=URL` loads a receipt from a URL instead (links and tests).
+// Nothing leaves the browser. `?receipt=URL` loads a receipt from a URL instead (links and tests);
+// `?key=0x…` (or the field on the page) is the verifying-key fingerprint the contributor expects.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 let verifier = null;
+let wasmBytes = null;
 
 function setStatus(text, state) {
   $("status").textContent = text;
@@ -11,8 +13,8 @@ function setStatus(text, state) {
 }
 
 async function loadVerifier() {
-  const bytes = await (await fetch("zkattr_receipt_verifier.wasm")).arrayBuffer();
-  const { instance } = await WebAssembly.instantiate(bytes, {});
+  if (!wasmBytes) wasmBytes = await (await fetch("zkattr_receipt_verifier.wasm")).arrayBuffer();
+  const { instance } = await WebAssembly.instantiate(wasmBytes, {});
   return instance.exports;
 }
 
@@ -68,8 +70,11 @@ function show(report, receipt, ms) {
   $("result").hidden = false;
   const verdict = $("verdict");
   verdict.dataset.ok = String(report.ok);
+  const pinned = (report.checks || []).some((c) => c.id === "expected_key");
   verdict.textContent = report.ok
-    ? "Valid: every check passed"
+    ? (pinned
+      ? "Valid: every check passed, with the verifying key you expect"
+      : "Valid: every check passed, with the verifying key the receipt carries (compare its fingerprint below)")
     : `Not valid: ${report.error || report.checks.filter((c) => !c.ok).length + " check(s) failed"}`;
   const list = $("checks");
   list.innerHTML = "";
@@ -94,7 +99,7 @@ function show(report, receipt, ms) {
   $("pool-mine").style.width = `${Math.min(pct, 100)}%`;
   chart(report.scores || []);
   $("key").textContent = report.vk_fingerprint
-    ? `fingerprint ${report.vk_fingerprint} (keccak ${report.vk_keccak}). Compare it with the one \`zkattr receipt verify --srs FILE\` derives from the setup.`
+    ? `fingerprint ${report.vk_fingerprint} (keccak ${report.vk_keccak}). The proof is checked with the key the receipt carries; the attribution circuit's key has the fingerprint \`zkattr receipt verify --srs FILE\` derives from the setup: enter it above (or ?key=…) to have it checked.`
     : "The verifying key could not be read.";
   $("statement").textContent = (receipt && receipt.statement) || "";
   setStatus(`Checked in ${ms.toFixed(0)} ms, in this browser.`, report.ok ? "valid" : "invalid");
@@ -102,13 +107,28 @@ function show(report, receipt, ms) {
   document.body.dataset.ms = ms.toFixed(1);
 }
 
-function check(bytes) {
+async function check(bytes) {
   const t0 = performance.now();
   let report;
   try {
     report = runCheck(bytes);
   } catch (err) {
     report = { ok: false, error: `the verifier stopped: ${err}`, checks: [] };
+    // A trapped module may hold half-updated memory: start a fresh one for the next receipt.
+    verifier = await loadVerifier();
+  }
+  const expected = ($("expect-key").value || "").trim().toLowerCase();
+  if (expected && report.checks) {
+    const ok = report.vk_fingerprint === expected;
+    report.checks.push({
+      id: "expected_key",
+      title: "The verifying key is the one you expect",
+      ok,
+      detail: ok
+        ? `fingerprint ${expected}`
+        : `the receipt's key is ${report.vk_fingerprint || "unreadable"}; you expect ${expected}`,
+    });
+    report.ok = report.ok && ok;
   }
   const ms = performance.now() - t0;
   let receipt = null;
@@ -126,6 +146,8 @@ async function main() {
   }
   setStatus("Ready: drop a receipt.", "ready");
   const drop = $("drop");
+  const params = new URLSearchParams(location.search);
+  if (params.get("key")) $("expect-key").value = params.get("key");
   const take = async (file) => check(new Uint8Array(await file.arrayBuffer()));
   $("file").addEventListener("change", (ev) => ev.target.files[0] && take(ev.target.files[0]));
   drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
@@ -135,12 +157,12 @@ async function main() {
     drop.classList.remove("over");
     if (ev.dataTransfer.files[0]) take(ev.dataTransfer.files[0]);
   });
-  const url = new URLSearchParams(location.search).get("receipt");
+  const url = params.get("receipt");
   if (url) {
     try {
       const res = await fetch(url);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      check(new Uint8Array(await res.arrayBuffer()));
+      await check(new Uint8Array(await res.arrayBuffer()));
     } catch (err) {
       setStatus(`The receipt at ${url} could not be loaded: ${err}`, "error");
       document.body.dataset.verified = "error";
