@@ -240,17 +240,33 @@ pub struct Report {
     pub vk_keccak: Option<String>,
 }
 
+impl Check {
+    /// The check `id` ("What is checked", `title`): passed with what was found, or failed with why.
+    pub fn new(id: &str, title: &str, r: std::result::Result<String, String>) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            ok: r.is_ok(),
+            detail: r.unwrap_or_else(|e| e),
+        }
+    }
+}
+
+impl Report {
+    /// Adds a check made outside [`check`] (the key derivation, the chain); the report fails with it.
+    pub fn add(&mut self, c: Check) {
+        self.ok &= c.ok;
+        self.checks.push(c);
+    }
+}
+
 struct Checks(Vec<Check>);
 
 impl Checks {
     fn add(&mut self, id: &str, title: &str, r: std::result::Result<String, String>) -> bool {
-        let ok = r.is_ok();
-        self.0.push(Check {
-            id: id.into(),
-            title: title.into(),
-            ok,
-            detail: r.unwrap_or_else(|e| e),
-        });
+        let c = Check::new(id, title, r);
+        let ok = c.ok;
+        self.0.push(c);
         ok
     }
 }

@@ -593,27 +593,6 @@ fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
 }
 
 impl VerifierKey {
-    /// Builds the key from its parts: the verifying key's bytes and the setup's points in their compressed
-    /// encodings (what `zkattr_circuits::halo2::verifier` exports on the prover's side).
-    pub fn from_parts(
-        cs: CsDescription,
-        vk: &[u8],
-        g1: &[u8],
-        g2: &[u8],
-        s_g2: &[u8],
-    ) -> Result<Self> {
-        let hex = |b: &[u8]| format!("0x{}", hex::encode(b));
-        Self::from_file(&VerifierKeyFile {
-            k: 0,
-            constraint_system: cs,
-            vk: hex(vk),
-            vk_keccak: keccak_hex(vk),
-            g1: hex(g1),
-            g2: hex(g2),
-            s_g2: hex(s_g2),
-        })
-    }
-
     /// Reads the JSON form: checks the key's hash, the points and that the key is for `k`.
     pub fn from_file(f: &VerifierKeyFile) -> Result<Self> {
         let vk_bytes = hex_bytes("vk", &f.vk)?;
@@ -622,8 +601,7 @@ impl VerifierKey {
         }
         f.constraint_system.validate()?;
         let vk = read_key(&vk_bytes, &f.constraint_system)?;
-        // k = 0 stands for "whatever the key says" (from_parts).
-        if f.k != 0 && vk.get_domain().k() != f.k {
+        if vk.get_domain().k() != f.k {
             return Err(bad(format!(
                 "the verifying key is for k = {}, not {}",
                 vk.get_domain().k(),

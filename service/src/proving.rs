@@ -527,8 +527,7 @@ pub fn prove_epoch(
     };
     ph.run("write", || {
         let verifier =
-            zkattr_circuits::halo2::verifier::verifier_key(&srs, cached.keys.pk.get_vk())?
-                .to_file();
+            zkattr_circuits::halo2::verifier::verifier_key_file(&srs, cached.keys.pk.get_vk());
         write_dir(req, &input, &outcome, &statement, &proof, &list, &verifier)?;
         Ok(((), req.out.display().to_string()))
     })?;
@@ -932,8 +931,7 @@ pub fn verify_dir(
     let receipts = ph.run("receipts", || {
         let mut receipts = 0usize;
         let verifier =
-            zkattr_circuits::halo2::verifier::verifier_key(&srs, cached.keys.pk.get_vk())?
-                .to_file();
+            zkattr_circuits::halo2::verifier::verifier_key_file(&srs, cached.keys.pk.get_vk());
         let rdir = dir.join("receipts");
         if rdir.is_dir() {
             let mut names: Vec<PathBuf> = std::fs::read_dir(&rdir)

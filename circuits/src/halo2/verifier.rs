@@ -14,7 +14,7 @@ use halo2_base::halo2_proofs::{
 use crate::{
     error::Result,
     field::Fr,
-    verify::{ColumnRef, CsDescription, Expr, GateDesc, LookupDesc, VerifierKey},
+    verify::{ColumnRef, CsDescription, Expr, GateDesc, LookupDesc, VerifierKey, VerifierKeyFile},
 };
 
 fn expr(e: &Expression<Fr>, simple: &mut Vec<Option<bool>>) -> Expr {
@@ -120,18 +120,28 @@ pub fn describe(cs: &ConstraintSystem<Fr>) -> CsDescription {
 /// merge and reading the key costs no work per row. The key read back is the same key: a test compares the
 /// whole pinned key and the transcript representative.
 pub fn verifier_key(srs: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> Result<VerifierKey> {
+    VerifierKey::from_file(&verifier_key_file(srs, vk))
+}
+
+/// [`verifier_key`]'s JSON form, made without reading the key back (what receipts carry).
+pub fn verifier_key_file(srs: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>) -> VerifierKeyFile {
+    use sha3::Digest;
     let bytes = vk.to_bytes(SerdeFormat::RawBytes);
     // version, k, compress_selectors, number of fixed commitments; the fixed and the permutation
     // commitments (uncompressed G1 points); then the selector assignments, dropped here.
     let head =
         1 + 4 + 1 + 4 + 64 * (vk.fixed_commitments().len() + vk.permutation().commitments().len());
-    VerifierKey::from_parts(
-        describe(vk.cs()),
-        &bytes[..head.min(bytes.len())],
-        srs.get_g()[0].to_bytes().as_ref(),
-        srs.g2().to_bytes().as_ref(),
-        srs.s_g2().to_bytes().as_ref(),
-    )
+    let bytes = &bytes[..head.min(bytes.len())];
+    let hex = |b: &[u8]| format!("0x{}", hex::encode(b));
+    VerifierKeyFile {
+        k: vk.get_domain().k(),
+        constraint_system: describe(vk.cs()),
+        vk: hex(bytes),
+        vk_keccak: hex(&sha3::Keccak256::digest(bytes)),
+        g1: hex(srs.get_g()[0].to_bytes().as_ref()),
+        g2: hex(srs.g2().to_bytes().as_ref()),
+        s_g2: hex(srs.s_g2().to_bytes().as_ref()),
+    }
 }
 
 /// Whether `key`'s setup points are those of `srs`.

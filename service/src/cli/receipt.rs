@@ -95,16 +95,6 @@ fn checked(r: &Receipt) -> Result<Report> {
     })
 }
 
-fn push(report: &mut Report, id: &str, title: &str, r: std::result::Result<String, String>) {
-    report.ok &= r.is_ok();
-    report.checks.push(Check {
-        id: id.into(),
-        title: title.into(),
-        ok: r.is_ok(),
-        detail: r.unwrap_or_else(|e| e),
-    });
-}
-
 /// The verifying key derived from `srs` and the circuit equals the receipt's.
 fn key_check(r: &Receipt, srs: &SrsSource, keys_dir: &Path) -> std::result::Result<String, String> {
     let derived = proving::derive_verifier_key(r.params, r.snapshot_items as usize, srs, keys_dir)
@@ -291,23 +281,21 @@ impl VerifyReceiptCmd {
                         .into(),
                 )
             };
-            push(
-                &mut report,
+            report.add(Check::new(
                 "verifying_key",
                 "The verifying key is the circuit's",
                 c,
-            );
+            ));
         }
         if self.chain || self.rpc_url.is_some() {
             let c = Chain::open(&ctx.home, self.rpc_url.as_deref())
                 .map_err(|e| e.to_string())
                 .and_then(|mut chain| chain_check(&r, &mut chain));
-            push(
-                &mut report,
+            report.add(Check::new(
                 "chain",
                 "Settled on-chain with this reward root",
                 c,
-            );
+            ));
         }
         let (text, json) = render(&report, &self.file);
         if report.ok {
