@@ -2,7 +2,7 @@
 //! (1,857 items, 20 contributors, k = 19), the receipt with the most items.
 //!
 //! - `receipts/check_cold`: the first receipt a process checks, the verifier key prepared from the receipt
-//!   (halo2-axiom's evaluation domain dominates);
+//!   (its bytes checked against their hash, its constraint system rebuilt and hashed);
 //! - `receipts/check_warm`: a further receipt of the same epoch (the key is kept).
 //!
 //! The receipts come from `zkattr demo`, run once into `target/bench-receipts` (about a minute on 2 cores)

@@ -15,6 +15,9 @@
 //! differs from the circuit the proof was made for makes the proof fail; and `zkattr receipt verify --srs`
 //! re-derives the key from the setup and the circuit and compares.
 //!
+//! The verifier itself is [`Key::verify`] (module `plonk`): halo2's verifying algorithm run on the key's
+//! parts, because halo2-axiom builds its own verifying key only with an evaluation domain whose FFT tables
+//! cost far more than verifying (tested to accept and refuse the same proofs as halo2-axiom's verifier).
 //! The Fiat–Shamir transcript is [`KeccakTranscript`], written here from the layout of snark-verifier's
 //! `EvmTranscript` (the one the prover writes and the Solidity verifier reads); a test checks that both
 //! accept and refuse the same proofs.
@@ -24,24 +27,24 @@ use std::io::{self, Read};
 use halo2_axiom::{
     arithmetic::CurveAffine,
     halo2curves::{
-        bn256::{Bn256, Fq, G1Affine, G2Affine},
+        bn256::{Fq, G1Affine, G2Affine},
         ff::PrimeField,
         group::GroupEncoding,
         serde::SerdeObject,
     },
     plonk::{
-        permutation, verify_proof, Advice, Challenge, Column, ConstraintSystem, Expression,
-        FirstPhase, Fixed, Instance, SecondPhase, Selector, ThirdPhase, VerifyingKey,
+        Advice, Challenge, Column, ConstraintSystem, Expression, FirstPhase, Fixed, Instance,
+        SecondPhase, Selector, ThirdPhase,
     },
-    poly::{
-        kzg::{commitment::ParamsKZG, multiopen::VerifierSHPLONK, strategy::SingleStrategy},
-        EvaluationDomain, Rotation,
-    },
+    poly::Rotation,
     transcript::{EncodedChallenge, Transcript, TranscriptRead},
-    SerdeFormat,
 };
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
+
+mod plonk;
+
+pub use plonk::Key;
 
 use crate::{
     error::{Error, Result},
@@ -343,7 +346,11 @@ impl CsDescription {
                 && l.inputs.len() == l.tables.len()
                 && l.inputs.iter().chain(&l.tables).all(|p| walk(p, &leaf))
         });
-        let columns_ok = self.advice_queries.iter().all(|q| q.0 < na && rot(q.1))
+        // Each query is one evaluation in every proof: a key cannot ask for more than its columns allow.
+        let queries =
+            self.advice_queries.len() + self.fixed_queries.len() + self.instance_queries.len();
+        let columns_ok = queries <= 4 * MAX_COLUMNS
+            && self.advice_queries.iter().all(|q| q.0 < na && rot(q.1))
             && self.fixed_queries.iter().all(|q| q.0 < nf && rot(q.1))
             && self.instance_queries.iter().all(|q| q.0 < ni && rot(q.1))
             && self.constants.iter().all(|c| *c < nf)
@@ -463,7 +470,7 @@ pub struct VerifierKey {
     pub k: u32,
     /// The constraint system.
     pub cs: CsDescription,
-    vk: VerifyingKey<G1Affine>,
+    key: Key,
     vk_bytes: Vec<u8>,
     g1: G1Affine,
     g2: G2Affine,
@@ -518,7 +525,7 @@ fn keccak_hex(bytes: &[u8]) -> String {
 /// for the constraint system `d`: version byte 2, `k` (4 bytes little-endian), the selector-compression
 /// flag, the number of fixed commitments (4 bytes little-endian), the fixed commitments and the permutation
 /// commitments (uncompressed G1 points, 64 bytes each, halo2's raw form), and nothing more.
-fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
+fn read_key(bytes: &[u8], d: &CsDescription) -> Result<Key> {
     let mut r = bytes;
     let mut take = |n: usize, what: &str| -> Result<&[u8]> {
         if r.len() < n {
@@ -539,11 +546,10 @@ fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
             "the verifying key says k = {k}; keys of 2 to 2^{MAX_K} rows are read"
         )));
     }
-    let compress = match take(1, "its selector flag")? {
-        [0] => false,
-        [1] => true,
-        _ => return Err(bad("the verifying key's selector flag is not 0 or 1")),
-    };
+    // The selector-compression flag: how the key's fixed columns were made, not read by a verifier.
+    if !matches!(take(1, "its selector flag")?, [0] | [1]) {
+        return Err(bad("the verifying key's selector flag is not 0 or 1"));
+    }
     let fixed =
         u32::from_le_bytes(take(4, "its column count")?.try_into().expect("4 bytes")) as usize;
     // The sizes must agree before anything is built from the description.
@@ -559,7 +565,13 @@ fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
     let mut cs = ConstraintSystem::<Fr>::default();
     configure(&mut cs, d);
     // The evaluation domain holds 2^(k + log2(degree - 1)) points at most 2^28 (the field's two-adicity).
-    let degree = cs.degree().max(2) as u64;
+    if cs.degree() < 3 {
+        return Err(bad(format!(
+            "the constraint system has degree {}; a halo2 circuit with a permutation has at least 3",
+            cs.degree()
+        )));
+    }
+    let degree = cs.degree() as u64;
     if (u64::from(k) + 64 - u64::from((degree - 2).leading_zeros())) > u64::from(MAX_K + 2) {
         return Err(bad(format!(
             "a circuit of degree {degree} on 2^{k} rows is larger than this verifier reads"
@@ -581,15 +593,7 @@ fn read_key(bytes: &[u8], d: &CsDescription) -> Result<VerifyingKey<G1Affine>> {
             r.len()
         )));
     }
-    let domain = EvaluationDomain::new(cs.degree() as u32, k);
-    Ok(VerifyingKey::from_parts(
-        domain,
-        fixed_commitments,
-        permutation::VerifyingKey::from_commitments(sigma),
-        cs,
-        Vec::new(),
-        compress,
-    ))
+    Ok(Key::new(k, cs, fixed_commitments, sigma))
 }
 
 impl VerifierKey {
@@ -600,18 +604,17 @@ impl VerifierKey {
             return Err(bad("the verifying key's bytes do not hash to vk_keccak"));
         }
         f.constraint_system.validate()?;
-        let vk = read_key(&vk_bytes, &f.constraint_system)?;
-        if vk.get_domain().k() != f.k {
+        let key = read_key(&vk_bytes, &f.constraint_system)?;
+        if key.k != f.k {
             return Err(bad(format!(
                 "the verifying key is for k = {}, not {}",
-                vk.get_domain().k(),
-                f.k
+                key.k, f.k
             )));
         }
         Ok(Self {
-            k: vk.get_domain().k(),
+            k: key.k,
             cs: f.constraint_system.clone(),
-            vk,
+            key,
             vk_bytes,
             g1: point("g1", &f.g1)?,
             g2: point("g2", &f.g2)?,
@@ -620,8 +623,7 @@ impl VerifierKey {
     }
 
     /// [`VerifierKey::from_file`], remembering the last key read in this process: the receipts of one
-    /// epoch share their key, and preparing it costs far more than verifying (halo2-axiom's evaluation
-    /// domain builds FFT tables of up to `2^(k+2)` entries that verifying never reads).
+    /// epoch share their key, which need not be read and hashed again.
     pub fn from_file_cached(f: &VerifierKeyFile) -> Result<std::sync::Arc<Self>> {
         use std::sync::{Arc, Mutex, PoisonError};
         static LAST: Mutex<Option<(String, Arc<VerifierKey>)>> = Mutex::new(None);
@@ -656,13 +658,27 @@ impl VerifierKey {
 
     /// The verifying key's transcript representative (`0x…`): halo2's hash of the whole key (domain,
     /// constraint system, fixed and permutation commitments), the first thing a proof's transcript absorbs.
-    pub fn fingerprint(&self) -> String {
-        field::to_hex(&self.vk.transcript_repr())
+    pub fn transcript_repr(&self) -> String {
+        field::to_hex(&self.key.transcript_repr())
     }
 
-    /// The verifying key.
-    pub fn vk(&self) -> &VerifyingKey<G1Affine> {
-        &self.vk
+    /// What a contributor compares (`0x…`): keccak256 of the key's transcript representative (32 bytes,
+    /// little-endian) and the setup's three points as [`VerifierKey::setup_points`] gives them. The setup
+    /// points are part of it because the representative does not cover them, and a verifier given an `s·g2`
+    /// whose secret is known accepts forged openings.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Keccak256::new();
+        h.update(self.key.transcript_repr().to_repr());
+        let (g1, g2, s_g2) = self.setup_points();
+        for p in [g1, g2, s_g2] {
+            h.update(p);
+        }
+        format!("0x{}", hex::encode(h.finalize()))
+    }
+
+    /// The verifying key's parts.
+    pub fn key(&self) -> &Key {
+        &self.key
     }
 
     /// The setup's three points, compressed: `g1`, `g2`, `s·g2`.
@@ -674,44 +690,9 @@ impl VerifierKey {
         )
     }
 
-    /// Setup parameters holding only what the SHPLONK verifier reads (`g[0]`, `g2`, `s·g2`, `n = 2^k`).
-    fn params(&self) -> Result<ParamsKZG<Bn256>> {
-        // halo2-axiom builds parameters only from a full set of points; read a one-point set (k = 0) and
-        // give it the real size. The verifier never reads past g[0] (instances are not committed in SHPLONK).
-        let mut bytes = 0u32.to_le_bytes().to_vec();
-        for p in [&self.g1, &self.g1] {
-            bytes.extend_from_slice(&p.to_raw_bytes());
-        }
-        bytes.extend_from_slice(&self.g2.to_raw_bytes());
-        bytes.extend_from_slice(&self.s_g2.to_raw_bytes());
-        let one = ParamsKZG::<Bn256>::read_custom(&mut bytes.as_slice(), SerdeFormat::RawBytes)
-            .map_err(|e| bad(format!("setup points: {e}")))?;
-        Ok(one.from_parts(
-            self.k,
-            vec![self.g1],
-            Some(vec![self.g1]),
-            self.g2,
-            self.s_g2,
-        ))
-    }
-
-    /// Verifies `proof` for the public inputs `public` (in statement order).
+    /// Verifies `proof` for the public inputs `public` (in statement order, one instance column).
     pub fn verify(&self, proof: &[u8], public: &[Fr]) -> Result<()> {
-        let params = self.params()?;
-        let mut transcript = KeccakTranscript::new(proof);
-        verify_proof::<_, VerifierSHPLONK<'_, Bn256>, _, _, _>(
-            &params,
-            &self.vk,
-            SingleStrategy::new(&params),
-            &[&[public]],
-            &mut transcript,
-        )
-        .map_err(|e| bad(format!("the proof does not verify: {e:?}")))?;
-        // Every byte of the proof must have been read: trailing bytes are not part of any valid proof.
-        let mut rest = [0u8; 1];
-        if transcript.reader.read(&mut rest).unwrap_or(0) != 0 {
-            return Err(bad("the proof has bytes after its end"));
-        }
-        Ok(())
+        self.key
+            .verify(proof, &[public], self.g1, self.g2, self.s_g2)
     }
 }
