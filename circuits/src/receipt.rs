@@ -234,7 +234,8 @@ pub struct Report {
     pub pool: String,
     /// Their items' indices and scores, for a chart.
     pub scores: Vec<(u64, String)>,
-    /// The verifying key's fingerprint (halo2's transcript representative), when it could be read.
+    /// The verifying key's fingerprint (`VerifierKey::fingerprint`: the key's transcript representative and
+    /// the setup points), when it could be read.
     pub vk_fingerprint: Option<String>,
     /// keccak256 of the verifying key's bytes.
     pub vk_keccak: Option<String>,
@@ -551,93 +552,102 @@ pub fn check(r: &Receipt) -> Report {
     let depth = usize::try_from(r.snapshot_items)
         .map_err(|_| "snapshot_items is too large".to_string())
         .and_then(|n| merkle::depth_for(n).map_err(|e| e.to_string()));
+    let bits = p.fixed_point.feature_bits;
+    let dim = p.attribution.feature_dim as usize;
+    // The two trees are independent: hashed side by side where threads exist.
+    let (datanet, features) = rayon::join(
+        || {
+            (|| {
+                let depth = depth.clone()?;
+                let me = me.clone()?;
+                if r.items.is_empty() {
+                    return Err("the receipt lists no items".into());
+                }
+                for it in &r.items {
+                    if it.index >= r.snapshot_items {
+                        return Err(format!(
+                            "item {} is beyond the snapshot's {} items",
+                            it.index, r.snapshot_items
+                        ));
+                    }
+                }
+                let leaves = par_map(&r.items, |it| {
+                    Ok(merkle::leaf_hash(
+                        field::from_address(&me),
+                        fr("content_hash", &it.content_hash)?,
+                        it.index,
+                    ))
+                })?;
+                let paths = r
+                    .items
+                    .iter()
+                    .map(|it| it.datanet_path.as_slice())
+                    .collect::<Vec<_>>();
+                included(
+                    &r.items,
+                    &leaves,
+                    &paths,
+                    depth,
+                    public.datanet_root,
+                    "datanet_path",
+                )
+                .map_err(|(index, e)| format!("item {index} is not yours in datanet_root: {e}"))?;
+                Ok(format!(
+                    "{} items under datanet_root {}",
+                    r.items.len(),
+                    field::to_hex(&public.datanet_root)
+                ))
+            })()
+        },
+        || {
+            (|| {
+                let depth = depth.clone()?;
+                for it in &r.items {
+                    if it.features.len() != dim {
+                        return Err(format!(
+                            "item {}: {} features; the parameters say {dim}",
+                            it.index,
+                            it.features.len()
+                        ));
+                    }
+                }
+                let leaves = par_map(&r.items, |it| {
+                    commitments::features_leaf(it.index, bits, &it.features)
+                        .map_err(|e| format!("item {}: {e}", it.index))
+                })?;
+                let paths = r
+                    .items
+                    .iter()
+                    .map(|it| it.features_path.as_slice())
+                    .collect::<Vec<_>>();
+                included(
+                    &r.items,
+                    &leaves,
+                    &paths,
+                    depth,
+                    public.features_root,
+                    "features_path",
+                )
+                .map_err(|(index, e)| {
+                    format!("item {index}'s features are not the committed ones: {e}")
+                })?;
+                Ok(format!(
+                    "{} feature vectors under features_root {}",
+                    r.items.len(),
+                    field::to_hex(&public.features_root)
+                ))
+            })()
+        },
+    );
     c.add(
         "datanet_paths",
         "Your items are in the sealed snapshot",
-        (|| {
-            let depth = depth.clone()?;
-            let me = me.clone()?;
-            if r.items.is_empty() {
-                return Err("the receipt lists no items".into());
-            }
-            for it in &r.items {
-                if it.index >= r.snapshot_items {
-                    return Err(format!(
-                        "item {} is beyond the snapshot's {} items",
-                        it.index, r.snapshot_items
-                    ));
-                }
-            }
-            let leaves = par_map(&r.items, |it| {
-                Ok(merkle::leaf_hash(
-                    field::from_address(&me),
-                    fr("content_hash", &it.content_hash)?,
-                    it.index,
-                ))
-            })?;
-            let paths = r
-                .items
-                .iter()
-                .map(|it| it.datanet_path.as_slice())
-                .collect::<Vec<_>>();
-            included(
-                &r.items,
-                &leaves,
-                &paths,
-                depth,
-                public.datanet_root,
-                "datanet_path",
-            )
-            .map_err(|(index, e)| format!("item {index} is not yours in datanet_root: {e}"))?;
-            Ok(format!(
-                "{} items under datanet_root {}",
-                r.items.len(),
-                field::to_hex(&public.datanet_root)
-            ))
-        })(),
+        datanet,
     );
-    let bits = p.fixed_point.feature_bits;
-    let dim = p.attribution.feature_dim as usize;
     c.add(
         "features_paths",
         "Your items' features are the committed ones",
-        (|| {
-            let depth = depth.clone()?;
-            for it in &r.items {
-                if it.features.len() != dim {
-                    return Err(format!(
-                        "item {}: {} features; the parameters say {dim}",
-                        it.index,
-                        it.features.len()
-                    ));
-                }
-            }
-            let leaves = par_map(&r.items, |it| {
-                commitments::features_leaf(it.index, bits, &it.features)
-                    .map_err(|e| format!("item {}: {e}", it.index))
-            })?;
-            let paths = r
-                .items
-                .iter()
-                .map(|it| it.features_path.as_slice())
-                .collect::<Vec<_>>();
-            included(
-                &r.items,
-                &leaves,
-                &paths,
-                depth,
-                public.features_root,
-                "features_path",
-            )
-            .map_err(|(index, e)| {
-                format!("item {index}'s features are not the committed ones: {e}")
-            })?;
-            Ok(format!(
-                "{} feature vectors under features_root {}",
-                r.items.len(),
-                field::to_hex(&public.features_root)
-            ))
-        })(),
+        features,
     );
     c.add(
         "query",
