@@ -62,13 +62,99 @@ fn sbox(x: Fr) -> Fr {
 struct Constants {
     round: Vec<[Fr; T]>,
     mds: [[Fr; T]; T],
+    fast: Fast,
+}
+
+/// The same permutation rearranged for fewer multiplications (the partial rounds' linear layers as sparse
+/// matrices), see [`permute`].
+struct Fast {
+    /// The round constants of the first full rounds, then of the last full rounds with the partial rounds'
+    /// constants for `s1` and `s2` carried into the first of them.
+    full: Vec<[Fr; T]>,
+    /// Each partial round's constant, added to `s0` only.
+    partial: Vec<Fr>,
+    /// Each partial round's matrix `[[a, b, c], [d, 1, 0], [e, 0, 1]]` as `[a, b, c, d, e]`.
+    sparse: Vec<[Fr; 5]>,
+    /// The 2x2 block (on `s1`, `s2`) left over after the last partial round.
+    last: [[Fr; 2]; 2],
+}
+
+fn mat_vec(m: &[[Fr; T]; T], v: &[Fr; T]) -> [Fr; T] {
+    let mut out = [Fr::ZERO; T];
+    for (row, o) in m.iter().zip(out.iter_mut()) {
+        *o = row[0] * v[0] + row[1] * v[1] + row[2] * v[2];
+    }
+    out
+}
+
+impl Fast {
+    /// Derives the rearranged constants from the plain ones.
+    ///
+    /// Constants: a partial round's S-box touches `s0` only, so the part `(0, c1, c2)` of its constant
+    /// passes through it and, after the matrix, is `M (0, c1, c2)` added to the next round's constant. Done
+    /// from the first partial round on, every partial round keeps a constant on `s0` alone and the rest lands
+    /// in the first full round after them.
+    ///
+    /// Matrices: any `A` with an invertible lower-right 2x2 block `B` factors as `diag(1, B) · S` with
+    /// `S = [[A00, A01, A02], [d, 1, 0], [e, 0, 1]]`, `(d, e) = B^-1 (A10, A20)`. `diag(1, B)` leaves `s0`
+    /// alone, so it commutes with the next partial round's constant and S-box and joins that round's matrix:
+    /// round `j` applies `S_j` where `A_0 = M` and `A_j = M · diag(1, B_(j-1))`, and `diag(1, B)` of the
+    /// last partial round is applied once after it. Every `B` is invertible: the first is a square block of
+    /// the MDS matrix, each next one that block times the previous `B`.
+    fn new(round: &[[Fr; T]], mds: &[[Fr; T]; T]) -> Self {
+        let half = R_F / 2;
+        let mut full: Vec<[Fr; T]> = round[..half].to_vec();
+        let mut partial = Vec::with_capacity(R_P);
+        let mut carry = [Fr::ZERO; T];
+        for rc in &round[half..half + R_P] {
+            let d = [rc[0] + carry[0], rc[1] + carry[1], rc[2] + carry[2]];
+            partial.push(d[0]);
+            carry = mat_vec(mds, &[Fr::ZERO, d[1], d[2]]);
+        }
+        let mut first_after = round[half + R_P];
+        for (x, c) in first_after.iter_mut().zip(carry) {
+            *x += c;
+        }
+        full.push(first_after);
+        full.extend_from_slice(&round[half + R_P + 1..]);
+
+        let mut sparse = Vec::with_capacity(R_P);
+        let mut a = *mds;
+        let mut b = [[Fr::ZERO; 2]; 2];
+        for _ in 0..R_P {
+            b = [[a[1][1], a[1][2]], [a[2][1], a[2][2]]];
+            let det = b[0][0] * b[1][1] - b[0][1] * b[1][0];
+            let inv = det
+                .invert()
+                .expect("an MDS matrix's square blocks are invertible");
+            let (a10, a20) = (a[1][0], a[2][0]);
+            let d = (b[1][1] * a10 - b[0][1] * a20) * inv;
+            let e = (b[0][0] * a20 - b[1][0] * a10) * inv;
+            sparse.push([a[0][0], a[0][1], a[0][2], d, e]);
+            // A_(j+1) = M · diag(1, B_j).
+            let mut next = [[Fr::ZERO; T]; T];
+            for (i, row) in mds.iter().enumerate() {
+                next[i][0] = row[0];
+                next[i][1] = row[1] * b[0][0] + row[2] * b[1][0];
+                next[i][2] = row[1] * b[0][1] + row[2] * b[1][1];
+            }
+            a = next;
+        }
+        Self {
+            full,
+            partial,
+            sparse,
+            last: b,
+        }
+    }
 }
 
 fn constants() -> &'static Constants {
     static C: OnceLock<Constants> = OnceLock::new();
     C.get_or_init(|| {
         let (round, mds, _) = <Bn254Spec as Spec<Fr, T, RATE>>::constants();
-        Constants { round, mds }
+        let fast = Fast::new(&round, &mds);
+        Constants { round, mds, fast }
     })
 }
 
@@ -90,8 +176,11 @@ fn apply_mds(s: &mut [Fr; T], mds: &[[Fr; T]; T]) {
     }
 }
 
-/// The Poseidon permutation on a width-3 state.
-pub fn permute(s: &mut [Fr; T]) {
+/// The Poseidon permutation on a width-3 state, as written: each round adds its constants
+/// ([`round_constants`]), applies the S-box (to every element in the `R_F / 2` first and last rounds, to
+/// `s0` alone in the `R_P` partial rounds between them) and the [`mds`] matrix. [`permute`] computes the
+/// same with fewer multiplications; this is its reference in tests.
+pub fn permute_plain(s: &mut [Fr; T]) {
     let c = constants();
     let half = R_F / 2;
     for (r, rc) in c.round.iter().enumerate() {
@@ -106,6 +195,37 @@ pub fn permute(s: &mut [Fr; T]) {
             s[0] = sbox(s[0]);
         }
         apply_mds(s, &c.mds);
+    }
+}
+
+/// The Poseidon permutation on a width-3 state: [`permute_plain`]'s result, with the partial rounds'
+/// constants on `s0` alone and their matrices sparse (5 multiplications instead of 9; see `Fast::new`).
+pub fn permute(s: &mut [Fr; T]) {
+    let c = constants();
+    let f = &c.fast;
+    let half = R_F / 2;
+    let full_round = |s: &mut [Fr; T], rc: &[Fr; T]| {
+        for (x, k) in s.iter_mut().zip(rc) {
+            *x = sbox(*x + k);
+        }
+        apply_mds(s, &c.mds);
+    };
+    for rc in &f.full[..half] {
+        full_round(s, rc);
+    }
+    for (k, m) in f.partial.iter().zip(&f.sparse) {
+        let x0 = sbox(s[0] + k);
+        let (x1, x2) = (s[1], s[2]);
+        s[0] = m[0] * x0 + m[1] * x1 + m[2] * x2;
+        s[1] = m[3] * x0 + x1;
+        s[2] = m[4] * x0 + x2;
+    }
+    let b = &f.last;
+    let (x1, x2) = (s[1], s[2]);
+    s[1] = b[0][0] * x1 + b[0][1] * x2;
+    s[2] = b[1][0] * x1 + b[1][1] * x2;
+    for rc in &f.full[half..] {
+        full_round(s, rc);
     }
 }
 
@@ -167,6 +287,23 @@ mod tests {
         assert_eq!(c.round.len(), R_F + R_P);
         // The MDS matrix is invertible in practice: no zero entries in a Cauchy matrix.
         assert!(c.mds.iter().flatten().all(|x| !bool::from(x.is_zero())));
+    }
+
+    #[test]
+    fn the_fast_permutation_is_the_plain_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut inputs = vec![[Fr::ZERO; T], [Fr::ONE, Fr::ZERO, Fr::ZERO], [-Fr::ONE; T]];
+        for _ in 0..200 {
+            inputs
+                .push([(); T].map(|_| Fr::from_u128(rng.gen::<u128>()) * Fr::from_u128(rng.gen())));
+        }
+        for input in inputs {
+            let (mut a, mut b) = (input, input);
+            permute(&mut a);
+            permute_plain(&mut b);
+            assert_eq!(a, b, "{input:?}");
+        }
     }
 
     #[test]
