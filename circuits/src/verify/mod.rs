@@ -11,9 +11,10 @@
 //! system as data ([`CsDescription`], made by `zkattr_circuits::halo2::verifier` after selectors became
 //! fixed columns, so the key travels without selector assignments) and [`configure`] rebuilds exactly that.
 //! Nothing here trusts the description: halo2 hashes the whole constraint system into the key's transcript
-//! representative ([`VerifierKey::fingerprint`]), which opens the proof's transcript, so a description that
-//! differs from the circuit the proof was made for makes the proof fail; and `zkattr receipt verify --srs`
-//! re-derives the key from the setup and the circuit and compares.
+//! representative ([`VerifierKey::transcript_repr`]), which opens the proof's transcript, so a description
+//! that differs from the circuit the proof was made for makes the proof fail; and `zkattr receipt verify
+//! --srs` re-derives the key from the setup and the circuit and compares. What a contributor compares is
+//! [`VerifierKey::fingerprint`], which covers the representative and the setup points.
 //!
 //! The verifier itself is [`Key::verify`] (module `plonk`): halo2's verifying algorithm run on the key's
 //! parts, because halo2-axiom builds its own verifying key only with an evaluation domain whose FFT tables
