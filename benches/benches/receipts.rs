@@ -3,7 +3,7 @@
 //!
 //! - `receipts/check_cold`: the first receipt a process checks, the verifier key prepared from the receipt
 //!   (its bytes checked against their hash, its constraint system rebuilt and hashed);
-//! - `receipts/check_warm`: a further receipt of the same epoch (the key is kept).
+//! - `receipts/check_warm`: the receipt check alone (it reads the key again: half a millisecond).
 //!
 //! The receipts come from `zkattr demo`, run once into `target/bench-receipts` (about a minute on 2 cores)
 //! unless `$ZKATTR_RECEIPTS_DIR` names a `receipts/` folder.

@@ -769,7 +769,7 @@ pub fn check(r: &Receipt) -> Report {
 }
 
 fn proof_check(r: &Receipt, public: &PublicInputs, c: &mut Checks) -> Option<(String, String)> {
-    let key = VerifierKey::from_file_cached(&r.verifier);
+    let key = VerifierKey::from_file(&r.verifier);
     let facts = key.as_ref().ok().map(|k| (k.fingerprint(), k.vk_keccak()));
     c.add(
         "proof",

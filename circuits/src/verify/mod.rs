@@ -623,22 +623,6 @@ impl VerifierKey {
         })
     }
 
-    /// [`VerifierKey::from_file`], remembering the last key read in this process: the receipts of one
-    /// epoch share their key, which need not be read and hashed again.
-    pub fn from_file_cached(f: &VerifierKeyFile) -> Result<std::sync::Arc<Self>> {
-        use std::sync::{Arc, Mutex, PoisonError};
-        static LAST: Mutex<Option<(String, Arc<VerifierKey>)>> = Mutex::new(None);
-        let id = keccak_hex(format!("{f:?}").as_bytes());
-        if let Some((last, key)) = LAST.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
-            if *last == id {
-                return Ok(key.clone());
-            }
-        }
-        let key = Arc::new(Self::from_file(f)?);
-        *LAST.lock().unwrap_or_else(PoisonError::into_inner) = Some((id, key.clone()));
-        Ok(key)
-    }
-
     /// The JSON form.
     pub fn to_file(&self) -> VerifierKeyFile {
         VerifierKeyFile {
@@ -675,11 +659,6 @@ impl VerifierKey {
             h.update(p);
         }
         format!("0x{}", hex::encode(h.finalize()))
-    }
-
-    /// The verifying key's parts.
-    pub fn key(&self) -> &Key {
-        &self.key
     }
 
     /// The setup's three points, compressed: `g1`, `g2`, `s·g2`.

@@ -121,11 +121,6 @@ impl Key {
         self.transcript_repr
     }
 
-    /// The constraint system.
-    pub fn cs(&self) -> &ConstraintSystem<Fr> {
-        &self.cs
-    }
-
     /// `value · omega^rotation`.
     fn rotate(&self, value: Fr, rotation: i32) -> Fr {
         if rotation >= 0 {
