@@ -29,6 +29,7 @@ fn receipts_dir() -> PathBuf {
     if !dir.is_dir() {
         eprintln!("receipts bench: running the demo into {}", home.display());
         let ctx = zkattr_service::cli::Ctx {
+            keys: home.join("keys"),
             home: home.clone(),
             json: true,
         };

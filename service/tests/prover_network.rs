@@ -20,6 +20,9 @@ use zkattr_service::{
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_zkattr");
+
+#[path = "common/keys.rs"]
+mod keys;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const ITEMS: usize = 8;
 const POOL: &str = "1000000000000000000000";
@@ -44,10 +47,19 @@ impl Drop for Proc {
 
 /// Starts `zkattr` with `args`; returns it and, when `wait_for` is given, the first stderr line containing it.
 fn spawn(name: &str, home: &Path, args: &[&str], wait_for: Option<&str>) -> (Proc, Option<String>) {
+    static KEYS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        keys::shared_keys(
+            Path::new(env!("CARGO_TARGET_TMPDIR")),
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+        )
+    });
     let mut child = Command::new(BIN)
         .arg("--home")
         .arg(home)
         .args(args)
+        // The coordinator and the workers share one key cache, as do all the tests (common/keys.rs).
+        .env("ZKATTR_KEYS_DIR", keys)
         .env("RUST_LOG", "info,halo2_base=error,sqlx=warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

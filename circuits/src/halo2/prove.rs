@@ -448,16 +448,27 @@ pub fn keygen_cached(
         vk_keccak: hex::encode(keccak(&vk_bytes)),
         pk_keccak: hex::encode(keccak(&pk_bytes)),
     };
-    // Keys first, the manifest last (via a rename): a manifest always describes complete key files.
-    std::fs::write(&vk_path, &vk_bytes).map_err(|e| io(&vk_path, e))?;
-    std::fs::write(&pk_path, &pk_bytes).map_err(|e| io(&pk_path, e))?;
-    let tmp = manifest_path.with_extension("json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_string_pretty(&manifest).expect("serialisable"),
-    )
-    .map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, &manifest_path).map_err(|e| io(&manifest_path, e))?;
+    // Each file is written under a name of this process's own and renamed into place, keys first and the
+    // manifest last: a reader (another process sharing the directory, or one after a crash) sees complete
+    // files, and a manifest always describes complete key files. Processes (or threads) deriving the same keys at once
+    // write the same bytes (key generation is deterministic).
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let put = |path: &std::path::Path, bytes: &[u8]| -> Result<()> {
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".tmp-{}-{n}", std::process::id()));
+        let tmp = path.with_file_name(name);
+        std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+    };
+    put(&vk_path, &vk_bytes)?;
+    put(&pk_path, &pk_bytes)?;
+    put(
+        &manifest_path,
+        serde_json::to_string_pretty(&manifest)
+            .expect("serialisable")
+            .as_bytes(),
+    )?;
     Ok(CachedKeys {
         keys,
         id,

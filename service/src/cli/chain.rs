@@ -150,12 +150,8 @@ impl DeployCmd {
             .solc
             .clone()
             .unwrap_or_else(zkattr_circuits::halo2::evm::default_solc);
-        let (code, vk) = proving::verifier_creation_code(
-            &params,
-            &self.srs.source(),
-            &ctx.home.join("keys"),
-            &solc,
-        )?;
+        let (code, vk) =
+            proving::verifier_creation_code(&params, &self.srs.source(), &ctx.keys, &solc)?;
         let opts = DeployOptions {
             params,
             verifier_creation_code: code,

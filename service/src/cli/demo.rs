@@ -7,7 +7,7 @@
 //! `--rpc-url` and `--key`): deploy the contracts (with the
 //! verifier generated for the default parameters and the insecure test SRS: a demo, not real rewards),
 //! publish the sealed root, prove epoch 1 for the deployed distributor into `<home>/demo/proof` (keys from
-//! `<home>/keys`, shared with `zkattr prove`), verify that directory natively, show the distributor refusing
+//! `<home>/keys` or `--keys-dir`, shared with `zkattr prove`), verify that directory natively, show the distributor refusing
 //! a copy with one proof byte flipped, settle with the real proof, and let the three contributors with the
 //! largest rewards claim with their (public, test) keys; a second claim is refused. The generated verifier
 //! needs the project's Solidity compiler (`scripts/setup-contracts.sh`); `--skip-proof` stops before.
@@ -237,7 +237,7 @@ fn epoch_on_chain(
         ))
     })?;
     let params = zkattr_circuits::params::GovernanceParams::default();
-    let keys_dir = ctx.home.join("keys");
+    let keys_dir = ctx.keys.clone();
     let say = |msg: &str| {
         if !ctx.json {
             eprintln!("{msg}");

@@ -203,8 +203,7 @@ impl ProposeCmd {
                     .solc
                     .clone()
                     .unwrap_or_else(zkattr_circuits::halo2::evm::default_solc);
-                let (code, _) =
-                    proving::verifier_creation_code(&params, &srs, &ctx.home.join("keys"), &solc)?;
+                let (code, _) = proving::verifier_creation_code(&params, &srs, &ctx.keys, &solc)?;
                 let r = chain.send(&key, None, code, "deploying the verifier")?;
                 let verifier = r.contract_address.ok_or_else(|| {
                     Error::Chain("the verifier deployment created no contract".into())

@@ -25,6 +25,10 @@ pub struct Cli {
     /// Directory holding all state (database, proofs); several homes can be used side by side.
     #[arg(long, global = true, env = "ZKATTR_HOME", default_value = ".zkattr")]
     pub home: PathBuf,
+    /// Cache of proving and verifying keys (derived from the SRS and the circuit shape, checked against
+    /// their recorded hashes when read). Several homes may share one. Default: <home>/keys.
+    #[arg(long, global = true, env = "ZKATTR_KEYS_DIR")]
+    pub keys_dir: Option<PathBuf>,
     /// Print one JSON object on standard output instead of text (errors too, as {"error": …}).
     #[arg(long, global = true)]
     pub json: bool,
@@ -80,6 +84,8 @@ pub enum Command {
 pub struct Ctx {
     /// The state directory.
     pub home: PathBuf,
+    /// The key cache (`--keys-dir`, else `<home>/keys`).
+    pub keys: PathBuf,
     /// Machine-readable output requested (no progress bars).
     pub json: bool,
 }
@@ -98,6 +104,10 @@ impl Cli {
     pub fn run(&self) -> Result<Output> {
         let ctx = Ctx {
             home: self.home.clone(),
+            keys: self
+                .keys_dir
+                .clone()
+                .unwrap_or_else(|| self.home.join("keys")),
             json: self.json,
         };
         match &self.command {

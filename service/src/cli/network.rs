@@ -103,6 +103,7 @@ impl ServeCmd {
     /// Runs the coordinator until Ctrl-C or SIGTERM.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let mut cfg = Config::new(ctx.home.clone(), self.srs.source());
+        cfg.keys_dir = ctx.keys.clone();
         if let Some(url) = &self.database_url {
             cfg.database_url = url.clone();
         }
@@ -197,6 +198,7 @@ impl WorkerCmd {
             coordinator: self.coordinator.clone(),
             key: key.credential().clone(),
             home: ctx.home.clone(),
+            keys_dir: ctx.keys.clone(),
             kinds,
             srs: self.srs.source(),
             max_jobs: self.max_jobs,

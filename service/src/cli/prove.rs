@@ -171,7 +171,7 @@ impl ProveCmd {
             chain_id: self.chain_id,
             settlement: settlement(&self.settlement)?,
             srs: self.srs.source(),
-            keys_dir: ctx.home.join("keys"),
+            keys_dir: ctx.keys.clone(),
             out: self.out.clone(),
             backend: self.backend,
         };
@@ -220,7 +220,7 @@ impl VerifyCmd {
         let r = proving::verify_dir(
             &self.dir,
             &self.srs.source(),
-            &ctx.home.join("keys"),
+            &ctx.keys,
             self.evm.then_some(solc.as_path()),
             &mut Spinner::new(ctx.json),
         )?;

@@ -274,7 +274,7 @@ impl VerifyReceiptCmd {
                 && r.snapshot_items >= 1
                 && r.snapshot_items <= u64::from(r.params.circuit.max_items);
             let c = if sane {
-                key_check(&r, &srs, &ctx.home.join("keys"))
+                key_check(&r, &srs, &ctx.keys)
             } else {
                 Err(
                     "not derived: the receipt's parameters or item count are not a circuit's"

@@ -41,8 +41,10 @@ use crate::proving::{self, SrsSource, StatementFile};
 /// How the coordinator runs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Its home: the Datanets it serves, the artifact store, keys.
+    /// Its home: the Datanets it serves, the artifact store.
     pub home: PathBuf,
+    /// The key cache results are verified with (default `<home>/keys`; several homes may share one).
+    pub keys_dir: PathBuf,
     /// The job database (`sqlite://…` or `postgres://…`).
     pub database_url: String,
     /// The operators: only they create epochs.
@@ -119,6 +121,7 @@ impl Config {
     pub fn new(home: PathBuf, srs: SrsSource) -> Self {
         let database_url = format!("sqlite://{}", home.join("coordinator.db").display());
         Self {
+            keys_dir: home.join("keys"),
             home,
             database_url,
             operators: Vec::new(),
@@ -988,7 +991,11 @@ async fn result(
         .await
         .map_err(|e| ApiError::internal("check queue", e))?;
     let snapshot = app.snapshot(&spec, job.kind == JobKind::Train).await?;
-    let (home, srs) = (app.cfg.home.clone(), app.cfg.srs.clone());
+    let (home, keys, srs) = (
+        app.cfg.home.clone(),
+        app.cfg.keys_dir.clone(),
+        app.cfg.srs.clone(),
+    );
     let artifacts = app.artifacts.clone();
     let target = CheckTarget {
         kind: job.kind,
@@ -998,7 +1005,7 @@ async fn result(
     };
     let checked = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let outcome = check_result(&home, &srs, &artifacts, &target, &req.bundle);
+        let outcome = check_result(&home, &keys, &srs, &artifacts, &target, &req.bundle);
         // Keep an accepted bundle (written and synced before the job is marked done).
         let stored = match &outcome {
             Ok(_) => Some(
@@ -1201,6 +1208,7 @@ fn internal(e: impl std::fmt::Display) -> CheckError {
 /// Checks a worker's result; see the module documentation.
 fn check_result(
     home: &std::path::Path,
+    keys: &std::path::Path,
     srs: &SrsSource,
     artifacts: &Artifacts,
     target: &CheckTarget,
@@ -1214,14 +1222,14 @@ fn check_result(
     bundle.to_dir(&dir).map_err(internal)?;
     // The worker is told file names relative to its bundle, not the coordinator's folders.
     let prefix = format!("{}/", dir.display());
-    check_unpacked(home, srs, artifacts, target, &dir).map_err(|e| match e {
+    check_unpacked(keys, srs, artifacts, target, &dir).map_err(|e| match e {
         CheckError::Rejected(r) => CheckError::Rejected(r.replace(&prefix, "")),
         other => other,
     })
 }
 
 fn check_unpacked(
-    home: &std::path::Path,
+    keys: &std::path::Path,
     srs: &SrsSource,
     artifacts: &Artifacts,
     target: &CheckTarget,
@@ -1310,9 +1318,8 @@ fn check_unpacked(
                     field::to_hex(&params.hash())
                 )));
             }
-            let keys = home.join("keys");
-            let report = proving::verify_dir(dir, srs, &keys, None, &mut proving::Quiet)
-                .map_err(classify)?;
+            let report =
+                proving::verify_dir(dir, srs, keys, None, &mut proving::Quiet).map_err(classify)?;
             let p = &st.public_inputs;
             let settlement = req.settlement().map_err(internal)?;
             let expected = [

@@ -29,8 +29,10 @@ pub struct WorkerConfig {
     pub coordinator: String,
     /// The worker's key (its identity, and where fees are recorded).
     pub key: k256::ecdsa::SigningKey,
-    /// Its own home: snapshots, keys, scratch.
+    /// Its own home: snapshots, scratch.
     pub home: PathBuf,
+    /// The key cache it proves with (`<home>/keys` unless shared).
+    pub keys_dir: PathBuf,
     /// Kinds of job it takes.
     pub kinds: Vec<JobKind>,
     /// The KZG setup (must be the coordinator's).
@@ -269,7 +271,7 @@ async fn run_job(
     std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
     let tmp = tempfile::tempdir_in(&scratch).map_err(|e| Error::io(&scratch, e))?;
     let kind = grant.lease.kind;
-    let (spec, srs, keys) = (spec.clone(), cfg.srs.clone(), cfg.home.join("keys"));
+    let (spec, srs, keys) = (spec.clone(), cfg.srs.clone(), cfg.keys_dir.clone());
     let backend = cfg.backend;
     tokio::task::spawn_blocking(move || -> Result<Bundle> {
         let nets = Datanets::open(&snapshot)?;
