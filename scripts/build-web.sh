@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
-# No debug information in the page's module (the release profile keeps line tables for native backtraces).
+# No debug information in the page's module, whatever CARGO_PROFILE_RELEASE_DEBUG says.
 CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true \
     cargo build --release --locked -p zkattr-receipt-verifier --target wasm32-unknown-unknown
 out=target/web/receipts

@@ -1222,10 +1222,32 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     assert!(gas > 21_000 && gas < 1_000_000, "{gas}");
     assert!(size > 0 && size < 24_576, "{size}");
     let other_home = tmp.path().join("verifier-home");
-    assert_eq!(
-        ok_json(&other_home, &["verify", s(&out), "--insecure-test-srs"])["valid"],
-        true
+    // Its own key cache (the flag overrides the tests' shared one): the keys are derived afresh there.
+    let fresh = ok_json(
+        &other_home,
+        &[
+            "verify",
+            s(&out),
+            "--insecure-test-srs",
+            "--keys-dir",
+            s(&other_home.join("keys")),
+        ],
     );
+    assert_eq!(fresh["valid"], true);
+    let keys_phase = fresh["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["phase"] == "keys")
+        .unwrap();
+    assert!(
+        !keys_phase["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("from cache"),
+        "{keys_phase}"
+    );
+    assert!(other_home.join("keys").read_dir().unwrap().count() >= 3);
 
     // Every tampering is refused with its reason.
     let tampered = |name: &str, f: &dyn Fn(&Path), needle: &str| {

@@ -458,8 +458,13 @@ pub fn keygen_cached(
         let mut name = path.file_name().unwrap_or_default().to_os_string();
         name.push(format!(".tmp-{}-{n}", std::process::id()));
         let tmp = path.with_file_name(name);
-        std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+        let written = std::fs::write(&tmp, bytes)
+            .map_err(|e| io(&tmp, e))
+            .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| io(path, e)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     };
     put(&vk_path, &vk_bytes)?;
     put(&pk_path, &pk_bytes)?;

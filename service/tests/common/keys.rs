@@ -8,8 +8,9 @@ use std::{
 /// A key cache shared by every test process of one test run (`<tmp>/shared-keys/<circuit>`), passed to
 /// `zkattr` as `--keys-dir`: each circuit shape's keys (655 MB and about 35 s of key generation for the
 /// sample's `k = 19`) are derived once per run instead of once per test home. The directory is named by a
-/// hash of the circuit's sources (`circuits/src` under the workspace `root`) and of `Cargo.lock`, so a
-/// changed circuit or halo2 never reads keys an earlier one derived; caches of other sources are removed.
+/// hash of the circuit's sources (`circuits/src` under the workspace `root`), its manifest and `Cargo.lock`,
+/// so a changed circuit or halo2 never reads keys an earlier one derived; caches of other sources are
+/// removed, and so are files a killed writer left under temporary names.
 pub fn shared_keys(tmp: &Path, root: &Path) -> PathBuf {
     fn add(h: &mut std::hash::DefaultHasher, path: &Path) {
         let mut entries: Vec<_> = std::fs::read_dir(path)
@@ -28,7 +29,9 @@ pub fn shared_keys(tmp: &Path, root: &Path) -> PathBuf {
     }
     let mut h = std::hash::DefaultHasher::new();
     add(&mut h, &root.join("circuits/src"));
-    h.write(&std::fs::read(root.join("Cargo.lock")).expect("Cargo.lock is readable"));
+    for file in ["circuits/Cargo.toml", "Cargo.lock"] {
+        h.write(&std::fs::read(root.join(file)).expect("the manifests are readable"));
+    }
     let base = tmp.join("shared-keys");
     let dir = base.join(format!("{:016x}", h.finish()));
     if let Ok(entries) = std::fs::read_dir(&base) {
@@ -39,5 +42,10 @@ pub fn shared_keys(tmp: &Path, root: &Path) -> PathBuf {
         }
     }
     std::fs::create_dir_all(&dir).expect("the shared key cache can be created");
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        if e.file_name().to_string_lossy().contains(".tmp-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     dir
 }
