@@ -8,7 +8,8 @@
 # proving stack a second time, too slow for CI's budget. The workspace's target dir (the crates the `cuda`
 # features leave alone are checked once). Device code is compiled without optimisation (nvcc's
 # NVCC_APPEND_FLAGS): every file is still parsed, instantiated, compiled to PTX and assembled, in half the
-# time (candle's kernels: 8.6 -> 4.2 min on 2 cores); scripts/build-cuda.sh builds optimised code.
+# time (candle's kernels: 8.6 -> 4.2 min on 2 cores); scripts/build-cuda.sh builds optimised code. Run it
+# last (CI does): the next build without the CUDA environment can redo part of the stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/cuda-env.sh
