@@ -448,10 +448,10 @@ pub fn keygen_cached(
         vk_keccak: hex::encode(keccak(&vk_bytes)),
         pk_keccak: hex::encode(keccak(&pk_bytes)),
     };
-    // Each file is written under a name of this process's own and renamed into place, keys first and the
-    // manifest last: a reader (another process sharing the directory, or one after a crash) sees complete
-    // files, and a manifest always describes complete key files. Processes (or threads) deriving the same keys at once
-    // write the same bytes (key generation is deterministic).
+    // Each file is written under a name of this process's (and write's) own and renamed into place, keys
+    // first and the manifest last: a reader (another process sharing the directory, or one after a crash)
+    // sees complete files, and a manifest always describes complete key files. Processes or threads deriving
+    // the same keys at once write the same bytes (key generation is deterministic).
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let put = |path: &std::path::Path, bytes: &[u8]| -> Result<()> {
         let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -7,9 +7,9 @@
 //! `--rpc-url` and `--key`): deploy the contracts (with the
 //! verifier generated for the default parameters and the insecure test SRS: a demo, not real rewards),
 //! publish the sealed root, prove epoch 1 for the deployed distributor into `<home>/demo/proof` (keys from
-//! `<home>/keys` or `--keys-dir`, shared with `zkattr prove`), verify that directory natively, show the distributor refusing
-//! a copy with one proof byte flipped, settle with the real proof, and let the three contributors with the
-//! largest rewards claim with their (public, test) keys; a second claim is refused. The generated verifier
+//! `<home>/keys` or `--keys-dir`, shared with `zkattr prove`), verify that directory natively, show the
+//! distributor refusing a copy with one proof byte flipped, settle with the real proof, and let the three
+//! contributors with the largest rewards claim with their (public, test) keys; a second claim is refused. The generated verifier
 //! needs the project's Solidity compiler (`scripts/setup-contracts.sh`); `--skip-proof` stops before.
 
 use std::{io::Cursor, path::Path};
