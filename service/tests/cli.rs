@@ -1222,7 +1222,9 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     assert!(gas > 21_000 && gas < 1_000_000, "{gas}");
     assert!(size > 0 && size < 24_576, "{size}");
     let other_home = tmp.path().join("verifier-home");
-    // Its own key cache (the flag overrides the tests' shared one): the keys are derived afresh there.
+    // A key cache of its own, outside the home (the flag overrides the tests' shared one, which holds these
+    // keys since the proof above): the keys are derived afresh there.
+    let fresh_keys = tmp.path().join("fresh-keys");
     let fresh = ok_json(
         &other_home,
         &[
@@ -1230,7 +1232,7 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
             s(&out),
             "--insecure-test-srs",
             "--keys-dir",
-            s(&other_home.join("keys")),
+            s(&fresh_keys),
         ],
     );
     assert_eq!(fresh["valid"], true);
@@ -1247,7 +1249,7 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
             .starts_with("from cache"),
         "{keys_phase}"
     );
-    assert!(other_home.join("keys").read_dir().unwrap().count() >= 3);
+    assert!(fresh_keys.read_dir().unwrap().count() >= 3);
 
     // Every tampering is refused with its reason.
     let tampered = |name: &str, f: &dyn Fn(&Path), needle: &str| {
