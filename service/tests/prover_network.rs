@@ -45,25 +45,13 @@ impl Drop for Proc {
     }
 }
 
-/// The key cache every `zkattr` here uses, in this process or spawned: shared with all the tests of the
-/// run (common/keys.rs).
-fn keys_dir() -> &'static Path {
-    static KEYS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    KEYS.get_or_init(|| {
-        keys::shared_keys(
-            Path::new(env!("CARGO_TARGET_TMPDIR")),
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
-        )
-    })
-}
-
 /// Starts `zkattr` with `args`; returns it and, when `wait_for` is given, the first stderr line containing it.
 fn spawn(name: &str, home: &Path, args: &[&str], wait_for: Option<&str>) -> (Proc, Option<String>) {
     let mut child = Command::new(BIN)
         .arg("--home")
         .arg(home)
         .args(args)
-        .env("ZKATTR_KEYS_DIR", keys_dir())
+        .env("ZKATTR_KEYS_DIR", keys::shared_keys())
         .env("RUST_LOG", "info,halo2_base=error,sqlx=warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -92,7 +80,7 @@ fn spawn(name: &str, home: &Path, args: &[&str], wait_for: Option<&str>) -> (Pro
 
 fn cli(home: &Path, args: &[&str]) -> Value {
     let mut argv = vec!["zkattr", "--json", "--home", home.to_str().unwrap()];
-    argv.extend(["--keys-dir", keys_dir().to_str().unwrap()]);
+    argv.extend(["--keys-dir", keys::shared_keys().to_str().unwrap()]);
     argv.extend(args);
     let c = Cli::try_parse_from(&argv).unwrap();
     c.run().unwrap_or_else(|e| panic!("{args:?}: {e}")).json
@@ -100,7 +88,7 @@ fn cli(home: &Path, args: &[&str]) -> Value {
 
 fn cli_err(home: &Path, args: &[&str]) -> String {
     let mut argv = vec!["zkattr", "--json", "--home", home.to_str().unwrap()];
-    argv.extend(["--keys-dir", keys_dir().to_str().unwrap()]);
+    argv.extend(["--keys-dir", keys::shared_keys().to_str().unwrap()]);
     argv.extend(args);
     match Cli::try_parse_from(&argv).unwrap().run() {
         Ok(v) => panic!("{args:?} succeeded: {}", v.json),

@@ -33,16 +33,9 @@ const POOL: &str = "1000000000000000000000";
 mod keys;
 
 fn run<A: AsRef<str> + std::fmt::Debug>(home: &Path, args: &[A]) -> Result<Value, String> {
-    // One key cache for the whole test run, shared with the service's tests.
-    static KEYS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let keys = KEYS.get_or_init(|| {
-        keys::shared_keys(
-            Path::new(env!("CARGO_TARGET_TMPDIR")),
-            &Path::new(ROOT).join(".."),
-        )
-    });
     let mut argv = vec!["zkattr", "--json", "--home", home.to_str().unwrap()];
-    argv.extend(["--keys-dir", keys.to_str().unwrap()]);
+    // One key cache for the whole test run, shared with the service's tests.
+    argv.extend(["--keys-dir", keys::shared_keys().to_str().unwrap()]);
     argv.extend(args.iter().map(AsRef::as_ref));
     let cli = Cli::try_parse_from(&argv).map_err(|e| e.to_string())?;
     cli.run().map(|o| o.json).map_err(|e| e.to_string())

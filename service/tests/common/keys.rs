@@ -1,17 +1,28 @@
-//! The key cache the end-to-end tests share (included by path from other test crates too).
+//! The key cache the end-to-end tests share (included by path from other test crates too; every including
+//! crate lies one folder below the workspace root).
 
 use std::{
     hash::Hasher,
     path::{Path, PathBuf},
 };
 
-/// A key cache shared by every test process of one test run (`<tmp>/shared-keys/<circuit>`), passed to
+/// The key cache shared by every test process of one test run (`<tmp>/shared-keys/<circuit>`), passed to
 /// `zkattr` as `--keys-dir`: each circuit shape's keys (655 MB and about 35 s of key generation for the
 /// sample's `k = 19`) are derived once per run instead of once per test home. The directory is named by a
 /// hash of the circuit's sources (`circuits/src` under the workspace `root`), its manifest and `Cargo.lock`,
 /// so a changed circuit or halo2 never reads keys an earlier one derived; caches of other sources are
 /// removed, and so are files a killed writer left under temporary names.
-pub fn shared_keys(tmp: &Path, root: &Path) -> PathBuf {
+pub fn shared_keys() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        shared_keys_in(
+            Path::new(env!("CARGO_TARGET_TMPDIR")),
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+        )
+    })
+}
+
+fn shared_keys_in(tmp: &Path, root: &Path) -> PathBuf {
     fn add(h: &mut std::hash::DefaultHasher, path: &Path) {
         let mut entries: Vec<_> = std::fs::read_dir(path)
             .expect("the circuit's sources are readable")

@@ -22,18 +22,7 @@ pub fn encoder_dir() -> PathBuf {
 }
 
 mod keys;
-
-/// The key cache of this test run ([`keys::shared_keys`]), given to every `zkattr` run here.
-pub fn keys_dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        keys::shared_keys(
-            Path::new(env!("CARGO_TARGET_TMPDIR")),
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
-        )
-    })
-    .clone()
-}
+pub use keys::shared_keys;
 
 pub fn zkattr(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zkattr"))
@@ -41,7 +30,7 @@ pub fn zkattr(home: &Path, args: &[&str]) -> Output {
         .arg(home)
         .args(args)
         .env_remove("ZKATTR_HOME")
-        .env("ZKATTR_KEYS_DIR", keys_dir())
+        .env("ZKATTR_KEYS_DIR", shared_keys())
         .env("ZKATTR_MINILM_DIR", encoder_dir())
         .output()
         .expect("zkattr runs")
