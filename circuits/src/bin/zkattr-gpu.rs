@@ -1,23 +1,35 @@
 //! `zkattr-gpu`: what this build and this machine offer for proving, and checks and timings of the backend
-//! `auto` selects against the CPU. The lean binary to carry to a GPU machine (scripts/build-cuda.sh).
+//! `auto` selects against the CPU. The lean binary to carry to a GPU machine (scripts/build-cuda.sh;
+//! scripts/gpu-figures.sh runs it there).
 //!
 //! ```text
 //! zkattr-gpu                          # build, devices, the backend `auto` selects (JSON)
 //! zkattr-gpu --msm 1,1000,1048576     # per size: GPU MSM = CPU MSM?, both timings (JSON lines)
 //! zkattr-gpu --prove 4096,16384       # per size: attribution proofs on both, both verify with one key,
-//!                                     # timings and peak GPU memory (JSON lines)
+//!            [--cpu-max N]            #   timings and peak GPU memory (JSON lines); no CPU proof above N items
+//!            [--evm DIR]              #   and both proofs in revm with DIR/verifier-N.hex, a tampered one refused
+//! zkattr-gpu --write-verifiers 4096 DIR   # writes DIR/verifier-N.hex (needs solc: run it where the contracts
+//!                                         # toolchain is, then carry DIR to the GPU machine)
 //! ```
 //!
 //! The proofs are of synthetic epochs (dimension 64, 32 contributor slots, lookup bits 16) with the insecure
-//! test SRS, as in the criterion bench `prove`.
+//! test SRS, as in the criterion bench `prove`. Verifying keys are deterministic, so a verifier written on one
+//! machine accepts the proofs made on another.
 
-use std::time::Instant;
+use std::{
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use halo2_base::halo2_proofs::halo2curves::group::{Curve, Group};
 use zkattr_circuits::{
+    field::Fr,
     halo2::{
         attribution::AttributionWitness,
-        prove::{choose_k, insecure_test_srs, keygen, prove_with, shape, verify},
+        evm::{
+            compile_solidity, default_solc, verifier_solidity, DeployedVerifier, VERIFIER_CONTRACT,
+        },
+        prove::{choose_k, insecure_test_srs, keygen, prove_with, shape, verify, Keys},
     },
     statement::synthetic_epoch,
 };
@@ -28,42 +40,164 @@ use zkattr_gpu_msm::{
 
 const LOOKUP_BITS: usize = 16;
 
-/// Proves synthetic epochs of each size on the CPU and, when selected, the GPU.
-fn prove_sizes(sizes: &[usize], gpu: Option<&CudaProver>) -> Result<(), String> {
-    let e = |e: zkattr_circuits::Error| e.to_string();
+type Srs = halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<
+    halo2_base::halo2_proofs::halo2curves::bn256::Bn256,
+>;
+
+fn err(e: zkattr_circuits::Error) -> String {
+    e.to_string()
+}
+
+/// The synthetic epoch of `n` items, its `k`, the test SRS and the keys (and the keygen time).
+fn setup(n: usize) -> Result<(AttributionWitness, u32, Srs, Keys, f64), String> {
+    let (w, _) = AttributionWitness::honest(synthetic_epoch(n, 64, 32)).map_err(err)?;
+    let k = choose_k(&shape(&w, LOOKUP_BITS).map_err(err)?, LOOKUP_BITS);
+    let srs = insecure_test_srs(k);
+    let t = Instant::now();
+    let keys = keygen(&srs, LOOKUP_BITS, &w).map_err(err)?;
+    Ok((w, k, srs, keys, t.elapsed().as_secs_f64()))
+}
+
+fn verifier_file(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("verifier-{n}.hex"))
+}
+
+/// Writes the creation bytecode of the generated verifier for each size (hex), for `--evm` elsewhere.
+fn write_verifiers(sizes: &[usize], dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for &n in sizes {
-        let (w, _) = AttributionWitness::honest(synthetic_epoch(n, 64, 32)).map_err(e)?;
-        let k = choose_k(&shape(&w, LOOKUP_BITS).map_err(e)?, LOOKUP_BITS);
-        let srs = insecure_test_srs(k);
-        let t = Instant::now();
-        let keys = keygen(&srs, LOOKUP_BITS, &w).map_err(e)?;
-        let keygen_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let (proof, public) = prove_with(&CpuProver, &srs, &keys, &w).map_err(e)?;
-        let cpu_s = t.elapsed().as_secs_f64();
-        verify(&srs, keys.pk.get_vk(), &proof, &public).map_err(e)?;
-        let gpu_part = match gpu {
-            Some(g) => {
-                let peak = GpuMemoryPeak::start();
-                let t = Instant::now();
-                let (proof, public) = prove_with(g, &srs, &keys, &w).map_err(e)?;
-                let gpu_s = t.elapsed().as_secs_f64();
-                let peak = peak.stop();
-                verify(&srs, keys.pk.get_vk(), &proof, &public)
-                    .map_err(|x| format!("the GPU proof of {n} items does not verify: {x}"))?;
-                format!(
-                    ",\"cuda_s\":{gpu_s:.3},\"speedup\":{:.2},\"peak_gpu_bytes\":{},\"gpu_proof_verifies\":true",
-                    cpu_s / gpu_s,
-                    peak.map_or("null".into(), |b| b.to_string())
-                )
-            }
-            None => String::new(),
-        };
+        let (_, k, srs, keys, _) = setup(n)?;
+        let source = verifier_solidity(&srs, keys.pk.get_vk());
+        let creation =
+            compile_solidity(&default_solc(), &source, VERIFIER_CONTRACT).map_err(err)?;
+        let path = verifier_file(dir, n);
+        std::fs::write(&path, hex::encode(&creation))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         println!(
-            "{{\"items\":{n},\"k\":{k},\"keygen_s\":{keygen_s:.3},\"cpu_s\":{cpu_s:.3},\"cpu_items_per_s\":{:.1},\"proof_bytes\":{}{gpu_part}}}",
-            n as f64 / cpu_s,
-            proof.len()
+            "{{\"items\":{n},\"k\":{k},\"verifier\":{},\"creation_bytes\":{}}}",
+            json_str(&path.display().to_string()),
+            creation.len()
         );
+    }
+    Ok(())
+}
+
+/// The EVM half of a size: deploys `DIR/verifier-N.hex`, runs each proof through it and a tampered copy of
+/// the first, which must revert. JSON fields, or a reason when there is no verifier for this size.
+fn evm_check(
+    dir: &Path,
+    n: usize,
+    public: &[Fr],
+    proofs: &[(&str, &[u8])],
+) -> Result<String, String> {
+    let path = verifier_file(dir, n);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(format!(
+            ",\"evm\":{}",
+            json_str(&format!(
+                "no {} (zkattr-gpu --write-verifiers)",
+                path.display()
+            ))
+        ));
+    };
+    let creation = hex::decode(text.trim()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut v = DeployedVerifier::deploy(creation).map_err(err)?;
+    let mut out = format!(",\"evm_runtime_bytes\":{}", v.runtime_bytes);
+    for (name, proof) in proofs {
+        let gas = v
+            .verify(public, proof)
+            .map_err(|e| format!("the {name} proof of {n} items fails in revm: {e}"))?;
+        out += &format!(",\"evm_gas_{name}\":{gas}");
+    }
+    if let Some((name, proof)) = proofs.first() {
+        let mut bad = proof.to_vec();
+        let i = bad.len() / 2;
+        bad[i] ^= 1;
+        if v.verify(public, &bad).is_ok() {
+            return Err(format!("revm accepts a tampered {name} proof of {n} items"));
+        }
+        out += ",\"evm_tampered_refused\":true";
+    }
+    Ok(out)
+}
+
+/// Proves synthetic epochs of each size on the GPU, when selected, and on the CPU (up to `cpu_max` items).
+/// The GPU goes first, so that a run cut short by a time limit still has its figures; each phase is also
+/// reported on stderr as it ends. Up to 16,384 items the GPU proves twice: the first proof pays for loading
+/// the kernels and the memory pool, and the second is the one timed.
+fn prove_sizes(
+    sizes: &[usize],
+    gpu: Option<&CudaProver>,
+    cpu_max: usize,
+    evm: Option<&Path>,
+) -> Result<(), String> {
+    for &n in sizes {
+        let (w, k, srs, keys, keygen_s) = setup(n)?;
+        eprintln!("{n} items: k = {k}, keygen {keygen_s:.1} s");
+        let mut line = format!("{{\"items\":{n},\"k\":{k},\"keygen_s\":{keygen_s:.3}");
+        let mut proofs: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut public = None;
+        let mut gpu_s = None;
+        if let Some(g) = gpu {
+            let runs = if n <= 16_384 { 2 } else { 1 };
+            let mut times = Vec::new();
+            let mut peak = None;
+            let mut last = None;
+            for _ in 0..runs {
+                let sampler = GpuMemoryPeak::start();
+                let t = Instant::now();
+                let (proof, p) = prove_with(g, &srs, &keys, &w).map_err(err)?;
+                times.push(t.elapsed().as_secs_f64());
+                peak = peak.max(sampler.stop());
+                verify(&srs, keys.pk.get_vk(), &proof, &p)
+                    .map_err(|x| format!("the GPU proof of {n} items does not verify: {x}"))?;
+                eprintln!(
+                    "{n} items: GPU proof {:.2} s, verifies",
+                    times[times.len() - 1]
+                );
+                last = Some((proof, p));
+            }
+            let (proof, p) = last.expect("at least one GPU run");
+            let s = times[times.len() - 1];
+            line += &format!(
+                ",\"cuda_s\":{s:.3},\"cuda_first_s\":{:.3},\"cuda_items_per_s\":{:.1},\"peak_gpu_bytes\":{},\"gpu_proof_verifies\":true,\"proof_bytes\":{}",
+                times[0],
+                n as f64 / s,
+                peak.map_or("null".into(), |b| b.to_string()),
+                proof.len()
+            );
+            gpu_s = Some(s);
+            public = Some(p);
+            proofs.push(("cuda", proof));
+        }
+        if n <= cpu_max {
+            let t = Instant::now();
+            let (proof, p) = prove_with(&CpuProver, &srs, &keys, &w).map_err(err)?;
+            let s = t.elapsed().as_secs_f64();
+            verify(&srs, keys.pk.get_vk(), &proof, &p).map_err(err)?;
+            eprintln!("{n} items: CPU proof {s:.2} s, verifies");
+            line += &format!(",\"cpu_s\":{s:.3},\"cpu_items_per_s\":{:.1}", n as f64 / s);
+            if let Some(g) = gpu_s {
+                line += &format!(",\"speedup\":{:.2}", s / g);
+            }
+            if let Some((_, gpu_proof)) = proofs.first() {
+                let same = gpu_proof
+                    .iter()
+                    .zip(&proof)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                line += &format!(",\"cpu_gpu_common_prefix_bytes\":{same}");
+            } else {
+                line += &format!(",\"proof_bytes\":{}", proof.len());
+            }
+            public = Some(p);
+            proofs.push(("cpu", proof));
+        }
+        if let (Some(dir), Some(public)) = (evm, &public) {
+            let list: Vec<(&str, &[u8])> = proofs.iter().map(|(n, p)| (*n, p.as_slice())).collect();
+            line += &evm_check(dir, n, public, &list)?;
+        }
+        println!("{line}}}");
     }
     Ok(())
 }
@@ -135,12 +269,19 @@ fn run() -> Result<(), String> {
                 let (cpu_ms, cpu) = time(runs, || CpuMsm.msm(&s, &b).map_err(|e| e.to_string()))?;
                 let gpu_part = match &gpu {
                     Some(g) => {
-                        let (ms, r) = time(runs, || g.msm(&s, &b).map_err(|e| e.to_string()))?;
-                        let equal = r.to_affine() == cpu.to_affine();
+                        // The first call of a size pays for allocations and transfers set-up;
+                        // reported apart, then the median of the following calls.
+                        let (first_ms, first) =
+                            time(1, || g.msm(&s, &b).map_err(|e| e.to_string()))?;
+                        let (ms, r) = time(10, || g.msm(&s, &b).map_err(|e| e.to_string()))?;
+                        let equal = r.to_affine() == cpu.to_affine()
+                            && first.to_affine() == cpu.to_affine();
                         if !equal {
                             return Err(format!("GPU MSM of {n} points differs from the CPU's"));
                         }
-                        format!(",\"cuda_ms\":{ms:.3},\"equal\":{equal}")
+                        format!(
+                            ",\"cuda_ms\":{ms:.3},\"cuda_first_ms\":{first_ms:.3},\"equal\":{equal}"
+                        )
                     }
                     None => String::new(),
                 };
@@ -150,16 +291,40 @@ fn run() -> Result<(), String> {
         }
         Some("--prove") => {
             let sizes = list(args.get(1), "--prove")?;
+            let mut cpu_max = usize::MAX;
+            let mut evm = None;
+            let mut rest = args[2..].iter();
+            while let Some(flag) = rest.next() {
+                let value = rest
+                    .next()
+                    .ok_or_else(|| format!("{flag} needs a value"))?;
+                match flag.as_str() {
+                    "--cpu-max" => {
+                        cpu_max = value
+                            .parse()
+                            .map_err(|e| format!("--cpu-max {value:?}: {e}"))?
+                    }
+                    "--evm" => evm = Some(PathBuf::from(value)),
+                    other => return Err(format!("unknown --prove option {other:?}")),
+                }
+            }
             let gpu = match (&auto.kind, &auto.device) {
                 (BackendKind::Cuda, Some(d)) => {
                     Some(CudaProver::new(d.clone()).map_err(|e| e.to_string())?)
                 }
                 _ => None,
             };
-            prove_sizes(&sizes, gpu.as_ref())
+            prove_sizes(&sizes, gpu.as_ref(), cpu_max, evm.as_deref())
+        }
+        Some("--write-verifiers") => {
+            let sizes = list(args.get(1), "--write-verifiers")?;
+            let dir = args
+                .get(2)
+                .ok_or("--write-verifiers needs a folder after the sizes")?;
+            write_verifiers(&sizes, Path::new(dir))
         }
         Some(other) => Err(format!(
-            "unknown argument {other:?} (--msm SIZES, --prove SIZES)"
+            "unknown argument {other:?} (--msm SIZES, --prove SIZES [--cpu-max N] [--evm DIR], --write-verifiers SIZES DIR)"
         )),
     }
 }
