@@ -7,7 +7,11 @@
 #                halo2-axiom-gpu: `zkattr prove --backend cuda`, `zkattr worker`). candle links cuBLAS,
 #                cuBLASLt, cuRAND and NVRTC, so their CUDA 13.0 wheels (about 0.7 GB) are installed to
 #                link against; the GPU machine's CUDA 13 provides them at run time.
-# Both need the NVIDIA driver's libcuda.so.1 (CUDA 13.0, driver 580 or later) and a GPU to start
+#   --figures    also what scripts/gpu-figures.sh runs there: the MSM edge tests (msm_edges), the circuits'
+#                unit tests (circuits_tests, for the backend test), the criterion MSM bench (msm_bench), and
+#                the EVM verifiers of the synthetic epochs it proves (evm/verifier-N.hex, written by the CPU
+#                build of zkattr-gpu, which needs the contracts toolchain: scripts/setup-contracts.sh)
+# They need the NVIDIA driver's libcuda.so.1 (CUDA 13.0, driver 580 or later) and a GPU to start
 # (docs/gpu.md). Toolchain and environment: scripts/cuda-env.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +21,22 @@ out=target/cuda-bin
 mkdir -p "$out"
 cargo build --release --target-dir "$target" -p zkattr-circuits --features cuda --bin zkattr-gpu
 bins=(zkattr-gpu)
+if [ "${1:-}" = "--figures" ]; then
+    copy() { # copy NAME: the one executable cargo just listed
+        strip -o "$out/$1" "$(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' "$log" | tail -n 1)"
+    }
+    log=$(mktemp)
+    cargo test --release --no-run --target-dir "$target" -p zkattr-gpu-msm --features cuda --test msm_edges 2>&1 | tee "$log"
+    copy msm_edges
+    cargo test --release --no-run --target-dir "$target" -p zkattr-circuits --features cuda --lib 2>&1 | tee "$log"
+    copy circuits_tests
+    cargo bench --no-run --target-dir "$target" -p zkattr-gpu-msm --features cuda --bench msm 2>&1 | tee "$log"
+    copy msm_bench
+    rm -f "$log"
+    # The verifiers come from the CPU build (this one cannot start without a GPU); keys are deterministic.
+    cargo build --release -p zkattr-circuits --bin zkattr-gpu
+    target/release/zkattr-gpu --write-verifiers 4096,16384 "$out/evm"
+fi
 if [ "${1:-}" = "--zkattr" ]; then
     libs="$PWD/.deps/cuda-libs"
     want=(libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libnvrtc.so.13)

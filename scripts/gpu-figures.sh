@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The GPU figures of issue #8, in one run on a GPU machine, from what `scripts/build-cuda.sh --figures` put in
+# target/cuda-bin/ (carry that folder; nothing else is needed there but the NVIDIA driver):
+#   info     nvidia-smi and the devices, the backend `auto` selects
+#   tests    the MSM edge tests, every backend against arkworks (gpu-msm/tests/msm_edges.rs), and the
+#            circuits' backend test (a GPU proof verifies with the CPU's keys)
+#   msm      GPU MSM = CPU MSM on seeded inputs, both timed (zkattr-gpu --msm)
+#   prove    attribution proofs on both backends at N = 4,096 and 16,384: both verify with one key, natively
+#            and in revm (verifiers written here by `zkattr-gpu --write-verifiers`), a tampered proof refused
+#   bench    the criterion MSM bench, GPU only (2^16 … 2^24)
+#   large    N = 65,536 on the GPU alone (its CPU proof would not fit the run)
+# Each stage runs under a share of SECONDS (default 560) and writes OUTDIR/<stage>.log as it goes, so a run
+# cut short keeps what it measured; summary.txt gives each stage's exit status and time, smi.csv the GPU's
+# memory and load every 250 ms.
+#
+#   scripts/gpu-figures.sh OUTDIR [SECONDS]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/gpu-figures.sh OUTDIR [SECONDS]}
+budget=${2:-560}
+bin=${ZKATTR_GPU_BIN_DIR:-target/cuda-bin}
+mkdir -p "$out"
+start=$(date +%s)
+left() { echo $((budget - ($(date +%s) - start))); }
+
+# stage NAME CAP COMMAND...: runs COMMAND for at most CAP seconds (or what is left of the budget).
+stage() {
+    local name=$1 cap=$2 l t s rc
+    shift 2
+    l=$(left)
+    t=$((cap < l ? cap : l))
+    if ((t < 15)); then
+        echo "$name: skipped, $l s left" | tee -a "$out/summary.txt"
+        return
+    fi
+    echo "== $name (at most $t s, at $(date -u +%T))"
+    s=$(date +%s)
+    timeout -k 5 "$t" "$@" >"$out/$name.log" 2>&1
+    rc=$?
+    echo "$name: rc $rc, $(($(date +%s) - s)) s, from $(date -u -d @"$s" +%T)" | tee -a "$out/summary.txt"
+    tail -n 30 "$out/$name.log"
+}
+
+if ! ldconfig -p | grep -q 'libcuda.so.1 '; then
+    for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu; do
+        [ -e "$d/libcuda.so.1" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && break
+    done
+fi
+nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu,power.draw --format=csv,noheader,nounits \
+    -lms 250 >"$out/smi.csv" 2>&1 &
+smi=$!
+
+stage info 30 bash -c "nvidia-smi; nproc; grep -m1 'model name' /proc/cpuinfo; free -g; $bin/zkattr-gpu"
+stage tests 90 bash -c "$bin/msm_edges --nocapture; e=\$?; $bin/circuits_tests every_backend_proves_for_the_same_verifying_key --nocapture; c=\$?
+    echo \"msm_edges rc \$e, circuits_tests backend rc \$c\"; [ \$e = 0 ] && [ \$c = 0 ]"
+stage msm 120 "$bin/zkattr-gpu" --msm 1,1000,65536,262144,1048576,4194304
+stage prove 240 "$bin/zkattr-gpu" --prove 4096,16384 --evm "$bin/evm"
+stage bench 90 env ZKATTR_MSM_LOG_MAX=0 "$bin/msm_bench" --bench --warm-up-time 1 --measurement-time 3 --noplot
+stage large 600 "$bin/zkattr-gpu" --prove 65536 --cpu-max 0
+
+kill "$smi" 2>/dev/null
+echo "total $(($(date +%s) - start)) s" | tee -a "$out/summary.txt"
