@@ -491,9 +491,10 @@ pub fn prove_epoch(
         let detail = format!(
             "{} bytes on the {}",
             proof.len(),
-            zkattr_gpu_msm::ProverBackend::kind(&prover)
-                .as_str()
-                .to_uppercase()
+            match zkattr_gpu_msm::ProverBackend::kind(&prover) {
+                zkattr_gpu_msm::BackendKind::Cpu => "CPU",
+                zkattr_gpu_msm::BackendKind::Cuda => "GPU (CUDA)",
+            }
         );
         Ok(((proof, public), detail))
     })?;
