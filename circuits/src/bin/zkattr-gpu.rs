@@ -7,7 +7,7 @@
 //! zkattr-gpu --msm 1,1000,1048576     # per size: GPU MSM = CPU MSM?, both timings (JSON lines)
 //! zkattr-gpu --prove 4096,16384       # per size: attribution proofs on both, both verify with one key,
 //!            [--cpu-max N]            #   timings and peak GPU memory (JSON lines); no CPU proof above N items
-//!            [--evm DIR]              #   and both proofs in revm with DIR/verifier-N.hex, a tampered one refused
+//!            [--evm DIR]              #   and both proofs in revm with DIR/verifier-N.hex, tampered calls refused
 //! zkattr-gpu --write-verifiers 4096 DIR   # writes DIR/verifier-N.hex (needs solc: run it where the contracts
 //!                                         # toolchain is, then carry DIR to the GPU machine)
 //! ```
@@ -39,6 +39,9 @@ use zkattr_gpu_msm::{
 };
 
 const LOOKUP_BITS: usize = 16;
+
+/// Index of `total_rewarded` in the public inputs (statement order, DESIGN §4).
+const TOTAL_REWARDED: usize = 9;
 
 type Srs = halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<
     halo2_base::halo2_proofs::halo2curves::bn256::Bn256,
@@ -82,8 +85,9 @@ fn write_verifiers(sizes: &[usize], dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The EVM half of a size: deploys `DIR/verifier-N.hex`, runs each proof through it and a tampered copy of
-/// the first, which must revert. JSON fields, or a reason when there is no verifier for this size.
+/// The EVM half of a size: deploys `DIR/verifier-N.hex`, runs each proof through it, then two tampered calls
+/// with the first proof that must revert: one bit of the proof flipped, and the public input `total_rewarded`
+/// (statement order, DESIGN §4) plus one. JSON fields, or a reason when there is no verifier for this size.
 fn evm_check(
     dir: &Path,
     n: usize,
@@ -116,7 +120,14 @@ fn evm_check(
         if v.verify(public, &bad).is_ok() {
             return Err(format!("revm accepts a tampered {name} proof of {n} items"));
         }
-        out += ",\"evm_tampered_refused\":true";
+        let mut wrong = public.to_vec();
+        wrong[TOTAL_REWARDED] += Fr::from(1u64);
+        if v.verify(&wrong, proof).is_ok() {
+            return Err(format!(
+                "revm accepts the {name} proof of {n} items with total_rewarded + 1"
+            ));
+        }
+        out += ",\"evm_tampered_proof_refused\":true,\"evm_tampered_public_refused\":true";
     }
     Ok(out)
 }
@@ -166,6 +177,11 @@ fn prove_sizes(
                 peak.map_or("null".into(), |b| b.to_string()),
                 proof.len()
             );
+            eprintln!(
+                "{n} items: GPU {s:.2} s timed, {:.1} items/s, peak GPU memory {}",
+                n as f64 / s,
+                peak.map_or("unknown".into(), |b| format!("{b} bytes"))
+            );
             gpu_s = Some(s);
             public = Some(p);
             proofs.push(("cuda", proof));
@@ -180,22 +196,28 @@ fn prove_sizes(
             if let Some(g) = gpu_s {
                 line += &format!(",\"speedup\":{:.2}", s / g);
             }
-            if let Some((_, gpu_proof)) = proofs.first() {
-                let same = gpu_proof
-                    .iter()
-                    .zip(&proof)
-                    .take_while(|(a, b)| a == b)
-                    .count();
-                line += &format!(",\"cpu_gpu_common_prefix_bytes\":{same}");
-            } else {
-                line += &format!(",\"proof_bytes\":{}", proof.len());
+            match &public {
+                Some(g) if *g != p => {
+                    return Err(format!(
+                        "the CPU and GPU provers disagree on the public inputs of {n} items"
+                    ))
+                }
+                Some(_) => {}
+                None => line += &format!(",\"proof_bytes\":{}", proof.len()),
             }
             public = Some(p);
             proofs.push(("cpu", proof));
         }
-        if let (Some(dir), Some(public)) = (evm, &public) {
-            let list: Vec<(&str, &[u8])> = proofs.iter().map(|(n, p)| (*n, p.as_slice())).collect();
-            line += &evm_check(dir, n, public, &list)?;
+        match (evm, &public) {
+            (Some(dir), Some(public)) => {
+                let list: Vec<(&str, &[u8])> =
+                    proofs.iter().map(|(n, p)| (*n, p.as_slice())).collect();
+                line += &evm_check(dir, n, public, &list)?;
+            }
+            (Some(_), None) => {
+                line += ",\"evm\":\"no proof of this size (no GPU, above --cpu-max)\""
+            }
+            (None, _) => {}
         }
         println!("{line}}}");
     }
