@@ -23,9 +23,14 @@ cargo build --release --target-dir "$target" -p zkattr-circuits --features cuda 
 bins=(zkattr-gpu)
 if [ "${1:-}" = "--figures" ]; then
     copy() { # copy NAME: the one executable cargo just listed
-        strip -o "$out/$1" "$(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' "$log" | tail -n 1)"
+        local exe
+        exe=$(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' "$log" | tail -n 1)
+        [ -n "$exe" ] || { echo "build-cuda.sh: cargo listed no executable for $1" >&2; exit 1; }
+        strip -o "$out/$1" "$exe"
     }
     log=$(mktemp)
+    trap 'rm -f "$log"' EXIT
+    export CARGO_TERM_COLOR=never # plain "Executable … (path)" lines for copy
     cargo test --release --no-run --target-dir "$target" -p zkattr-gpu-msm --features cuda --test msm_edges 2>&1 | tee "$log"
     copy msm_edges
     cargo test --release --no-run --target-dir "$target" -p zkattr-circuits --features cuda --lib 2>&1 | tee "$log"

@@ -6,12 +6,16 @@
 #            circuits' backend test (a GPU proof verifies with the CPU's keys)
 #   msm      GPU MSM = CPU MSM on seeded inputs, both timed (zkattr-gpu --msm)
 #   prove    attribution proofs on both backends at N = 4,096 and 16,384: both verify with one key, natively
-#            and in revm (verifiers written here by `zkattr-gpu --write-verifiers`), a tampered proof refused
+#            and in revm (verifiers written on the build machine by `zkattr-gpu --write-verifiers`), a
+#            tampered proof and a tampered public input refused
 #   bench    the criterion MSM bench, GPU only (2^16 … 2^24)
 #   large    N = 65,536 on the GPU alone (its CPU proof would not fit the run)
 # Each stage runs under a share of SECONDS (default 560) and writes OUTDIR/<stage>.log as it goes, so a run
 # cut short keeps what it measured; summary.txt gives each stage's exit status and time, smi.csv the GPU's
-# memory and load every 250 ms.
+# memory and load every 250 ms. ZKATTR_GPU_STAGES picks stages (default: all, in the order above);
+# ZKATTR_GPU_PROVE (default 4096,16384) and ZKATTR_GPU_LARGE (default 65536) set the sizes, e.g. to measure
+# only what a first run did not reach:
+#   ZKATTR_GPU_STAGES="info prove" ZKATTR_GPU_PROVE=16384 scripts/gpu-figures.sh OUTDIR 560
 #
 #   scripts/gpu-figures.sh OUTDIR [SECONDS]
 set -uo pipefail
@@ -22,12 +26,15 @@ bin=${ZKATTR_GPU_BIN_DIR:-target/cuda-bin}
 mkdir -p "$out"
 start=$(date +%s)
 left() { echo $((budget - ($(date +%s) - start))); }
+stages=" ${ZKATTR_GPU_STAGES:-info tests msm prove bench large} "
 
 # stage NAME CAP COMMAND...: runs COMMAND for at most CAP seconds (or what is left of the budget).
 stage() {
     local name=$1 cap=$2 l t s rc
     shift 2
+    [[ $stages == *" $name "* ]] || return 0
     l=$(left)
+    l=$((l - 6)) # the kill's grace period and the bookkeeping come out of the budget too
     t=$((cap < l ? cap : l))
     if ((t < 15)); then
         echo "$name: skipped, $l s left" | tee -a "$out/summary.txt"
@@ -54,9 +61,9 @@ stage info 30 bash -c "nvidia-smi; nproc; grep -m1 'model name' /proc/cpuinfo; f
 stage tests 90 bash -c "$bin/msm_edges --nocapture; e=\$?; $bin/circuits_tests every_backend_proves_for_the_same_verifying_key --nocapture; c=\$?
     echo \"msm_edges rc \$e, circuits_tests backend rc \$c\"; [ \$e = 0 ] && [ \$c = 0 ]"
 stage msm 120 "$bin/zkattr-gpu" --msm 1,1000,65536,262144,1048576,4194304
-stage prove 240 "$bin/zkattr-gpu" --prove 4096,16384 --evm "$bin/evm"
+stage prove 240 "$bin/zkattr-gpu" --prove "${ZKATTR_GPU_PROVE:-4096,16384}" --evm "$bin/evm"
 stage bench 90 env ZKATTR_MSM_LOG_MAX=0 "$bin/msm_bench" --bench --warm-up-time 1 --measurement-time 3 --noplot
-stage large 600 "$bin/zkattr-gpu" --prove 65536 --cpu-max 0
+stage large 600 "$bin/zkattr-gpu" --prove "${ZKATTR_GPU_LARGE:-65536}" --cpu-max 0
 
 kill "$smi" 2>/dev/null
 echo "total $(($(date +%s) - start)) s" | tee -a "$out/summary.txt"

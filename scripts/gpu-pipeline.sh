@@ -18,38 +18,45 @@ zkattr=${1:?usage: scripts/gpu-pipeline.sh ZKATTR DEMO_HOME OUTDIR}
 home=${2:?usage: scripts/gpu-pipeline.sh ZKATTR DEMO_HOME OUTDIR}
 out=${3:?usage: scripts/gpu-pipeline.sh ZKATTR DEMO_HOME OUTDIR}
 mkdir -p "$out"
-exec > >(tee -a "$out/pipeline.log") 2>&1
 
-# candle links cuBLAS, cuRAND and NVRTC of CUDA 13: the GPU machine's, from its Python wheels if need be.
-for lib in libcublas.so.13 libcurand.so.10 libnvrtc.so.13; do
-    ldconfig -p | grep -q "$lib " && continue
-    found=$(find /opt /usr /usr/local -name "$lib" -print -quit 2>/dev/null || true)
-    [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-done
-echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+main() {
+    # candle links cuBLAS, cuRAND and NVRTC of CUDA 13: the GPU machine's, from its Python wheels if need be.
+    for lib in libcublas.so.13 libcurand.so.10 libnvrtc.so.13; do
+        ldconfig -p | grep -q "$lib " && continue
+        found=$(find /opt /usr /usr/local -name "$lib" -print -quit 2>/dev/null || true)
+        if [ -n "$found" ]; then
+            export LD_LIBRARY_PATH="$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        fi
+    done
+    echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 
-state="$home/deployments/embedded.json"
-distributor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["distributor"])' "$state")
-chain_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chain_id"])' "$state")
+    state="$home/deployments/embedded.json"
+    distributor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["distributor"])' "$state")
+    chain_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chain_id"])' "$state")
 
-step() {
-    echo "== $* ($(date -u +%T))"
-    local s
-    s=$(date +%s.%N)
-    "$@"
-    echo "== done in $(python3 -c "import time; print(round(time.time() - $s, 2))") s"
+    step() {
+        echo "== $* ($(date -u +%T))"
+        local s
+        s=$(date +%s.%N)
+        "$@"
+        echo "== done in $(python3 -c "import time; print(round(time.time() - $s, 2))") s"
+    }
+    step "$zkattr" --home "$home" train digits --version 1 --out "$home/epoch-gpu" \
+        --queries data/digits/queries.jsonl
+    step "$zkattr" --home "$home" prove --datanet digits --version 1 --artifact "$home/epoch-gpu" --epoch 2 \
+        --pool 1000000000000000000000000 --chain-id "$chain_id" --settlement "$distributor" \
+        --insecure-test-srs --out "$home/proof-gpu" --backend "${ZKATTR_PIPELINE_BACKEND:-cuda}"
+    step "$zkattr" --home "$home" verify "$home/proof-gpu" --insecure-test-srs
+    step "$zkattr" --home "$home" settle "$home/proof-gpu"
+    step "$zkattr" --home "$home" prove --datanet digits --version 1 --artifact "$home/epoch-gpu" --epoch 3 \
+        --pool 1000000000000000000000000 --chain-id "$chain_id" --settlement "$distributor" \
+        --insecure-test-srs --out "$home/proof-cpu" --backend cpu
+    step "$zkattr" --home "$home" verify "$home/proof-cpu" --insecure-test-srs
+    step "$zkattr" --home "$home" settle "$home/proof-cpu"
+    cp "$home/proof-gpu/statement.json" "$out/statement-gpu.json"
+    cp "$home/proof-cpu/statement.json" "$out/statement-cpu.json"
 }
-step "$zkattr" --home "$home" train digits --version 1 --out "$home/epoch-gpu" \
-    --queries data/digits/queries.jsonl
-step "$zkattr" --home "$home" prove --datanet digits --version 1 --artifact "$home/epoch-gpu" --epoch 2 \
-    --pool 1000000000000000000000000 --chain-id "$chain_id" --settlement "$distributor" \
-    --insecure-test-srs --out "$home/proof-gpu" --backend "${ZKATTR_PIPELINE_BACKEND:-cuda}"
-step "$zkattr" --home "$home" verify "$home/proof-gpu" --insecure-test-srs
-step "$zkattr" --home "$home" settle "$home/proof-gpu"
-step "$zkattr" --home "$home" prove --datanet digits --version 1 --artifact "$home/epoch-gpu" --epoch 3 \
-    --pool 1000000000000000000000000 --chain-id "$chain_id" --settlement "$distributor" \
-    --insecure-test-srs --out "$home/proof-cpu" --backend cpu
-step "$zkattr" --home "$home" verify "$home/proof-cpu" --insecure-test-srs
-step "$zkattr" --home "$home" settle "$home/proof-cpu"
-cp "$home/proof-gpu/statement.json" "$out/statement-gpu.json"
-cp "$home/proof-cpu/statement.json" "$out/statement-cpu.json"
+
+# Through a pipe rather than `exec > >(tee …)`, so the log is complete when the script returns; pipefail
+# keeps the first failing step's status.
+main 2>&1 | tee -a "$out/pipeline.log"
