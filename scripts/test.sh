@@ -23,4 +23,7 @@ fi
 echo "== receipt page (scripts/build-web.sh)"
 scripts/build-web.sh
 echo "== cargo test"
-cargo test --workspace --release "$@"
+# Unit and integration tests, then the doc tests. Examples are not built here (cargo test would build them
+# only to see that they compile, about 40 s of CPU): clippy --all-targets checks them in CI.
+cargo test --workspace --release --tests "$@"
+cargo test --workspace --release --doc "$@"
