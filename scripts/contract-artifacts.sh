@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the contracts with forge and writes the artifacts zkattr embeds (ABI and creation code) to
 # verifier-contracts/artifacts/<Contract>.json. The zkattr binary reads these committed files, so it builds and
-# deploys without npm; `cargo test -p zkattr-service --test contracts` fails when they drift from the sources.
+# deploys without npm; `cargo test --release -p zkattr-tests --test contract_artifacts` fails when they drift from the sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-contracts.sh >/dev/null

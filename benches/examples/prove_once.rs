@@ -3,7 +3,7 @@
 //! `/proc/self/clear_refs` before each phase), and the circuit's column counts. For sizes where criterion's ten
 //! samples take too long; docs/performance.md records its output. Usage:
 //! `cargo run --release -p zkattr-benches --example prove_once -- N`; with `--features profile`, halo2-axiom's
-//! own phase timers go to stderr too (docs/circuit.md, "Where the proving time goes").
+//! own phase timers go to stdout too (docs/circuit.md, "Where the proving time goes").
 #![allow(clippy::unwrap_used)]
 
 use zkattr_benches::phase;
