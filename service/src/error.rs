@@ -147,6 +147,22 @@ pub enum Error {
     /// A model or attribution file is not well-formed.
     #[error("{0}")]
     BadArtifact(String),
+    /// A proof would need more memory than it may use.
+    #[error(
+        "a circuit of 2^{k} rows needs about {need} of memory for its keys and proof, and {limit_what} is \
+         {limit}: prove on a machine with more memory, lower circuit.max_items, or set --memory-limit if \
+         more will be free"
+    )]
+    OutOfMemory {
+        /// The circuit's `k`.
+        k: u32,
+        /// The estimate ("4.0 GiB").
+        need: String,
+        /// What the limit is ("the memory this machine has available", "--memory-limit").
+        limit_what: &'static str,
+        /// The limit ("2.0 GiB").
+        limit: String,
+    },
     /// `zkattr recompute` found differences.
     #[error("recompute does not match the artifact: {0}")]
     RecomputeMismatch(String),

@@ -35,8 +35,8 @@ use zkattr_circuits::{
     halo2::{
         attribution::AttributionWitness,
         prove::{
-            choose_k, insecure_test_srs, insecure_test_srs_digest, keygen_cached, load_srs,
-            prove_with, shape, verify,
+            choose_k, host_memory_estimate, insecure_test_srs, insecure_test_srs_digest,
+            keygen_cached, load_srs, prove_with, shape, verify,
         },
     },
     params::GovernanceParams,
@@ -168,6 +168,61 @@ pub struct ProveRequest {
     pub out: PathBuf,
     /// Where to prove: `auto` (a GPU when this build has CUDA and one is usable), `cpu` or `cuda`.
     pub backend: zkattr_gpu_msm::BackendChoice,
+    /// The memory (bytes) the keys and the proof may take; `None`: what the machine has available now
+    /// ([`available_memory`]). A circuit whose estimate is above it is refused before any work.
+    pub memory_limit: Option<u64>,
+}
+
+/// The memory (bytes) this machine can give new work now: `MemAvailable` plus `SwapFree` of
+/// `/proc/meminfo`. `None` where that file does not exist (not Linux) or cannot be read.
+pub fn available_memory() -> Option<u64> {
+    parse_meminfo(&std::fs::read_to_string("/proc/meminfo").ok()?)
+}
+
+fn parse_meminfo(text: &str) -> Option<u64> {
+    let field = |name: &str| {
+        text.lines().find_map(|line| {
+            let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+            let kib: u64 = rest.trim().strip_suffix("kB")?.trim().parse().ok()?;
+            kib.checked_mul(1024)
+        })
+    };
+    Some(field("MemAvailable")?.saturating_add(field("SwapFree").unwrap_or(0)))
+}
+
+/// Refuses a circuit of `2^k` rows whose estimated peak memory
+/// ([`zkattr_circuits::halo2::prove::host_memory_estimate`]) is above `limit` (else what the machine has
+/// available). Says what it compared, for the phase summary.
+fn check_memory(k: u32, limit: Option<u64>, available: Option<u64>) -> Result<String> {
+    let need = host_memory_estimate(k);
+    let (limit, limit_what) = match (limit, available) {
+        (Some(l), _) => (l, "--memory-limit"),
+        (None, Some(a)) => (a, "the memory this machine has available"),
+        (None, None) => return Ok("memory not checked (no /proc/meminfo)".into()),
+    };
+    if need > limit {
+        return Err(Error::OutOfMemory {
+            k,
+            need: human_bytes(need),
+            limit: human_bytes(limit),
+            limit_what,
+        });
+    }
+    Ok(format!(
+        "about {} of {}",
+        human_bytes(need),
+        human_bytes(limit)
+    ))
+}
+
+/// `512.0 MiB`, `4.0 GiB`.
+fn human_bytes(b: u64) -> String {
+    const GIB: f64 = (1u64 << 30) as f64;
+    if b >= 1 << 30 {
+        format!("{:.1} GiB", b as f64 / GIB)
+    } else {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    }
 }
 
 /// What [`prove_epoch`] wrote.
@@ -460,7 +515,8 @@ pub fn prove_epoch(
                 ),
             )));
         }
-        Ok((k, format!("k = {k}, {} advice cells", s.advice_cells)))
+        let memory = check_memory(k, req.memory_limit, available_memory())?;
+        Ok((k, format!("k = {k}, {} advice cells, memory {memory}", s.advice_cells)))
     })?;
     let (srs, srs_record, srs_digest) = ph.run("srs", || {
         let (srs, record, digest) = srs_for(&req.srs, k)?;
@@ -984,6 +1040,50 @@ pub fn verify_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meminfo_gives_available_plus_swap() {
+        let text = "MemTotal:       24607248 kB\nMemFree:         1000000 kB\n\
+                    MemAvailable:   20000000 kB\nSwapTotal:       2097148 kB\nSwapFree:        1000000 kB\n";
+        assert_eq!(parse_meminfo(text), Some(21_000_000 * 1024));
+        // No swap line: available alone; no MemAvailable (very old kernels): unknown.
+        assert_eq!(parse_meminfo("MemAvailable: 2048 kB\n"), Some(2048 * 1024));
+        assert_eq!(parse_meminfo("MemTotal: 2048 kB\nSwapFree: 1 kB\n"), None);
+        assert_eq!(parse_meminfo("MemAvailable: lots\n"), None);
+        // This machine's, when there is one.
+        if std::path::Path::new("/proc/meminfo").exists() {
+            assert!(available_memory().unwrap() > 0);
+        }
+    }
+
+    #[test]
+    fn memory_beyond_the_limit_is_refused_before_work() {
+        let gib = 1u64 << 30;
+        // k = 20: about 4 GiB.
+        assert!(check_memory(20, None, Some(8 * gib)).is_ok());
+        let e = check_memory(20, None, Some(2 * gib))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2^20 rows needs about 4.0 GiB"), "{e}");
+        assert!(
+            e.contains("the memory this machine has available is 2.0 GiB"),
+            "{e}"
+        );
+        // An explicit limit wins over what the machine reports, both ways.
+        assert!(check_memory(20, Some(5 * gib), Some(gib)).is_ok());
+        let e = check_memory(20, Some(gib), Some(64 * gib))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--memory-limit is 1.0 GiB"), "{e}");
+        // Nothing known, nothing refused.
+        assert!(check_memory(30, None, None)
+            .unwrap()
+            .contains("not checked"));
+        assert_eq!(
+            check_memory(17, None, Some(8 * gib)).unwrap(),
+            "about 512.0 MiB of 8.0 GiB"
+        );
+    }
 
     #[test]
     fn reward_list_bytes_parse_back() {

@@ -128,6 +128,7 @@ async fn a_long_result_check_leaves_the_runtime_free() {
             keys_dir: keys,
             out: o,
             backend: Default::default(),
+            memory_limit: None,
         };
         proving::prove_epoch(&nets, &req, &mut proving::Quiet).unwrap();
     })

@@ -262,6 +262,14 @@ pub fn shape(w: &AttributionWitness, lookup_bits: usize) -> Result<Shape> {
     })
 }
 
+/// Host memory (bytes) that keygen or one proof of the attribution circuit at `2^k` rows takes at its peak,
+/// roughly: 4 KiB per row. Measured peaks of the proof (docs/circuit.md, CPU, 2 halo2-base columns): 3.8 KiB
+/// per row at `k = 17`, 4.3 at 18 and 20, 4.1 at 22; keygen 3.2 to 3.3. A guide for refusing work that
+/// cannot fit before it starts, not a bound.
+pub fn host_memory_estimate(k: u32) -> u64 {
+    4096u64 << k
+}
+
 /// The circuit size for `shape`: the smallest `k` (at least `lookup_bits + 1`, so the lookup table fits)
 /// at which the advice cells fill at most [`MAX_ADVICE_COLUMNS`] columns of `2^k - 9` usable rows, the
 /// constants fit one fixed column and the permutations fit the Poseidon gate's region.

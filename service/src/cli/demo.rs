@@ -295,6 +295,7 @@ fn epoch_on_chain(
         keys_dir: keys_dir.clone(),
         out: dir.join("proof"),
         backend: zkattr_gpu_msm::BackendChoice::Auto,
+        memory_limit: None,
     };
     say("proving epoch 1 (insecure test SRS; about a minute on 2 cores)");
     let proved = proving::prove_epoch(nets, &req, &mut Spinner::new(ctx.json))?;

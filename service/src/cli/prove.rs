@@ -72,6 +72,42 @@ pub struct ProveCmd {
     /// the CPU), cpu, or cuda (fails with the reason when no GPU can be used).
     #[arg(long, default_value = "auto", value_name = "auto|cpu|cuda")]
     pub backend: zkattr_gpu_msm::BackendChoice,
+    /// The memory the keys and the proof may take (bytes, or with a K, M, G or T suffix: binary units).
+    /// Default: what the machine has available when it starts (MemAvailable + SwapFree). A circuit whose
+    /// estimate (about 4 KiB per row) is larger is refused before any work.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+}
+
+/// `4096`, `512M`, `8G`, `8GiB`, `1.5T`: bytes, the suffixes in powers of 1024.
+pub(crate) fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let upper = s.trim().to_ascii_uppercase();
+    let t = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("{s:?}: unknown unit {c:?} (use K, M, G or T)")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 8G, 512M, 4096)"))?;
+    let bytes = n * (1u64 << shift) as f64;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("{s:?} is not a size of at least one byte"));
+    }
+    Ok(bytes as u64)
 }
 
 /// `zkattr verify DIR`
@@ -174,6 +210,7 @@ impl ProveCmd {
             keys_dir: ctx.keys.clone(),
             out: self.out.clone(),
             backend: self.backend,
+            memory_limit: self.memory_limit,
         };
         let r = proving::prove_epoch(&nets, &req, &mut Spinner::new(ctx.json))?;
         let st = &r.statement;
@@ -253,5 +290,23 @@ impl VerifyCmd {
                 timing_table(&r.timings)
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert_eq!(parse_size("8GiB"), Ok(8 << 30));
+        assert_eq!(parse_size("8gb"), Ok(8 << 30));
+        assert_eq!(parse_size("1.5T"), Ok(3 << 39));
+        for bad in ["", "G", "8X", "-1G", "0", "lots", "1e30T"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
     }
 }

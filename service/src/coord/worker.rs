@@ -315,6 +315,8 @@ async fn run_job(
                     keys_dir: keys,
                     out: out.clone(),
                     backend,
+                    // What the worker's machine has available when the job starts.
+                    memory_limit: None,
                 };
                 proving::prove_epoch(&nets, &r, &mut SharedProgress(progress))?;
             }
