@@ -1406,39 +1406,22 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     // A circuit that needs more memory than it may use is refused before the setup and the keys, and
     // nothing is written.
     let out4 = tmp.path().join("proof-memory");
-    let err = fails(
-        &home,
-        &prove_args(
+    let limited = |limit: &'static str| {
+        let mut args = prove_args(
             &artifact,
             &out4,
-            &[
-                "--insecure-test-srs",
-                "--params",
-                s(&p8),
-                "--memory-limit",
-                "1M",
-            ],
-        ),
-    );
+            &["--insecure-test-srs", "--params", s(&p8)],
+        );
+        args.extend(["--memory-limit", limit]);
+        args
+    };
+    let err = fails(&home, &limited("1M"));
     assert!(
         err.contains("needs about") && err.contains("--memory-limit is 1.0 MiB"),
         "{err}"
     );
     assert!(!out4.exists());
-    let bad = zkattr(
-        &home,
-        &prove_args(
-            &artifact,
-            &out4,
-            &[
-                "--insecure-test-srs",
-                "--params",
-                s(&p8),
-                "--memory-limit",
-                "8X",
-            ],
-        ),
-    );
+    let bad = zkattr(&home, &limited("8X"));
     assert_eq!(bad.status.code(), Some(2), "a usage error");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown unit"));
 }
