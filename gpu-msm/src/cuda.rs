@@ -3,13 +3,17 @@
 use halo2_axiom::{
     halo2curves::bn256::Bn256,
     plonk::{Circuit, ProvingKey},
-    poly::kzg::commitment::ParamsKZG,
+    poly::{
+        commitment::{Params, ParamsProver},
+        kzg::commitment::ParamsKZG,
+    },
     transcript::{EncodedChallenge, TranscriptWrite},
     SerdeFormat,
 };
 use halo2_axiom_gpu as gpu;
 use rand_core::RngCore;
 use rustacuda::device::{Device, DeviceAttribute};
+use std::sync::{Arc, Mutex};
 
 use crate::{
     msm::{check_lengths, drop_identities},
@@ -92,21 +96,67 @@ impl MsmBackend for CudaMsm {
 }
 
 /// halo2-axiom-gpu's SHPLONK prover.
-#[derive(Debug)]
+///
+/// It keeps the last SRS it was given, converted to halo2-axiom-gpu's type, together with the copy of its
+/// points that the GPU prover uploads to the device on first use: the next proof with the same SRS (a worker
+/// proving epoch after epoch) neither converts nor uploads it again. A different SRS replaces it.
 pub struct CudaProver {
     device: DeviceInfo,
+    params: Mutex<Option<Arc<GpuParams>>>,
+}
+
+type GpuParams = gpu::poly::kzg::commitment::ParamsKZG<Bn256>;
+
+impl std::fmt::Debug for CudaProver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaProver")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CudaProver {
     /// The prover on `device`.
     pub fn new(device: DeviceInfo) -> Result<Self, BackendError> {
-        Ok(Self { device })
+        Ok(Self {
+            device,
+            params: Mutex::new(None),
+        })
+    }
+
+    /// `srs` as the GPU prover's type: the cached conversion when it holds the same points, else a new one
+    /// (which replaces it).
+    fn params_for(&self, srs: &ParamsKZG<Bn256>) -> Result<Arc<GpuParams>, BackendError> {
+        let mut cached = self
+            .params
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = cached.as_ref() {
+            if same_srs(srs, p) {
+                return Ok(Arc::clone(p));
+            }
+        }
+        *cached = None; // the old one's device copy is freed before the new one is made
+        let _span = tracing::info_span!("zkattr_section", phase = "srs_to_gpu_params").entered();
+        let p = Arc::new(gpu_params(srs)?);
+        *cached = Some(Arc::clone(&p));
+        Ok(p)
     }
 
     /// Its device.
     pub fn device(&self) -> &DeviceInfo {
         &self.device
     }
+}
+
+/// Whether `gpu` holds the points of `srs`: the same size, G2 points and powers of tau in G1 (the Lagrange
+/// points follow from these). Every point is compared: milliseconds, against the conversion's and the
+/// upload's much longer time.
+fn same_srs(srs: &ParamsKZG<Bn256>, gpu: &GpuParams) -> bool {
+    Params::k(srs) == gpu::poly::commitment::Params::k(gpu)
+        && srs.g2() == gpu.g2()
+        && srs.s_g2() == gpu.s_g2()
+        && srs.get_g() == gpu.g()
 }
 
 /// halo2-axiom's SRS as halo2-axiom-gpu's type (the same points; the two serialise alike).
@@ -143,7 +193,8 @@ impl ProverBackend for CudaProver {
         T: TranscriptWrite<G1Affine, E>,
         R: RngCore + Send + 'a,
     {
-        let params = gpu_params(srs)?;
+        let params = self.params_for(srs)?;
+        let params = params.as_ref();
         no_panic("the GPU prover", || {
             gpu::plonk::create_proof::<
                 gpu::poly::kzg::commitment::KZGCommitmentScheme<Bn256>,
@@ -152,7 +203,7 @@ impl ProverBackend for CudaProver {
                 _,
                 _,
                 _,
-            >(&params, pk, &[circuit], &[instances], rng, transcript)
+            >(params, pk, &[circuit], &[instances], rng, transcript)
             .map_err(|e| match e {
                 gpu::plonk::GpuError::Canonical(e) => BackendError::Proof(format!("{e:?}")),
                 other => BackendError::Gpu(format!("{other:?}")),

@@ -608,6 +608,17 @@ mod tests {
                     "GPU proof with seed 7: {} bytes, identical to the CPU's for the first {same}",
                     proof.len()
                 );
+                // The prover keeps the SRS it converted (and its device copy): a second proof reuses it,
+                // another SRS of the same size replaces it, and the first one again replaces that.
+                let other = halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG::<
+                    halo2_base::halo2_proofs::halo2curves::bn256::Bn256,
+                >::setup(K, seeded(99));
+                let other_pk = keygen_pk(&other, keygen_vk(&other, &kc).unwrap(), &kc).unwrap();
+                for (srs, pk) in [(&srs, &pk), (&other, &other_pk), (&srs, &pk)] {
+                    let proof =
+                        prove_circuit_seeded(&gpu, srs, pk, make(), &public, seeded(8)).unwrap();
+                    verify(srs, pk.get_vk(), &proof, &public).unwrap();
+                }
             }
             Ok(s) => println!("GPU prover not checked: {}", s.reason),
             Err(e) => println!("GPU prover not checked: {e}"),

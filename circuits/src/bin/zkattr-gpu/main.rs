@@ -14,7 +14,11 @@
 //!
 //! The proofs are of synthetic epochs (dimension 64, 32 contributor slots, lookup bits 16) with the insecure
 //! test SRS, as in the criterion bench `prove`. Verifying keys are deterministic, so a verifier written on one
-//! machine accepts the proofs made on another.
+//! machine accepts the proofs made on another. After the timed GPU proof of each size, `--prove` prints on
+//! stderr where its time went (`phase` lines: each section of the GPU prover of at least 1 ms, nested, with its
+//! share of the proof; `transfer` lines: the bytes it moved between host and device).
+
+mod phases;
 
 use std::{
     path::{Path, PathBuf},
@@ -138,7 +142,7 @@ fn evm_check(
 /// the kernels and the memory pool, and the second is the one timed.
 fn prove_sizes(
     sizes: &[usize],
-    gpu: Option<&CudaProver>,
+    gpu: Option<(&CudaProver, &phases::Phases)>,
     cpu_max: usize,
     evm: Option<&Path>,
 ) -> Result<(), String> {
@@ -149,17 +153,24 @@ fn prove_sizes(
         let mut proofs: Vec<(&str, Vec<u8>)> = Vec::new();
         let mut public = None;
         let mut gpu_s = None;
-        if let Some(g) = gpu {
+        if let Some((g, phases)) = gpu {
             let runs = if n <= 16_384 { 2 } else { 1 };
             let mut times = Vec::new();
             let mut peak = None;
             let mut last = None;
+            let mut table = Vec::new();
             for _ in 0..runs {
+                phases.take();
                 let sampler = GpuMemoryPeak::start();
                 let t = Instant::now();
-                let (proof, p) = prove_with(g, &srs, &keys, &w).map_err(err)?;
-                times.push(t.elapsed().as_secs_f64());
+                let (proof, p) = {
+                    let _s = tracing::info_span!("zkattr_section", phase = "prove_with").entered();
+                    prove_with(g, &srs, &keys, &w).map_err(err)?
+                };
+                let elapsed = t.elapsed();
+                times.push(elapsed.as_secs_f64());
                 peak = peak.max(sampler.stop());
+                table = phases.report(elapsed, std::time::Duration::from_millis(1));
                 verify(&srs, keys.pk.get_vk(), &proof, &p)
                     .map_err(|x| format!("the GPU proof of {n} items does not verify: {x}"))?;
                 eprintln!(
@@ -170,6 +181,9 @@ fn prove_sizes(
             }
             let (proof, p) = last.expect("at least one GPU run");
             let s = times[times.len() - 1];
+            for row in table {
+                eprintln!("{n} items: phase {row}");
+            }
             line += &format!(
                 ",\"cuda_s\":{s:.3},\"cuda_first_s\":{:.3},\"cuda_items_per_s\":{:.1},\"peak_gpu_bytes\":{},\"gpu_proof_verifies\":true,\"proof_bytes\":{}",
                 times[0],
@@ -336,7 +350,20 @@ fn run() -> Result<(), String> {
                 }
                 _ => None,
             };
-            prove_sizes(&sizes, gpu.as_ref(), cpu_max, evm.as_deref())
+            let phases = phases::Phases::default();
+            {
+                use tracing_subscriber::layer::SubscriberExt;
+                tracing::subscriber::set_global_default(
+                    tracing_subscriber::registry().with(phases.clone()),
+                )
+                .map_err(|e| format!("the phase recorder: {e}"))?;
+            }
+            prove_sizes(
+                &sizes,
+                gpu.as_ref().map(|g| (g, &phases)),
+                cpu_max,
+                evm.as_deref(),
+            )
         }
         Some("--write-verifiers") => {
             let sizes = list(args.get(1), "--write-verifiers")?;
