@@ -7,7 +7,8 @@
 #   msm      GPU MSM = CPU MSM on seeded inputs, both timed (zkattr-gpu --msm)
 #   prove    attribution proofs on both backends at N = 4,096 and 16,384: both verify with one key, natively
 #            and in revm (verifiers written on the build machine by `zkattr-gpu --write-verifiers`), a
-#            tampered proof and a tampered public input refused
+#            tampered proof and a tampered public input refused; where each timed GPU proof's time went
+#            (`phase` and `transfer` lines, docs/gpu.md)
 #   bench    the criterion MSM bench, GPU only (2^16 … 2^24)
 #   large    N = 65,536 on the GPU alone (its CPU proof would not fit the run)
 # Each stage runs under a share of SECONDS (default 560) and writes OUTDIR/<stage>.log as it goes, so a run
