@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
 """Removes each check of the contracts in turn and requires `forge test` to fail (the negative tests guard
 every check). Works on private copies of the project in a temporary directory (one per CPU, in parallel), so
-the checkout is never modified. Run from anywhere; exits 1 naming each surviving mutation."""
-import concurrent.futures, os, pathlib, queue, shutil, subprocess, sys, tempfile
+the checkout is never modified. Run from anywhere; exits 1 naming each surviving mutation.
+
+When every mutation is caught, it records the digest of what decides the outcome (the contracts, their tests
+and fixtures, this script, the compiler wrapper and the pinned toolchain) in test/mutations.passed: commit it
+with the contracts. `--if-changed` (CI) skips the run when that digest still matches: the same sources and
+the same pinned compiler give the same outcome, about 5 minutes of 2 cores each time (solc is the npm
+package's JavaScript build)."""
+import concurrent.futures, hashlib, os, pathlib, queue, shutil, subprocess, sys, tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FORGE = ROOT / "bin" / "forge"
+STAMP = ROOT / "test" / "mutations.passed"
 
 # (file, text to find (exactly once), replacement, what the mutation removes)
 MUTATIONS = [
@@ -112,7 +119,26 @@ def check(project: pathlib.Path, mutation) -> tuple[str, bool]:
         path.write_text(original)
 
 
+def digest() -> str:
+    """SHA-256 over the relative path and bytes of every file that decides the outcome, in sorted order."""
+    files = [ROOT / n for n in ["foundry.toml", "package.json", "package-lock.json"]]
+    for d in ["src", "test", "bin"]:
+        files += [p for p in (ROOT / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    h = hashlib.sha256()
+    for p in sorted(f for f in files if f != STAMP):
+        h.update(str(p.relative_to(ROOT)).encode() + b"\0")
+        h.update(p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def main() -> int:
+    want = digest()
+    if "--if-changed" in sys.argv[1:]:
+        if STAMP.exists() and STAMP.read_text().split() == ["sha256", want]:
+            print(f"contracts, tests and toolchain unchanged since every mutation was last caught (sha256 {want[:16]}…, "
+                  f"{STAMP.relative_to(ROOT.parent)}): not run again")
+            return 0
+        print("the contracts, their tests or the toolchain changed since the recorded run (or none is recorded): running")
     for i, (file, old, _, what) in enumerate(MUTATIONS, 1):
         n = (ROOT / file).read_text().count(old)
         if n != 1:
@@ -145,6 +171,8 @@ def main() -> int:
         print(f"{len(survivors)} mutation(s) survived: {survivors}", file=sys.stderr)
         return 1
     print(f"all {len(MUTATIONS)} mutations caught")
+    STAMP.write_text(f"sha256 {want}\n")
+    print(f"recorded in {STAMP.relative_to(ROOT.parent)} (commit it with the contracts)")
     return 0
 
 
