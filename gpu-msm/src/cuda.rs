@@ -11,6 +11,7 @@ use halo2_axiom::{
     SerdeFormat,
 };
 use halo2_axiom_gpu as gpu;
+use openvm_cuda_common::copy::MemCopyH2D;
 use rand_core::RngCore;
 use rustacuda::device::{Device, DeviceAttribute};
 use std::sync::{Arc, Mutex};
@@ -208,6 +209,53 @@ impl ProverBackend for CudaProver {
                 gpu::plonk::GpuError::Canonical(e) => BackendError::Proof(format!("{e:?}")),
                 other => BackendError::Gpu(format!("{other:?}")),
             })
+        })
+    }
+
+    fn create_proof_from_advice<'a, E, T, R>(
+        &self,
+        srs: &ParamsKZG<Bn256>,
+        pk: &ProvingKey<G1Affine>,
+        advice: Vec<Vec<Fr>>,
+        instances: &'a [&'a [Fr]],
+        rng: R,
+        transcript: &'a mut T,
+    ) -> Result<(), BackendError>
+    where
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>,
+        R: RngCore + Send + 'a,
+    {
+        crate::prover::check_advice(srs, pk, &advice, instances)?;
+        let params = self.params_for(srs)?;
+        let params = params.as_ref();
+        no_panic("the GPU prover", || {
+            let columns = {
+                let _span =
+                    tracing::info_span!("zkattr_section", phase = "advice_to_gpu").entered();
+                advice
+                    .iter()
+                    .map(|c| c.to_device_on(&gpu::cuda::utils::HALO2_GPU_CTX))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        BackendError::Gpu(format!("copying the advice to the GPU: {e:?}"))
+                    })?
+            };
+            // The copies are from pageable memory: each has left `advice` when it returns, but the columns are
+            // dropped after the proof all the same.
+            let proved = gpu::plonk::create_proof_from_advice::<
+                gpu::poly::kzg::commitment::KZGCommitmentScheme<Bn256>,
+                gpu::poly::kzg::multiopen::ProverSHPLONK<'_, Bn256>,
+                _,
+                _,
+                _,
+            >(params, pk, instances, columns, rng, transcript)
+            .map_err(|e| match e {
+                gpu::plonk::GpuError::Canonical(e) => BackendError::Proof(format!("{e:?}")),
+                other => BackendError::Gpu(format!("{other:?}")),
+            });
+            drop(advice);
+            proved
         })
     }
 }

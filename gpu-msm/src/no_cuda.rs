@@ -79,4 +79,20 @@ impl ProverBackend for CudaProver {
     {
         Err(BackendError::NotBuilt)
     }
+    fn create_proof_from_advice<'a, E, T, R>(
+        &self,
+        _srs: &ParamsKZG<Bn256>,
+        _pk: &ProvingKey<G1Affine>,
+        _advice: Vec<Vec<Fr>>,
+        _instances: &'a [&'a [Fr]],
+        _rng: R,
+        _transcript: &'a mut T,
+    ) -> Result<(), BackendError>
+    where
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>,
+        R: RngCore + Send + 'a,
+    {
+        Err(BackendError::NotBuilt)
+    }
 }

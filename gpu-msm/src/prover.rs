@@ -2,10 +2,13 @@
 
 use halo2_axiom::{
     halo2curves::bn256::Bn256,
-    plonk::{create_proof, Circuit, ProvingKey},
-    poly::kzg::{
-        commitment::{KZGCommitmentScheme, ParamsKZG},
-        multiopen::ProverSHPLONK,
+    plonk::{create_proof, create_proof_from_advice, Circuit, ProvingKey},
+    poly::{
+        commitment::Params,
+        kzg::{
+            commitment::{KZGCommitmentScheme, ParamsKZG},
+            multiopen::ProverSHPLONK,
+        },
     },
     transcript::{EncodedChallenge, TranscriptWrite},
 };
@@ -34,6 +37,26 @@ pub trait ProverBackend {
     ) -> Result<(), BackendError>
     where
         C: Circuit<Fr>,
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>,
+        R: RngCore + Send + 'a;
+
+    /// Proves a single-phase circuit from its advice columns, laid out by the caller instead of by halo2's
+    /// `synthesize`: one vector of `2^k` values per advice column, in the constraint system's column order
+    /// (the blinding rows at the end of each column may hold anything: they are overwritten). The proof is
+    /// the one [`ProverBackend::create_proof`] makes for a circuit whose synthesis assigns those columns;
+    /// with the same randomness the bytes are the same. Columns of the wrong number or length, or a circuit
+    /// with more than one phase, are refused with [`BackendError::Proof`] before anything is proven.
+    fn create_proof_from_advice<'a, E, T, R>(
+        &self,
+        srs: &ParamsKZG<Bn256>,
+        pk: &ProvingKey<G1Affine>,
+        advice: Vec<Vec<Fr>>,
+        instances: &'a [&'a [Fr]],
+        rng: R,
+        transcript: &'a mut T,
+    ) -> Result<(), BackendError>
+    where
         E: EncodedChallenge<G1Affine>,
         T: TranscriptWrite<G1Affine, E>,
         R: RngCore + Send + 'a;
@@ -73,6 +96,73 @@ impl ProverBackend for CpuProver {
         )
         .map_err(|e| BackendError::Proof(format!("{e:?}")))
     }
+
+    fn create_proof_from_advice<'a, E, T, R>(
+        &self,
+        srs: &ParamsKZG<Bn256>,
+        pk: &ProvingKey<G1Affine>,
+        advice: Vec<Vec<Fr>>,
+        instances: &'a [&'a [Fr]],
+        rng: R,
+        transcript: &'a mut T,
+    ) -> Result<(), BackendError>
+    where
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>,
+        R: RngCore + Send + 'a,
+    {
+        check_advice(srs, pk, &advice, instances)?;
+        crate::no_panic("the CPU prover", || {
+            create_proof_from_advice::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _>(
+                srs, pk, instances, advice, rng, transcript,
+            )
+            .map_err(|e| BackendError::Proof(format!("{e:?}")))
+        })
+    }
+}
+
+/// Refuses advice columns that [`ProverBackend::create_proof_from_advice`] cannot take for `pk`: the
+/// provers assert on these (a panic), so they are checked first and reported as an error.
+pub(crate) fn check_advice(
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    advice: &[Vec<Fr>],
+    instances: &[&[Fr]],
+) -> Result<(), BackendError> {
+    let cs = pk.get_vk().cs();
+    let n = 1usize << srs.k();
+    let refuse = |m: String| Err(BackendError::Proof(format!("advice columns: {m}")));
+    if cs.advice_column_phase().iter().any(|&p| p != 0) || !cs.challenge_phase().is_empty() {
+        return refuse("the circuit has more than one phase; only single-phase circuits can be proven from their advice".into());
+    }
+    if advice.len() != cs.num_advice_columns() {
+        return refuse(format!(
+            "{} columns given, the circuit has {}",
+            advice.len(),
+            cs.num_advice_columns()
+        ));
+    }
+    if let Some((i, c)) = advice.iter().enumerate().find(|(_, c)| c.len() != n) {
+        return refuse(format!(
+            "column {i} has {} rows, the SRS has 2^{} = {n}",
+            c.len(),
+            srs.k()
+        ));
+    }
+    if instances.len() != cs.num_instance_columns() {
+        return refuse(format!(
+            "{} instance columns given, the circuit has {}",
+            instances.len(),
+            cs.num_instance_columns()
+        ));
+    }
+    let usable = n - (cs.blinding_factors() + 1);
+    if let Some(i) = instances.iter().position(|c| c.len() > usable) {
+        return refuse(format!(
+            "instance column {i} is longer than the {usable} usable rows"
+        ));
+    }
+    Ok(())
 }
 
 /// The prover a [`Selection`] names.
@@ -133,6 +223,30 @@ impl ProverBackend for Prover {
         match self {
             Prover::Cpu(p) => p.create_proof(srs, pk, circuit, instances, rng, transcript),
             Prover::Cuda(p) => p.create_proof(srs, pk, circuit, instances, rng, transcript),
+        }
+    }
+
+    fn create_proof_from_advice<'a, E, T, R>(
+        &self,
+        srs: &ParamsKZG<Bn256>,
+        pk: &ProvingKey<G1Affine>,
+        advice: Vec<Vec<Fr>>,
+        instances: &'a [&'a [Fr]],
+        rng: R,
+        transcript: &'a mut T,
+    ) -> Result<(), BackendError>
+    where
+        E: EncodedChallenge<G1Affine>,
+        T: TranscriptWrite<G1Affine, E>,
+        R: RngCore + Send + 'a,
+    {
+        match self {
+            Prover::Cpu(p) => {
+                p.create_proof_from_advice(srs, pk, advice, instances, rng, transcript)
+            }
+            Prover::Cuda(p) => {
+                p.create_proof_from_advice(srs, pk, advice, instances, rng, transcript)
+            }
         }
     }
 }

@@ -14,16 +14,17 @@
 
 use halo2_base::{
     gates::{
-        circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig},
+        circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig, MaybeRangeConfig},
         GateInstructions,
     },
     halo2_proofs::{
         circuit::{Layouter, SimpleFloorPlanner},
-        plonk::{Circuit, ConstraintSystem, Error},
+        plonk::{Advice, Assigned, Circuit, Column, ConstraintSystem, Error},
     },
     utils::halo2::constrain_virtual_equals_external,
     AssignedValue, Context, QuantumCell,
 };
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::poseidon_gate::{trace, PoseidonGateConfig, ROWS_PER_PERMUTATION};
@@ -318,6 +319,210 @@ impl Circuit<Fr> for GatedCircuit {
     }
 }
 
+impl GatedCircuit {
+    /// The circuit's advice columns, laid out directly and in parallel: what halo2's `synthesize` assigns
+    /// when it proves this circuit, cell for cell, without going through the layouter (one call per cell,
+    /// on one thread). One vector of `2^k` values per advice column, in the constraint system's order; the
+    /// rows halo2 blinds are zero. For [`zkattr_gpu_msm::ProverBackend::create_proof_from_advice`].
+    ///
+    /// The layout is the one [`GatedCircuit::synthesize`] makes through halo2-axiom's single-pass floor
+    /// planner, which starts every region at row 0:
+    /// - the gate's region: permutation `k` at rows `38 k ..`, state and helper cells per row, the output
+    ///   state in the last row's state cells ([`PoseidonGateConfig::assign`]);
+    /// - halo2-base's cells in order, thread after thread, down its first column until the keys' break
+    ///   point, where the cell is written again at row 0 of the next column and the walk goes on there
+    ///   (halo2-base's `assign_witnesses`);
+    /// - the cells queued for range lookups, left to right over the lookup columns, then down.
+    ///
+    /// Only a builder made for proving (with the keys' break points) has this layout; one made for keygen
+    /// or MockProver is refused, as is a builder whose cells do not fit the columns.
+    pub fn advice_columns(&self) -> crate::Result<Vec<Vec<Fr>>> {
+        let bad = |m: String| crate::Error::InvalidStatement(format!("advice layout: {m}"));
+        if !self.builder.witness_gen_only() {
+            return Err(bad(
+                "the builder was made for keygen or MockProver, not for proving with the keys' break points"
+                    .into(),
+            ));
+        }
+        if self.poseidon.requests.len() != self.params.permutations {
+            return Err(bad(format!(
+                "{} permutations requested, the circuit has {}",
+                self.poseidon.requests.len(),
+                self.params.permutations
+            )));
+        }
+        let mut cs = ConstraintSystem::<Fr>::default();
+        let (gate, base) = Self::configure_with_params(&mut cs, self.params.clone());
+        let n = 1usize << self.params.base.k;
+        let usable = n - (cs.blinding_factors() + 1);
+        let mut columns: Vec<Option<Vec<Fr>>> = vec![None; cs.num_advice_columns()];
+
+        // The gate's region.
+        if GatedCircuit::gate_rows(self.params.permutations) > usable {
+            return Err(bad(format!(
+                "{} permutations need more than the {usable} usable rows",
+                self.params.permutations
+            )));
+        }
+        let mut g: [Vec<Fr>; 2 * T] = std::array::from_fn(|_| zeros(n));
+        {
+            let [s0, s1, s2, h0, h1, h2] = &mut g;
+            let r = ROWS_PER_PERMUTATION;
+            s0.par_chunks_mut(r)
+                .zip(s1.par_chunks_mut(r))
+                .zip(s2.par_chunks_mut(r))
+                .zip(h0.par_chunks_mut(r))
+                .zip(h1.par_chunks_mut(r))
+                .zip(h2.par_chunks_mut(r))
+                .zip(self.poseidon.requests.par_iter())
+                .for_each(|((((((s0, s1), s2), h0), h1), h2), req)| {
+                    let t = trace(
+                        req.gate_input.unwrap_or(req.input.map(|c| *c.value())),
+                        None,
+                    );
+                    for (row, cells) in t.rows.iter().enumerate() {
+                        s0[row] = cells[0];
+                        s1[row] = cells[1];
+                        s2[row] = cells[2];
+                        h0[row] = cells[3];
+                        h1[row] = cells[4];
+                        h2[row] = cells[5];
+                    }
+                    let last = r - 1;
+                    (s0[last], s1[last], s2[last]) = (t.output[0], t.output[1], t.output[2]);
+                });
+        }
+        let gate_columns = gate.state.iter().chain(gate.helper.iter());
+        for (column, values) in gate_columns.zip(g) {
+            columns[column.index()] = Some(values);
+        }
+
+        // halo2-base's cells.
+        let core = self.builder.core();
+        if core
+            .phase_manager
+            .iter()
+            .skip(1)
+            .any(|m| m.total_advice() > 0)
+        {
+            return Err(bad("halo2-base cells in a later phase".into()));
+        }
+        let manager = &core.phase_manager[0];
+        let break_points = manager
+            .break_points
+            .borrow()
+            .clone()
+            .ok_or_else(|| bad("the builder has no break points".into()))?;
+        let cells: Vec<&Assigned<Fr>> = manager.threads.iter().flat_map(|c| &c.advice).collect();
+        let basic: Vec<Column<Advice>> =
+            base.gate().basic_gates[0].iter().map(|g| g.value).collect();
+        if break_points.len() >= basic.len().max(1) && !cells.is_empty() {
+            return Err(bad(format!(
+                "{} break points for {} columns",
+                break_points.len(),
+                basic.len()
+            )));
+        }
+        let mut start = 0; // the cell at row 0 of this column
+        for (c, column) in basic.iter().enumerate() {
+            let rows = match break_points.get(c) {
+                Some(&b) => b + 1,
+                None => cells.len().saturating_sub(start),
+            };
+            if start + rows > cells.len() || rows > usable {
+                return Err(bad(format!(
+                    "column {c} would hold cells {start}..{} of {} in {usable} usable rows",
+                    start + rows,
+                    cells.len()
+                )));
+            }
+            let mut values = zeros(n);
+            values[..rows]
+                .par_iter_mut()
+                .zip(cells[start..start + rows].par_iter())
+                .for_each(|(v, a)| *v = a.evaluate());
+            columns[column.index()] = Some(values);
+            start = match break_points.get(c) {
+                Some(&b) => start + b,
+                None => cells.len(),
+            };
+        }
+        if start < cells.len() {
+            return Err(bad(format!(
+                "{} halo2-base cells, {start} laid out in {} columns",
+                cells.len(),
+                basic.len()
+            )));
+        }
+
+        // The range lookups' copies.
+        let lookups = self.builder.lookup_manager()[0]
+            .cells_to_lookup
+            .lock()
+            .map_err(|_| bad("the lookup queue's lock is poisoned".into()))?;
+        let queued: Vec<Fr> = lookups
+            .values()
+            .flatten()
+            .map(|[a]| a.value.evaluate())
+            .collect();
+        if self
+            .builder
+            .lookup_manager()
+            .iter()
+            .skip(1)
+            .any(|m| m.total_rows() > 0)
+        {
+            return Err(bad("range lookups in a later phase".into()));
+        }
+        let lookup_columns: Vec<Column<Advice>> = match &base.base {
+            MaybeRangeConfig::WithRange(r) if r.q_lookup.first().copied().flatten().is_none() => {
+                r.lookup_advice.first().cloned().unwrap_or_default()
+            }
+            // One halo2-base column with its own lookup: the cells are looked up where they are.
+            MaybeRangeConfig::WithRange(_) => vec![],
+            MaybeRangeConfig::WithoutRange(_) if queued.is_empty() => vec![],
+            MaybeRangeConfig::WithoutRange(_) => {
+                return Err(bad(
+                    "range lookups queued in a circuit without a lookup table".into(),
+                ))
+            }
+        };
+        if !lookup_columns.is_empty() {
+            let width = lookup_columns.len();
+            if queued.len().div_ceil(width) > usable {
+                return Err(bad(format!(
+                    "{} range lookups need more than {usable} rows of {width} columns",
+                    queued.len()
+                )));
+            }
+            for (i, column) in lookup_columns.iter().enumerate() {
+                let mut values = zeros(n);
+                for (row, v) in queued.iter().skip(i).step_by(width).enumerate() {
+                    values[row] = *v;
+                }
+                columns[column.index()] = Some(values);
+            }
+        }
+
+        columns
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.ok_or_else(|| {
+                    bad(format!(
+                        "advice column {i} is not the gate's nor halo2-base's"
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// A column of `n` zeros, written by every core (the first touch of its pages is most of the cost).
+fn zeros(n: usize) -> Vec<Fr> {
+    (0..n).into_par_iter().map(|_| Fr::zero()).collect()
+}
+
 /// Runs halo2's MockProver on a [`GatedCircuit`] of size `2^k` whose builder code is `assign` (lookup bits
 /// 8; the cells `assign` returns are the one instance column). True when every constraint holds with
 /// `public` as that column. For tests of builder code that hashes.
@@ -608,6 +813,27 @@ mod tests {
                     "GPU proof with seed 7: {} bytes, identical to the CPU's for the first {same}",
                     proof.len()
                 );
+                // From the directly laid-out advice columns: it verifies, and its advice commitments are the
+                // synthesised proof's.
+                let direct = crate::halo2::prove::prove_gated_seeded(
+                    &gpu,
+                    &srs,
+                    &pk,
+                    make(),
+                    &public,
+                    seeded(7),
+                )
+                .unwrap();
+                verify(&srs, pk.get_vk(), &direct, &public).unwrap();
+                let same = direct
+                    .iter()
+                    .zip(&proof)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                println!(
+                    "GPU proof from the advice columns, seed 7: identical for the first {same}"
+                );
+                assert!(same >= 64 * pk.get_vk().cs().num_advice_columns());
                 // The prover keeps the SRS it converted (and its device copy): a second proof reuses it,
                 // another SRS of the same size replaces it, and the first one again replaces that.
                 let other = halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG::<
@@ -623,5 +849,164 @@ mod tests {
             Ok(s) => println!("GPU prover not checked: {}", s.reason),
             Err(e) => println!("GPU prover not checked: {e}"),
         }
+    }
+
+    /// [`assign`] plus additions enough for a second halo2-base column (a break point) and range checks
+    /// (cells copied to the lookup column): every part of the advice layout.
+    fn assign_wide(b: &mut BaseCircuitBuilder<Fr>) -> (GatedPoseidon, Vec<Fr>) {
+        use halo2_base::gates::RangeInstructions;
+        let (p, public) = assign(b, None);
+        let range = b.range_chip();
+        let ctx = b.main(0);
+        let mut x = ctx.load_witness(Fr::from(5u64));
+        for i in 0..300u64 {
+            x = range
+                .gate
+                .add(ctx, x, QuantumCell::Constant(Fr::from(i + 1)));
+            if i % 30 == 0 {
+                range.range_check(ctx, x, 20);
+            }
+        }
+        (p, public)
+    }
+
+    /// Keys for the wide circuit and a maker of its prover circuits.
+    fn wide_keys() -> (
+        GatedCircuit,
+        halo2_base::halo2_proofs::plonk::ProvingKey<
+            halo2_base::halo2_proofs::halo2curves::bn256::G1Affine,
+        >,
+        Vec<Fr>,
+    ) {
+        let mut b = BaseCircuitBuilder::from_stage(CircuitBuilderStage::Keygen)
+            .use_k(K as usize)
+            .use_lookup_bits(8)
+            .use_instance_columns(1);
+        let (p, public) = assign_wide(&mut b);
+        let base = b.calculate_params(Some(9));
+        let kc = GatedCircuit {
+            builder: b,
+            params: GatedParams {
+                base,
+                permutations: p.requests.len(),
+            },
+            poseidon: p,
+        };
+        let srs = insecure_test_srs(K);
+        let pk = keygen_pk(&srs, keygen_vk(&srs, &kc).unwrap(), &kc).unwrap();
+        (kc, pk, public)
+    }
+
+    fn wide_prover(kc: &GatedCircuit) -> GatedCircuit {
+        let mut b = BaseCircuitBuilder::prover(kc.params.base.clone(), kc.builder.break_points());
+        let (p, _) = assign_wide(&mut b);
+        GatedCircuit {
+            builder: b,
+            poseidon: p,
+            params: kc.params.clone(),
+        }
+    }
+
+    /// The directly laid-out advice columns are, cell for cell, what halo2's synthesis assigns (halo2-axiom's
+    /// `synthesize_witness`), in a circuit with the gate's region, two halo2-base columns with a break
+    /// point between them and a lookup column. (Checked to fail: with the break point's cell not repeated
+    /// at the top of the next column, and with the gate's output row left out.)
+    #[test]
+    fn advice_columns_are_what_synthesis_assigns() {
+        use halo2_base::halo2_proofs::{
+            halo2curves::bn256::{Bn256, G1Affine},
+            plonk::synthesize_witness,
+            poly::kzg::{commitment::KZGCommitmentScheme, multiopen::ProverSHPLONK},
+            transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer},
+        };
+        use rand_chacha::rand_core::SeedableRng;
+        let (kc, pk, public) = wide_keys();
+        assert_eq!(kc.params.base.num_advice_per_phase, vec![2]);
+        assert_eq!(kc.params.base.num_lookup_advice_per_phase[0], 1);
+        assert_eq!(kc.builder.break_points()[0].len(), 1, "one break point");
+        let err = kc.advice_columns().unwrap_err().to_string();
+        assert!(err.contains("keygen"), "{err}");
+
+        let columns = wide_prover(&kc).advice_columns().unwrap();
+        let srs = insecure_test_srs(K);
+        let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+        let (_, advice, _) =
+            synthesize_witness::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+                &srs,
+                &pk,
+                &[wide_prover(&kc)],
+                &[&[&public]],
+                rand_chacha::ChaCha20Rng::seed_from_u64(1),
+                &mut transcript,
+            )
+            .unwrap();
+        let synthesized = &advice[0].advice_values;
+        let cs = pk.get_vk().cs();
+        let usable = (1usize << K) - (cs.blinding_factors() + 1);
+        assert_eq!(columns.len(), cs.num_advice_columns());
+        assert_eq!(synthesized.len(), columns.len());
+        for (i, (mine, theirs)) in columns.iter().zip(synthesized).enumerate() {
+            assert_eq!(mine.len(), 1 << K, "column {i}");
+            assert!(mine.iter().any(|v| *v != Fr::zero()), "column {i} is empty");
+            for row in 0..usable {
+                assert_eq!(mine[row], theirs[row], "column {i}, row {row}");
+            }
+            assert!(
+                mine[usable..].iter().all(|v| *v == Fr::zero()),
+                "column {i}: blinding rows"
+            );
+        }
+    }
+
+    /// A proof from the laid-out columns verifies with the circuit's key and begins as the synthesised
+    /// proof with the same randomness does (the advice commitments, blinding rows included); one cell changed makes a proof that does not verify, and columns of the
+    /// wrong number or length are refused before proving.
+    #[test]
+    fn a_proof_from_the_advice_columns_verifies() {
+        use crate::halo2::prove::{prove_advice_seeded, prove_circuit_seeded, prove_gated_seeded};
+        use rand_chacha::rand_core::SeedableRng;
+        use zkattr_gpu_msm::CpuProver;
+        let (kc, pk, public) = wide_keys();
+        let srs = insecure_test_srs(K);
+        let seeded = rand_chacha::ChaCha20Rng::seed_from_u64;
+        let direct =
+            prove_gated_seeded(&CpuProver, &srs, &pk, wide_prover(&kc), &public, seeded(7))
+                .unwrap();
+        verify(&srs, pk.get_vk(), &direct, &public).unwrap();
+        let synthesized =
+            prove_circuit_seeded(&CpuProver, &srs, &pk, wide_prover(&kc), &public, seeded(7))
+                .unwrap();
+        let same = direct
+            .iter()
+            .zip(&synthesized)
+            .take_while(|(a, b)| a == b)
+            .count();
+        // The advice commitments come first, 64 bytes each. After them even two synthesised proofs with
+        // one seed part here (halo2-axiom also draws from the thread's own rng), so that is the comparison.
+        let commitments = pk.get_vk().cs().num_advice_columns();
+        assert!(
+            same >= 64 * commitments,
+            "the proofs part after {same} bytes"
+        );
+
+        let columns = wide_prover(&kc).advice_columns().unwrap();
+        // A halo2-base cell changed: row 3 of its first column (the gate's 6 columns come first).
+        let mut tampered = columns.clone();
+        tampered[2 * T][3] += Fr::one();
+        let bad = prove_advice_seeded(&CpuProver, &srs, &pk, tampered, &public, seeded(7)).unwrap();
+        assert!(verify(&srs, pk.get_vk(), &bad, &public).is_err());
+
+        let mut short = columns.clone();
+        short.pop();
+        let err = prove_advice_seeded(&CpuProver, &srs, &pk, short, &public, seeded(7))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("columns given"), "{err}");
+        let mut cut = columns;
+        cut[0].pop();
+        let err = prove_advice_seeded(&CpuProver, &srs, &pk, cut, &public, seeded(7))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rows"), "{err}");
     }
 }

@@ -521,9 +521,68 @@ pub fn prove_with<B: ProverBackend>(
     keys: &Keys,
     w: &AttributionWitness,
 ) -> Result<(Vec<u8>, Vec<Fr>)> {
-    let (circuit, public) = prover_circuit(keys, w)?;
-    let proof = prove_circuit_with(backend, srs, &keys.pk, circuit, &public)?;
+    let (circuit, public) = {
+        let _s = tracing::info_span!("zkattr_section", phase = "witness").entered();
+        prover_circuit(keys, w)?
+    };
+    let proof = prove_gated_seeded(
+        backend,
+        srs,
+        &keys.pk,
+        circuit,
+        &public,
+        rand_chacha::ChaCha20Rng::from_entropy(),
+    )?;
     Ok((proof, public))
+}
+
+/// [`prove_circuit_seeded`] for the attribution circuit, from its advice columns laid out directly
+/// ([`GatedCircuit::advice_columns`], in parallel) instead of by halo2's one-cell-at-a-time synthesis: the
+/// same proof, for the same verifying key, faster where the proving itself is fast (a GPU).
+pub fn prove_gated_seeded<B: ProverBackend>(
+    backend: &B,
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: GatedCircuit,
+    public: &[Fr],
+    rng: rand_chacha::ChaCha20Rng,
+) -> Result<Vec<u8>> {
+    let advice = {
+        let _s = tracing::info_span!("zkattr_section", phase = "advice_columns").entered();
+        circuit.advice_columns()?
+    };
+    drop(circuit); // the builder's cells are in the columns now
+    prove_advice_seeded(backend, srs, pk, advice, public, rng)
+}
+
+/// A SHPLONK proof with the Keccak transcript from a circuit's advice columns (one `Vec` of `2^k` values per
+/// column, in the constraint system's order) and its one instance column `public`, made by `backend`.
+pub fn prove_advice_seeded<B: ProverBackend>(
+    backend: &B,
+    srs: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    advice: Vec<Vec<Fr>>,
+    public: &[Fr],
+    rng: rand_chacha::ChaCha20Rng,
+) -> Result<Vec<u8>> {
+    let mut transcript =
+        <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
+            _,
+            G1Affine,
+            _,
+        >>::init(vec![]);
+    let instances: &[&[Fr]] = &[public];
+    backend
+        .create_proof_from_advice(srs, pk, advice, instances, rng, &mut transcript)
+        .map_err(backend_error)?;
+    Ok(transcript.finalize())
+}
+
+fn backend_error(e: BackendError) -> Error {
+    match e {
+        BackendError::Proof(m) => Error::InvalidStatement(format!("proving system: {m}")),
+        other => Error::Backend(other.to_string()),
+    }
 }
 
 /// A SHPLONK proof with the Keccak transcript of any circuit with one instance column holding `public`,
@@ -575,10 +634,7 @@ pub fn prove_circuit_seeded<B: ProverBackend, C: halo2_base::halo2_proofs::plonk
     let instances: &[&[Fr]] = &[public];
     backend
         .create_proof(srs, pk, circuit, instances, rng, &mut transcript)
-        .map_err(|e| match e {
-            BackendError::Proof(m) => Error::InvalidStatement(format!("proving system: {m}")),
-            other => Error::Backend(other.to_string()),
-        })?;
+        .map_err(backend_error)?;
     Ok(transcript.finalize())
 }
 
