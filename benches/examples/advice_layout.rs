@@ -1,6 +1,7 @@
 //! The host-side steps of an attribution proof before any commitment, timed at full size, and the two ways
 //! of laying out the advice columns checked against each other cell by cell:
-//! - the witness build (halo2-base's builder running the statement, `attribution::assign`);
+//! - the witness build (halo2-base's builder running the statement, `attribution::assign`), and apart its
+//!   parallel first step, the trees' permutations (`attribution::predicted_permutations`, timed alone);
 //! - halo2's synthesis: `GatedCircuit::synthesize` through halo2-axiom's floor planner, one call per cell,
 //!   into a plain collector that keeps the cells as a prover's witness collection does (`Vec<Assigned>`
 //!   per column);
@@ -25,7 +26,7 @@ use zkattr_circuits::halo2::halo2_base::{
 use zkattr_circuits::{
     field::Fr,
     halo2::{
-        attribution::{assign, AttributionWitness},
+        attribution::{assign, predicted_permutations, AttributionWitness},
         gated::{GatedCircuit, GatedParams},
         prove::{choose_k, shape},
     },
@@ -112,7 +113,7 @@ fn main() {
         .map(|a| a.parse().unwrap())
         .collect();
     println!(
-        "{} cores\n\n| N | k | witness build | halo2 synthesis (layouter) | direct layout | cells compared |\n|---|---|---|---|---|---|",
+        "{} cores\n\n| N | k | witness build | of which the predicted permutations | halo2 synthesis (layouter) | direct layout | cells compared |\n|---|---|---|---|---|---|---|",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     for n in if sizes.is_empty() { vec![4096] } else { sizes } {
@@ -142,6 +143,9 @@ fn main() {
         drop(keygen_circuit);
 
         let t = Instant::now();
+        drop(predicted_permutations(&w));
+        let memo = seconds(t);
+        let t = Instant::now();
         let mut b = BaseCircuitBuilder::prover(params.base.clone(), break_points);
         let (_, poseidon) = assign(&mut b, &w).unwrap();
         let circuit = GatedCircuit {
@@ -165,6 +169,6 @@ fn main() {
             compared += usable;
         }
         assert_eq!(synthesized.len(), direct.len());
-        println!("| {n} | {k} | {build} | {synthesis} | {layout} | {compared} |");
+        println!("| {n} | {k} | {build} | {memo} | {synthesis} | {layout} | {compared} |");
     }
 }

@@ -265,13 +265,26 @@ pub fn capacity(tag: u64, index: u64, len: usize) -> Fr {
 /// (a shorter last block leaves the rest as it is), with a permutation after each block; the output is
 /// `s[1]`. Every domain has a fixed, non-zero input length; an empty input is a caller's bug and panics.
 pub fn compress(tag: u64, index: u64, inputs: &[Fr]) -> Fr {
+    compress_recording(tag, index, inputs, |_, _| {})
+}
+
+/// [`compress`], calling `record(input, output)` for each permutation it makes, in order (the states the
+/// circuit's gate proves the same permutations on).
+pub fn compress_recording(
+    tag: u64,
+    index: u64,
+    inputs: &[Fr],
+    mut record: impl FnMut(&[Fr; T], &[Fr; T]),
+) -> Fr {
     assert!(!inputs.is_empty(), "compress of an empty input");
     let mut s = [capacity(tag, index, inputs.len()), Fr::ZERO, Fr::ZERO];
     for chunk in inputs.chunks(RATE) {
         for (x, v) in s[1..].iter_mut().zip(chunk) {
             *x += v;
         }
+        let input = s;
         permute(&mut s);
+        record(&input, &s);
     }
     s[1]
 }

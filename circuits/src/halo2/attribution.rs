@@ -59,13 +59,15 @@ use halo2_base::{
 
 use super::{
     features::{checked_pack, features_leaf, load_packed_offsets},
-    gated::GatedPoseidon,
+    gated::{GatedPoseidon, PermutationMemo},
     merkle::{leaf_hash, merkle_left_spine},
 };
 use crate::{
     commitments,
     error::{Error, Result},
     field::{self, Fr},
+    merkle::{depth_for, PADDING_LEAF, TAG_FEATURES, TAG_LEAF, TAG_NODE},
+    poseidon::{self, T},
     statement::{self, EpochInput, Outcome, PublicInputs, RewardEntry},
 };
 
@@ -225,6 +227,82 @@ fn signed64(
     z
 }
 
+/// The permutations of both trees, leaves and inner nodes (all but a few dozen of the circuit's), computed
+/// natively and in parallel from the witness before the builder code, which runs on one context, asks for
+/// them one at a time ([`PermutationMemo`]). The states are the ones the builder code reaches for an honest
+/// witness: each item position's Datanet leaf and feature leaf (zeros past the real items), the leaves
+/// masked by the flags, padded to the tree's width with [`PADDING_LEAF`], and each level's nodes.
+pub fn predicted_permutations(w: &AttributionWitness) -> PermutationMemo {
+    use rayon::prelude::*;
+    type Pairs = Vec<([Fr; T], [Fr; T])>;
+    let input = &w.input;
+    let p = &input.params;
+    let m = p.circuit.max_items as usize;
+    let fb = p.fixed_point.feature_bits;
+    let zero_features = vec![0i64; p.attribution.feature_dim as usize];
+    let leaves: Vec<(Fr, Fr, Pairs)> = (0..m)
+        .into_par_iter()
+        .map(|i| {
+            let mut pairs = Vec::with_capacity(8);
+            let mut record = |a: &[Fr; T], b: &[Fr; T]| pairs.push((*a, *b));
+            let (contributor, content_hash, features) = match input.items.get(i) {
+                Some(it) => (
+                    field::from_address(&it.contributor),
+                    it.content_hash,
+                    &it.features[..],
+                ),
+                None => (Fr::zero(), Fr::zero(), &zero_features[..]),
+            };
+            let leaf = poseidon::compress_recording(
+                TAG_LEAF,
+                i as u64,
+                &[contributor, content_hash],
+                &mut record,
+            );
+            let feature_leaf = match commitments::pack(fb, features) {
+                Ok(packed) if !packed.is_empty() => {
+                    poseidon::compress_recording(TAG_FEATURES, i as u64, &packed, &mut record)
+                }
+                _ => Fr::zero(), // the builder code refuses these; nothing to predict
+            };
+            let active = w.active.get(i).copied().unwrap_or(false);
+            let mask = |x: Fr| if active { x } else { Fr::zero() };
+            (mask(leaf), mask(feature_leaf), pairs)
+        })
+        .collect();
+    let tree = |leaves: Vec<Fr>| -> Pairs {
+        let Ok(depth) = depth_for(leaves.len()) else {
+            return vec![];
+        };
+        let mut level = leaves;
+        level.resize(1 << depth, PADDING_LEAF);
+        let mut pairs = Vec::with_capacity(level.len());
+        while level.len() > 1 {
+            let (next, level_pairs): (Vec<Fr>, Vec<Pairs>) = level
+                .par_chunks(2)
+                .map(|pair| {
+                    let mut p = Vec::with_capacity(1);
+                    let node =
+                        poseidon::compress_recording(TAG_NODE, 0, pair, |a, b| p.push((*a, *b)));
+                    (node, p)
+                })
+                .unzip();
+            pairs.extend(level_pairs.into_iter().flatten());
+            level = next;
+        }
+        pairs
+    };
+    let data = tree(leaves.iter().map(|l| l.0).collect());
+    let features = tree(leaves.iter().map(|l| l.1).collect());
+    PermutationMemo::new(
+        leaves
+            .into_iter()
+            .flat_map(|l| l.2)
+            .chain(data)
+            .chain(features),
+    )
+}
+
 /// Assigns the whole statement into `builder`'s first context and returns the public-input cells in
 /// statement order (also pushed to instance column 0) with the Poseidon permutations it requested from the
 /// dedicated gate ([`super::gated::GatedCircuit`] lays them out). The witness shape must match the parameters:
@@ -265,7 +343,7 @@ fn assign_unchecked(
     let range = builder.range_chip();
     let gate = range.gate().clone();
     let ctx = builder.main(0);
-    let mut hasher = GatedPoseidon::default();
+    let mut hasher = GatedPoseidon::with_memo(predicted_permutations(w));
 
     // Context and parameters.
     let chain_id = ctx.load_witness(Fr::from(input.chain_id));
@@ -561,6 +639,7 @@ fn assign_unchecked(
         y,
     ];
     builder.assigned_instances[0].extend(public);
+    hasher.drop_memo();
     Ok((public, hasher))
 }
 
@@ -718,6 +797,40 @@ mod tests {
         t.totals[from] -= o.scores[k];
         t.totals[to] += o.scores[k];
         rebalanced(&t)
+    }
+
+    /// The predicted permutations are every leaf's and every inner node's of both trees (checked to fail
+    /// with the leaves of the padding positions left unmasked), so the builder code permutes only the few sponge hashes (parameters, query, slot
+    /// challenge) itself; a state the memo does not hold is permuted as asked.
+    #[test]
+    fn the_memo_predicts_every_tree_permutation() {
+        let (w, _) = AttributionWitness::honest(epoch()).unwrap();
+        let memo = predicted_permutations(&w);
+        let mut builder = BaseCircuitBuilder::<Fr>::new(false)
+            .use_k(K as usize)
+            .use_lookup_bits(10)
+            .use_instance_columns(1);
+        let (_, poseidon) = assign(&mut builder, &w).unwrap();
+        let p = &w.input.params;
+        let m = p.circuit.max_items as usize;
+        let packed = (p.attribution.feature_dim as usize)
+            .div_ceil(commitments::values_per_element(p.fixed_point.feature_bits));
+        let nodes = (1usize << depth_for(m).unwrap()) - 1;
+        let trees = m * (1 + packed.div_ceil(poseidon::RATE)) + 2 * nodes;
+        let hits = poseidon
+            .requests
+            .iter()
+            .filter(|r| memo.contains(&r.input.map(|c| *c.value())))
+            .count();
+        assert!(w.input.items.len() < m, "the epoch has padding positions");
+        // Equal states (the padding subtrees' nodes) are held once.
+        assert!(memo.len() <= trees);
+        assert_eq!(hits, trees, "of {} requests", poseidon.requests.len());
+        let outside = [Fr::from(5u64), Fr::from(6u64), Fr::from(7u64)];
+        let mut expected = outside;
+        poseidon::permute(&mut expected);
+        assert!(!memo.contains(&outside));
+        assert_eq!(memo.permute(outside), expected);
     }
 
     #[test]

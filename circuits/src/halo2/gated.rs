@@ -54,17 +54,83 @@ pub struct GatedPoseidon {
     pub requests: Vec<PermutationRequest>,
     /// Constant cells shared by hashes ([`GatedPoseidon::constant`]).
     constants: std::collections::HashMap<[u8; 32], AssignedValue<Fr>>,
+    /// Permutations computed ahead of the builder code.
+    memo: PermutationMemo,
+}
+
+/// Permutations computed ahead of the builder code (in parallel, where the builder's single context has to
+/// go one at a time), by input state. A cache of a pure function: a state it does not hold is permuted
+/// when asked, so what it holds changes the builder's speed, never its cells.
+#[derive(Clone, Default)]
+pub struct PermutationMemo(std::collections::HashMap<[u8; 32 * T], [Fr; T]>);
+
+impl std::fmt::Debug for PermutationMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PermutationMemo({} states)", self.0.len())
+    }
+}
+
+impl PermutationMemo {
+    /// The memo of `(input, output)` pairs, each output the permutation of its input (from
+    /// [`crate::poseidon::compress_recording`]).
+    pub fn new(pairs: impl IntoIterator<Item = ([Fr; T], [Fr; T])>) -> Self {
+        Self(pairs.into_iter().map(|(i, o)| (Self::key(&i), o)).collect())
+    }
+
+    fn key(s: &[Fr; T]) -> [u8; 32 * T] {
+        let mut k = [0u8; 32 * T];
+        for (chunk, x) in k.chunks_mut(32).zip(s) {
+            chunk.copy_from_slice(&x.to_bytes());
+        }
+        k
+    }
+
+    /// The permutation of `input`.
+    pub fn permute(&self, input: [Fr; T]) -> [Fr; T] {
+        self.0.get(&Self::key(&input)).copied().unwrap_or_else(|| {
+            let mut s = input;
+            poseidon::permute(&mut s);
+            s
+        })
+    }
+
+    /// Whether it holds the permutation of `input`.
+    pub fn contains(&self, input: &[Fr; T]) -> bool {
+        self.0.contains_key(&Self::key(input))
+    }
+
+    /// States held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl GatedPoseidon {
+    /// Requests permutations, answering them from `memo` where it holds them.
+    pub fn with_memo(memo: PermutationMemo) -> Self {
+        Self {
+            memo,
+            ..Self::default()
+        }
+    }
+
+    /// Frees the memo (once the builder code is done).
+    pub fn drop_memo(&mut self) {
+        self.memo = PermutationMemo::default();
+    }
+
     /// The permutation of `input`: three new witnesses, proven by the gate.
     pub fn permute(
         &mut self,
         ctx: &mut Context<Fr>,
         input: [AssignedValue<Fr>; T],
     ) -> [AssignedValue<Fr>; T] {
-        let mut s = input.map(|c| *c.value());
-        poseidon::permute(&mut s);
+        let s = self.memo.permute(input.map(|c| *c.value()));
         self.permute_claiming(ctx, input, s)
     }
 
@@ -92,8 +158,7 @@ impl GatedPoseidon {
         input: [AssignedValue<Fr>; T],
         word: usize,
     ) -> AssignedValue<Fr> {
-        let mut s = input.map(|c| *c.value());
-        poseidon::permute(&mut s);
+        let s = self.memo.permute(input.map(|c| *c.value()));
         self.permute_word_claiming(ctx, input, word, s[word])
     }
 
