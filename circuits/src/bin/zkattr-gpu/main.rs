@@ -16,7 +16,9 @@
 //! test SRS, as in the criterion bench `prove`. Verifying keys are deterministic, so a verifier written on one
 //! machine accepts the proofs made on another. After the timed GPU proof of each size, `--prove` prints on
 //! stderr where its time went (`phase` lines: each section of the GPU prover of at least 1 ms, nested, with its
-//! share of the proof; `transfer` lines: the bytes it moved between host and device).
+//! share of the proof; `transfer` lines: the bytes it moved between host and device). Up to 16,384 items it
+//! then makes one more GPU proof with the advice laid out by halo2's synthesis instead of directly
+//! (`cuda_halo2_synthesis_s`), which is how proofs were made before `GatedCircuit::advice_columns`.
 
 mod phases;
 
@@ -33,7 +35,10 @@ use zkattr_circuits::{
         evm::{
             compile_solidity, default_solc, verifier_solidity, DeployedVerifier, VERIFIER_CONTRACT,
         },
-        prove::{choose_k, insecure_test_srs, keygen, prove_with, shape, verify, Keys},
+        prove::{
+            choose_k, insecure_test_srs, keygen, prove_circuit_with, prove_with, prover_circuit,
+            shape, verify, Keys,
+        },
     },
     statement::synthetic_epoch,
 };
@@ -196,6 +201,21 @@ fn prove_sizes(
                 n as f64 / s,
                 peak.map_or("unknown".into(), |b| format!("{b} bytes"))
             );
+            if n <= 16_384 {
+                // The same proof with the advice laid out by halo2's synthesis, one cell at a time (how every
+                // proof was made before the direct layout): what the direct layout saves, on this machine.
+                let t = Instant::now();
+                let (circuit, p2) = prover_circuit(&keys, &w).map_err(err)?;
+                let proof2 = prove_circuit_with(g, &srs, &keys.pk, circuit, &p2).map_err(err)?;
+                let s2 = t.elapsed().as_secs_f64();
+                verify(&srs, keys.pk.get_vk(), &proof2, &p2).map_err(|x| {
+                    format!(
+                        "the GPU proof of {n} items through halo2's synthesis does not verify: {x}"
+                    )
+                })?;
+                eprintln!("{n} items: GPU proof through halo2's synthesis {s2:.2} s, verifies");
+                line += &format!(",\"cuda_halo2_synthesis_s\":{s2:.3}");
+            }
             gpu_s = Some(s);
             public = Some(p);
             proofs.push(("cuda", proof));
