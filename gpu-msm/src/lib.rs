@@ -136,12 +136,21 @@ pub(crate) fn no_panic<T>(
     what: &str,
     f: impl FnOnce() -> Result<T, BackendError>,
 ) -> Result<T, BackendError> {
+    no_panic_as(what, BackendError::Gpu, f)
+}
+
+/// Runs `f`, turning a panic into `wrap(message)`.
+pub(crate) fn no_panic_as<T>(
+    what: &str,
+    wrap: fn(String) -> BackendError,
+    f: impl FnOnce() -> Result<T, BackendError>,
+) -> Result<T, BackendError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".into());
-        Err(BackendError::Gpu(format!("{what}: {msg}")))
+        Err(wrap(format!("{what}: {msg}")))
     })
 }

@@ -44,9 +44,11 @@ pub trait ProverBackend {
     /// Proves a single-phase circuit from its advice columns, laid out by the caller instead of by halo2's
     /// `synthesize`: one vector of `2^k` values per advice column, in the constraint system's column order
     /// (the blinding rows at the end of each column may hold anything: they are overwritten). The proof is
-    /// the one [`ProverBackend::create_proof`] makes for a circuit whose synthesis assigns those columns;
-    /// with the same randomness the bytes are the same. Columns of the wrong number or length, or a circuit
-    /// with more than one phase, are refused with [`BackendError::Proof`] before anything is proven.
+    /// one [`ProverBackend::create_proof`] could make for a circuit whose synthesis assigns those columns:
+    /// with the same rng its advice commitments, which come first, are the same (the rest is not
+    /// reproducible even between two synthesised proofs: halo2-axiom also draws from the thread's rng).
+    /// Columns of the wrong number or length, an SRS of another size than the key's, or a circuit with more
+    /// than one phase, are refused with [`BackendError::Proof`] before anything is proven.
     fn create_proof_from_advice<'a, E, T, R>(
         &self,
         srs: &ParamsKZG<Bn256>,
@@ -112,7 +114,8 @@ impl ProverBackend for CpuProver {
         R: RngCore + Send + 'a,
     {
         check_advice(srs, pk, &advice, instances)?;
-        crate::no_panic("the CPU prover", || {
+        // halo2-axiom panics on a witness it cannot prove (a lookup input missing from its table).
+        crate::no_panic_as("the CPU prover", BackendError::Proof, || {
             create_proof_from_advice::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _>(
                 srs, pk, instances, advice, rng, transcript,
             )
@@ -132,6 +135,13 @@ pub(crate) fn check_advice(
     let cs = pk.get_vk().cs();
     let n = 1usize << srs.k();
     let refuse = |m: String| Err(BackendError::Proof(format!("advice columns: {m}")));
+    let key_k = pk.get_vk().get_domain().k();
+    if key_k != srs.k() {
+        return refuse(format!(
+            "the SRS has 2^{} points, the proving key is for 2^{key_k} rows",
+            srs.k()
+        ));
+    }
     if cs.advice_column_phase().iter().any(|&p| p != 0) || !cs.challenge_phase().is_empty() {
         return refuse("the circuit has more than one phase; only single-phase circuits can be proven from their advice".into());
     }

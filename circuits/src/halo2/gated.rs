@@ -924,6 +924,10 @@ mod tests {
         let range = b.range_chip();
         let ctx = b.main(0);
         let mut x = ctx.load_witness(Fr::from(5u64));
+        // is_zero of 0 and of 5: an inverse witness `Assigned` divides by 0 for the first.
+        let zero = ctx.load_zero();
+        range.gate.is_zero(ctx, zero);
+        range.gate.is_zero(ctx, x);
         for i in 0..300u64 {
             x = range
                 .gate
@@ -1067,6 +1071,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("columns given"), "{err}");
+        let err = prove_advice_seeded(
+            &CpuProver,
+            &insecure_test_srs(K + 1),
+            &pk,
+            columns.clone(),
+            &public,
+            seeded(7),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("proving key is for 2^10"), "{err}");
         let mut cut = columns;
         cut[0].pop();
         let err = prove_advice_seeded(&CpuProver, &srs, &pk, cut, &public, seeded(7))
