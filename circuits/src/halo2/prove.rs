@@ -565,16 +565,19 @@ pub fn prove_advice_seeded<B: ProverBackend>(
     public: &[Fr],
     rng: rand_chacha::ChaCha20Rng,
 ) -> Result<Vec<u8>> {
-    let mut transcript =
-        <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
-            _,
-            G1Affine,
-            _,
-        >>::init(vec![]);
-    let instances: &[&[Fr]] = &[public];
-    backend
-        .create_proof_from_advice(srs, pk, advice, instances, rng, &mut transcript)
-        .map_err(backend_error)?;
+    with_transcript(|transcript| {
+        backend.create_proof_from_advice(srs, pk, advice, &[public], rng, transcript)
+    })
+}
+
+type ProofTranscript = EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>;
+
+/// The proof `prove` writes into a fresh Keccak transcript (snark-verifier's EVM layout).
+fn with_transcript(
+    prove: impl FnOnce(&mut ProofTranscript) -> std::result::Result<(), BackendError>,
+) -> Result<Vec<u8>> {
+    let mut transcript = <ProofTranscript as TranscriptWriterBuffer<_, G1Affine, _>>::init(vec![]);
+    prove(&mut transcript).map_err(backend_error)?;
     Ok(transcript.finalize())
 }
 
@@ -625,17 +628,7 @@ pub fn prove_circuit_seeded<B: ProverBackend, C: halo2_base::halo2_proofs::plonk
     public: &[Fr],
     rng: rand_chacha::ChaCha20Rng,
 ) -> Result<Vec<u8>> {
-    let mut transcript =
-        <EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>> as TranscriptWriterBuffer<
-            _,
-            G1Affine,
-            _,
-        >>::init(vec![]);
-    let instances: &[&[Fr]] = &[public];
-    backend
-        .create_proof(srs, pk, circuit, instances, rng, &mut transcript)
-        .map_err(backend_error)?;
-    Ok(transcript.finalize())
+    with_transcript(|transcript| backend.create_proof(srs, pk, circuit, &[public], rng, transcript))
 }
 
 /// Verifies `proof` (from [`prove`] or [`prove_circuit`]) against `public` with `vk`.
