@@ -28,13 +28,12 @@ use zkattr_circuits::{
     halo2::{
         attribution::{assign, predicted_permutations, AttributionWitness},
         gated::{GatedCircuit, GatedParams},
-        prove::{choose_k, shape},
+        prove::{choose_k, shape, UNUSABLE_ROWS},
     },
     statement::synthetic_epoch,
 };
 
 const LOOKUP_BITS: usize = 16;
-const UNUSABLE_ROWS: usize = 9;
 
 /// Keeps the advice cells, ignores the rest (fixed cells, selectors, copies): the work of a prover's
 /// witness collection without its commitments.

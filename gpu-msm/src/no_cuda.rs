@@ -79,6 +79,7 @@ impl ProverBackend for CudaProver {
     {
         Err(BackendError::NotBuilt)
     }
+
     fn create_proof_from_advice<'a, E, T, R>(
         &self,
         _srs: &ParamsKZG<Bn256>,

@@ -36,8 +36,8 @@ use crate::{
     field::Fr,
 };
 
-/// Rows kept free for blinding.
-const UNUSABLE_ROWS: usize = 9;
+/// Rows at the end of every column kept free for halo2's blinding (halo2-base's `calculate_params` takes it).
+pub const UNUSABLE_ROWS: usize = 9;
 
 /// A KZG setup from a fixed seed: anyone can compute its toxic waste. For tests only.
 ///
