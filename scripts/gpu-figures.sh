@@ -15,8 +15,8 @@
 # cut short keeps what it measured; summary.txt gives each stage's exit status and time, smi.csv the GPU's
 # memory and load every 250 ms. ZKATTR_GPU_STAGES picks stages (default: all, in the order above);
 # ZKATTR_GPU_PROVE (default 4096,16384) and ZKATTR_GPU_LARGE (default 65536) set the sizes and
-# ZKATTR_GPU_PROVE_CAP (default 240 s) the prove stage's share, e.g. to measure only what a first run did not
-# reach:
+# ZKATTR_GPU_PROVE_CAP (default 240 s) the prove stage's share and ZKATTR_GPU_CPU_MAX (default: no limit) the
+# largest N the prove stage also proves on the CPU, e.g. to measure only what a first run did not reach:
 #   ZKATTR_GPU_STAGES="info prove" ZKATTR_GPU_PROVE=16384 ZKATTR_GPU_PROVE_CAP=540 scripts/gpu-figures.sh OUTDIR 560
 #
 #   scripts/gpu-figures.sh OUTDIR [SECONDS]
@@ -63,7 +63,8 @@ stage info 30 bash -c "nvidia-smi; nproc; grep -m1 'model name' /proc/cpuinfo; f
 stage tests 90 bash -c "$bin/msm_edges --nocapture; e=\$?; $bin/circuits_tests every_backend_proves_for_the_same_verifying_key --nocapture; c=\$?
     echo \"msm_edges rc \$e, circuits_tests backend rc \$c\"; [ \$e = 0 ] && [ \$c = 0 ]"
 stage msm 120 "$bin/zkattr-gpu" --msm 1,1000,65536,262144,1048576,4194304
-stage prove "${ZKATTR_GPU_PROVE_CAP:-240}" "$bin/zkattr-gpu" --prove "${ZKATTR_GPU_PROVE:-4096,16384}" --evm "$bin/evm"
+stage prove "${ZKATTR_GPU_PROVE_CAP:-240}" "$bin/zkattr-gpu" --prove "${ZKATTR_GPU_PROVE:-4096,16384}" --evm "$bin/evm" \
+    ${ZKATTR_GPU_CPU_MAX:+--cpu-max "$ZKATTR_GPU_CPU_MAX"}
 stage bench 90 env ZKATTR_MSM_LOG_MAX=0 "$bin/msm_bench" --bench --warm-up-time 1 --measurement-time 3 --noplot
 stage large 600 "$bin/zkattr-gpu" --prove "${ZKATTR_GPU_LARGE:-65536}" --cpu-max 0
 
