@@ -8,7 +8,8 @@
 #                cuBLASLt, cuRAND and NVRTC, so their CUDA 13.0 wheels (about 0.7 GB) are installed to
 #                link against; the GPU machine's CUDA 13 provides them at run time.
 #   --figures    also what scripts/gpu-figures.sh runs there: the MSM edge tests (msm_edges), the circuits'
-#                unit tests (circuits_tests, for the backend test), the criterion MSM bench (msm_bench), and
+#                unit tests (circuits_tests, for the backend test), the criterion MSM bench (msm_bench), the
+#                criterion attribution-proof bench (prove_bench), and
 #                the EVM verifiers of the synthetic epochs it proves (evm/verifier-N.hex, written by the CPU
 #                build of zkattr-gpu, which needs the contracts toolchain: scripts/setup-contracts.sh)
 # They need the NVIDIA driver's libcuda.so.1 (CUDA 13.0, driver 580 or later) and a GPU to start
@@ -37,6 +38,8 @@ if [ "${1:-}" = "--figures" ]; then
     copy circuits_tests
     cargo bench --no-run --target-dir "$target" -p zkattr-gpu-msm --features cuda --bench msm 2>&1 | tee "$log"
     copy msm_bench
+    cargo bench --no-run --target-dir "$target" -p zkattr-benches --features cuda --bench prove 2>&1 | tee "$log"
+    copy prove_bench
     rm -f "$log"
     # The verifiers come from the CPU build (this one cannot start without a GPU); keys are deterministic.
     cargo build --release -p zkattr-circuits --bin zkattr-gpu

@@ -10,6 +10,8 @@
 #            tampered proof and a tampered public input refused; where each timed GPU proof's time went
 #            (`phase` and `transfer` lines, docs/gpu.md)
 #   bench    the criterion MSM bench, GPU only (2^16 … 2^24)
+#   pbench   the criterion attribution-proof bench, GPU only (ZKATTR_GPU_PROVE's sizes; the CPU figures are
+#            the prove stage's)
 #   large    N = 65,536 on the GPU alone (its CPU proof would not fit the run)
 # Each stage runs under a share of SECONDS (default 560) and writes OUTDIR/<stage>.log as it goes, so a run
 # cut short keeps what it measured; summary.txt gives each stage's exit status and time, smi.csv the GPU's
@@ -28,7 +30,7 @@ bin=${ZKATTR_GPU_BIN_DIR:-target/cuda-bin}
 mkdir -p "$out"
 start=$(date +%s)
 left() { echo $((budget - ($(date +%s) - start))); }
-stages=" ${ZKATTR_GPU_STAGES:-info tests msm prove bench large} "
+stages=" ${ZKATTR_GPU_STAGES:-info tests msm prove bench pbench large} "
 
 # stage NAME CAP COMMAND...: runs COMMAND for at most CAP seconds (or what is left of the budget).
 stage() {
@@ -66,6 +68,8 @@ stage msm 120 "$bin/zkattr-gpu" --msm 1,1000,65536,262144,1048576,4194304
 stage prove "${ZKATTR_GPU_PROVE_CAP:-240}" "$bin/zkattr-gpu" --prove "${ZKATTR_GPU_PROVE:-4096,16384}" --evm "$bin/evm" \
     ${ZKATTR_GPU_CPU_MAX:+--cpu-max "$ZKATTR_GPU_CPU_MAX"}
 stage bench 90 env ZKATTR_MSM_LOG_MAX=0 "$bin/msm_bench" --bench --warm-up-time 1 --measurement-time 3 --noplot
+stage pbench 240 env ZKATTR_PROVE_BACKENDS=cuda ZKATTR_PROVE_SIZES="${ZKATTR_GPU_PROVE:-4096,16384}" \
+    "$bin/prove_bench" --bench --warm-up-time 1 --measurement-time 5 --noplot
 stage large 600 "$bin/zkattr-gpu" --prove "${ZKATTR_GPU_LARGE:-65536}" --cpu-max 0
 
 kill "$smi" 2>/dev/null
