@@ -11,14 +11,15 @@ use halo2_axiom::{
     SerdeFormat,
 };
 use halo2_axiom_gpu as gpu;
-use openvm_cuda_common::copy::MemCopyH2D;
+use openvm_cuda_common::{copy::MemCopyH2D, d_buffer::DeviceBuffer};
 use rand_core::RngCore;
 use rustacuda::device::{Device, DeviceAttribute};
 use std::sync::{Arc, Mutex};
 
 use crate::{
     msm::{check_lengths, drop_identities},
-    no_panic, BackendError, BackendKind, DeviceInfo, Fr, G1Affine, MsmBackend, ProverBackend, G1,
+    no_panic, BackendError, BackendKind, CpuMsm, DeviceInfo, Fr, G1Affine, MsmBackend, ProverBackend,
+    G1,
 };
 
 /// The CUDA devices the driver reports, or why it could not be asked.
@@ -93,6 +94,145 @@ impl MsmBackend for CudaMsm {
             gpu::cuda::funcs::multiexp_gpu::<G1Affine>(&scalars, &bases)
                 .map_err(|e| BackendError::Gpu(format!("multiexp_gpu: {e:?}")))
         })
+    }
+}
+
+/// BN254 points kept on the GPU for many MSMs over the same bases (an SRS's, for commitments): uploaded once
+/// by [`CudaMsm::upload_bases`], so that an MSM copies only its scalars ([`CudaMsm::msm_fixed`]) or nothing
+/// ([`CudaMsm::msm_device`]). None of them is the identity (refused on upload).
+pub struct DeviceBases {
+    points: DeviceBuffer<G1Affine>,
+    /// The first [`crate::GPU_MSM_THRESHOLD`] points on the host as well: shorter MSMs run on the CPU, as
+    /// [`CudaMsm::msm`]'s do.
+    head: Vec<G1Affine>,
+}
+
+impl DeviceBases {
+    /// How many points.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+}
+
+impl std::fmt::Debug for DeviceBases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceBases")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Scalars on the GPU ([`CudaMsm::upload_scalars`]), for [`CudaMsm::msm_device`].
+pub struct DeviceScalars {
+    values: DeviceBuffer<Fr>,
+    /// A copy on the host when there are fewer than [`crate::GPU_MSM_THRESHOLD`] (their MSM runs on the CPU).
+    short: Option<Vec<Fr>>,
+}
+
+impl DeviceScalars {
+    /// How many scalars.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+impl std::fmt::Debug for DeviceScalars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceScalars")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `values` copied to the device (an empty buffer for none).
+fn to_device<T>(values: &[T], what: &str) -> Result<DeviceBuffer<T>, BackendError> {
+    if values.is_empty() {
+        return Ok(DeviceBuffer::new());
+    }
+    no_panic(what, || {
+        values
+            .to_device_on(&gpu::cuda::utils::HALO2_GPU_CTX)
+            .map_err(|e| BackendError::Gpu(format!("{what}: {e:?}")))
+    })
+}
+
+fn check_prefix(scalars: usize, bases: &DeviceBases) -> Result<(), BackendError> {
+    if scalars > bases.len() {
+        return Err(BackendError::BadInput(format!(
+            "{scalars} scalars for {} bases on the GPU",
+            bases.len()
+        )));
+    }
+    Ok(())
+}
+
+impl CudaMsm {
+    /// `bases` copied to the GPU for [`CudaMsm::msm_fixed`] and [`CudaMsm::msm_device`]. An identity point
+    /// is refused ([`BackendError::BadInput`]): the MSMs over device bases cannot drop it the way
+    /// [`MsmBackend::msm`] does, and an SRS has none.
+    pub fn upload_bases(&self, bases: &[G1Affine]) -> Result<DeviceBases, BackendError> {
+        use halo2_axiom::halo2curves::group::prime::PrimeCurveAffine;
+        if let Some(i) = bases.iter().position(|b| bool::from(b.is_identity())) {
+            return Err(BackendError::BadInput(format!(
+                "base {i} is the identity: bases kept on the GPU must not be (use msm for such inputs)"
+            )));
+        }
+        Ok(DeviceBases {
+            points: to_device(bases, "copying the bases to the GPU")?,
+            head: bases[..bases.len().min(crate::GPU_MSM_THRESHOLD)].to_vec(),
+        })
+    }
+
+    /// `scalars` copied to the GPU for [`CudaMsm::msm_device`].
+    pub fn upload_scalars(&self, scalars: &[Fr]) -> Result<DeviceScalars, BackendError> {
+        Ok(DeviceScalars {
+            values: to_device(scalars, "copying the scalars to the GPU")?,
+            short: (scalars.len() < crate::GPU_MSM_THRESHOLD).then(|| scalars.to_vec()),
+        })
+    }
+
+    /// `sum scalars[i] * bases[i]` over the first `scalars.len()` bases, both already on the GPU
+    /// (halo2-axiom-gpu's `multiexp_gpu_device_scalars_device_bases_chunked`, the MSM its prover runs on
+    /// the SRS); below [`crate::GPU_MSM_THRESHOLD`] scalars, on the CPU. More scalars than bases are refused.
+    pub fn msm_device(
+        &self,
+        scalars: &DeviceScalars,
+        bases: &DeviceBases,
+    ) -> Result<G1, BackendError> {
+        check_prefix(scalars.len(), bases)?;
+        if let Some(s) = &scalars.short {
+            return CpuMsm.msm(s, &bases.head[..s.len()]);
+        }
+        no_panic("multiexp_gpu_device_scalars_device_bases", || {
+            gpu::cuda::funcs::multiexp_gpu_device_scalars_device_bases_chunked::<G1Affine>(
+                &scalars.values,
+                &bases.points,
+                scalars.len(),
+            )
+            .map_err(|e| {
+                BackendError::Gpu(format!("multiexp_gpu_device_scalars_device_bases: {e:?}"))
+            })
+        })
+    }
+
+    /// `sum scalars[i] * bases[i]` over the first `scalars.len()` bases kept on the GPU: the scalars are
+    /// copied there first (below [`crate::GPU_MSM_THRESHOLD`], the CPU computes it).
+    pub fn msm_fixed(&self, scalars: &[Fr], bases: &DeviceBases) -> Result<G1, BackendError> {
+        check_prefix(scalars.len(), bases)?;
+        if scalars.len() < crate::GPU_MSM_THRESHOLD {
+            return CpuMsm.msm(scalars, &bases.head[..scalars.len()]);
+        }
+        self.msm_device(&self.upload_scalars(scalars)?, bases)
     }
 }
 

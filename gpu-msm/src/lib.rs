@@ -28,7 +28,7 @@ mod cuda;
 #[path = "no_cuda.rs"]
 mod cuda;
 
-pub use cuda::{gpu_memory_used, probe_devices, CudaMsm, CudaProver};
+pub use cuda::{gpu_memory_used, probe_devices, CudaMsm, CudaProver, DeviceBases, DeviceScalars};
 pub use msm::{CpuMsm, MsmBackend};
 pub use prover::{CpuProver, Prover, ProverBackend};
 pub use select::{decide, select, BackendChoice, BackendKind, DeviceInfo, Selection};

@@ -44,6 +44,68 @@ impl MsmBackend for CudaMsm {
     }
 }
 
+/// Points kept on the GPU; this build cannot make them.
+#[derive(Debug)]
+pub struct DeviceBases {
+    _none: (),
+}
+
+impl DeviceBases {
+    /// How many points (none in this build).
+    pub fn len(&self) -> usize {
+        0
+    }
+
+    /// Whether there are none (always, in this build).
+    pub fn is_empty(&self) -> bool {
+        true
+    }
+}
+
+/// Scalars on the GPU; this build cannot make them.
+#[derive(Debug)]
+pub struct DeviceScalars {
+    _none: (),
+}
+
+impl DeviceScalars {
+    /// How many scalars (none in this build).
+    pub fn len(&self) -> usize {
+        0
+    }
+
+    /// Whether there are none (always, in this build).
+    pub fn is_empty(&self) -> bool {
+        true
+    }
+}
+
+impl CudaMsm {
+    /// Always [`BackendError::NotBuilt`] in this build.
+    pub fn upload_bases(&self, _bases: &[G1Affine]) -> Result<DeviceBases, BackendError> {
+        Err(BackendError::NotBuilt)
+    }
+
+    /// Always [`BackendError::NotBuilt`] in this build.
+    pub fn upload_scalars(&self, _scalars: &[Fr]) -> Result<DeviceScalars, BackendError> {
+        Err(BackendError::NotBuilt)
+    }
+
+    /// Always [`BackendError::NotBuilt`] in this build.
+    pub fn msm_device(
+        &self,
+        _scalars: &DeviceScalars,
+        _bases: &DeviceBases,
+    ) -> Result<G1, BackendError> {
+        Err(BackendError::NotBuilt)
+    }
+
+    /// Always [`BackendError::NotBuilt`] in this build.
+    pub fn msm_fixed(&self, _scalars: &[Fr], _bases: &DeviceBases) -> Result<G1, BackendError> {
+        Err(BackendError::NotBuilt)
+    }
+}
+
 /// The CUDA prover; this build cannot make one.
 #[derive(Debug)]
 pub struct CudaProver {

@@ -1,7 +1,7 @@
 //! Every MSM backend of this build and machine against arkworks (an independent implementation) on edge
 //! inputs: nothing, zero scalars, identity bases, P and -P, repeated points, the scalars 1, 2 and -1, sizes
-//! either side of the GPU threshold and not powers of two. The CUDA backend is checked when this build has
-//! it and a device is present; otherwise the reason is printed.
+//! either side of the GPU threshold and not powers of two. The CUDA backend, and its MSMs over bases kept on
+//! the device, are checked when this build has it and a device is present; otherwise the reason is printed.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use ark_ec::{CurveGroup, VariableBaseMSM};
@@ -132,6 +132,50 @@ fn every_backend_agrees_with_arkworks_on_edge_inputs() {
             );
         }
     }
+}
+
+/// The MSMs over bases kept on the GPU (as an SRS's are) against arkworks: every case without identity
+/// bases, with the scalars copied per call and already on the device, and over a prefix of longer bases; an
+/// identity base and more scalars than bases are refused.
+#[test]
+fn device_bases_agree_with_arkworks() {
+    let g = match select(BackendChoice::Cuda, 0) {
+        Ok(s) if s.kind == BackendKind::Cuda => CudaMsm::new(s.device.unwrap()).unwrap(),
+        Ok(s) => return println!("CUDA device bases not checked: {}", s.reason),
+        Err(e) => return println!("CUDA device bases not checked: {e}"),
+    };
+    let identity = |b: &G1Affine| bool::from(b.is_identity());
+    for (name, s, b) in cases() {
+        if b.iter().any(identity) {
+            assert!(
+                matches!(g.upload_bases(&b), Err(BackendError::BadInput(m)) if m.contains("identity")),
+                "{name}"
+            );
+            continue;
+        }
+        let bases = g.upload_bases(&b).unwrap();
+        let want = reference(&s, &b);
+        let fixed = g.msm_fixed(&s, &bases).unwrap().to_affine();
+        assert_eq!(ark_point(&fixed), want, "scalars copied per call: {name}");
+        let scalars = g.upload_scalars(&s).unwrap();
+        let device = g.msm_device(&scalars, &bases).unwrap().to_affine();
+        assert_eq!(ark_point(&device), want, "scalars on the device: {name}");
+    }
+    let (s, b) = sample_msm_input(GPU_MSM_THRESHOLD + 100, 11);
+    let bases = g.upload_bases(&b).unwrap();
+    let m = GPU_MSM_THRESHOLD + 37;
+    let prefix = g.msm_fixed(&s[..m], &bases).unwrap().to_affine();
+    assert_eq!(ark_point(&prefix), reference(&s[..m], &b[..m]));
+    let (more, _) = sample_msm_input(b.len() + 1, 12);
+    assert!(matches!(
+        g.msm_fixed(&more, &bases),
+        Err(BackendError::BadInput(m)) if m.contains("scalars for")
+    ));
+    let more = g.upload_scalars(&more).unwrap();
+    assert!(matches!(
+        g.msm_device(&more, &bases),
+        Err(BackendError::BadInput(m)) if m.contains("scalars for")
+    ));
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! zkattr-gpu                          # build, devices, the backend `auto` selects (JSON)
-//! zkattr-gpu --msm 1,1000,1048576     # per size: GPU MSM = CPU MSM?, both timings (JSON lines)
+//! zkattr-gpu --msm 1,1000,1048576     # per size: GPU MSM = CPU MSM?, both timings (JSON lines); on the GPU
+//!                                     #   also over bases kept on the device, with the scalars copied per
+//!                                     #   call (`cuda_fixed_bases_ms`) and already there (`cuda_device_inputs_ms`)
 //! zkattr-gpu --prove 4096,16384       # per size: attribution proofs on both, both verify with one key,
 //!            [--cpu-max N]            #   timings and peak GPU memory (JSON lines); no CPU proof above N items
 //!            [--evm DIR]              #   and both proofs in revm with DIR/verifier-N.hex, tampered calls refused
@@ -335,8 +337,26 @@ fn run() -> Result<(), String> {
                         if !equal {
                             return Err(format!("GPU MSM of {n} points differs from the CPU's"));
                         }
+                        // The bases kept on the device (as an SRS is): each MSM copies its scalars
+                        // (`fixed`), or nothing (`device`: the kernels alone, how the prover's
+                        // commitments run).
+                        let e = |e: zkattr_gpu_msm::BackendError| e.to_string();
+                        let t = Instant::now();
+                        let bases = g.upload_bases(&b).map_err(e)?;
+                        let upload_ms = t.elapsed().as_secs_f64() * 1e3;
+                        let (fixed_ms, fixed) = time(10, || g.msm_fixed(&s, &bases).map_err(e))?;
+                        let scalars = g.upload_scalars(&s).map_err(e)?;
+                        let (device_ms, device) =
+                            time(10, || g.msm_device(&scalars, &bases).map_err(e))?;
+                        if fixed.to_affine() != cpu.to_affine()
+                            || device.to_affine() != cpu.to_affine()
+                        {
+                            return Err(format!(
+                                "GPU MSM of {n} points over device bases differs from the CPU's"
+                            ));
+                        }
                         format!(
-                            ",\"cuda_ms\":{ms:.3},\"cuda_first_ms\":{first_ms:.3},\"equal\":{equal}"
+                            ",\"cuda_ms\":{ms:.3},\"cuda_first_ms\":{first_ms:.3},\"equal\":{equal},\"bases_upload_ms\":{upload_ms:.3},\"cuda_fixed_bases_ms\":{fixed_ms:.3},\"cuda_device_inputs_ms\":{device_ms:.3}"
                         )
                     }
                     None => String::new(),
