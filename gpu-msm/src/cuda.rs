@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::{
     msm::{check_lengths, drop_identities},
-    no_panic, BackendError, BackendKind, CpuMsm, DeviceInfo, Fr, G1Affine, MsmBackend, ProverBackend,
-    G1,
+    no_panic, BackendError, BackendKind, CpuMsm, DeviceInfo, Fr, G1Affine, MsmBackend,
+    ProverBackend, G1,
 };
 
 /// The CUDA devices the driver reports, or why it could not be asked.
