@@ -3,7 +3,8 @@
 # target/cuda-bin/ (carry that folder; nothing else is needed there but the NVIDIA driver):
 #   info     nvidia-smi and the devices, the backend `auto` selects
 #   tests    the MSM edge tests, every backend against arkworks (gpu-msm/tests/msm_edges.rs), and the
-#            circuits' backend test (a GPU proof verifies with the CPU's keys)
+#            circuits' backend test (a GPU proof verifies with the CPU's keys); with ZKATTR_REQUIRE_GPU=1, so
+#            that a test whose GPU half cannot run fails instead of skipping
 #   msm      GPU MSM = CPU MSM on seeded inputs, both timed (zkattr-gpu --msm)
 #   prove    attribution proofs on both backends at N = 4,096 and 16,384: both verify with one key, natively
 #            and in revm (verifiers written on the build machine by `zkattr-gpu --write-verifiers`), a
@@ -62,7 +63,7 @@ nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu,power.draw --format
 smi=$!
 
 stage info 30 bash -c "nvidia-smi; nproc; grep -m1 'model name' /proc/cpuinfo; free -g; $bin/zkattr-gpu"
-stage tests 90 bash -c "$bin/msm_edges --nocapture; e=\$?; $bin/circuits_tests every_backend_proves_for_the_same_verifying_key --nocapture; c=\$?
+stage tests 90 env ZKATTR_REQUIRE_GPU=1 bash -c "$bin/msm_edges --nocapture; e=\$?; $bin/circuits_tests every_backend_proves_for_the_same_verifying_key --nocapture; c=\$?
     echo \"msm_edges rc \$e, circuits_tests backend rc \$c\"; [ \$e = 0 ] && [ \$c = 0 ]"
 stage msm 120 "$bin/zkattr-gpu" --msm 1,1000,65536,262144,1048576,4194304
 stage prove "${ZKATTR_GPU_PROVE_CAP:-240}" "$bin/zkattr-gpu" --prove "${ZKATTR_GPU_PROVE:-4096,16384}" --evm "$bin/evm" \

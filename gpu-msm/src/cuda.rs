@@ -154,15 +154,25 @@ impl std::fmt::Debug for DeviceScalars {
     }
 }
 
-/// `values` copied to the device (an empty buffer for none).
+/// The longest piece [`CudaMsm::msm_device`] gives the GPU at once: 2^24 points, the largest MSM measured on
+/// the GPU (docs/gpu.md).
+const MAX_DEVICE_MSM: usize = 1 << 24;
+
+/// `values` copied to the device (an empty buffer for none), the copy finished when it returns (so that its
+/// errors are reported here, and its time counted here).
 fn to_device<T>(values: &[T], what: &str) -> Result<DeviceBuffer<T>, BackendError> {
     if values.is_empty() {
         return Ok(DeviceBuffer::new());
     }
     no_panic(what, || {
-        values
-            .to_device_on(&gpu::cuda::utils::HALO2_GPU_CTX)
-            .map_err(|e| BackendError::Gpu(format!("{what}: {e:?}")))
+        let ctx = &gpu::cuda::utils::HALO2_GPU_CTX;
+        let buffer = values
+            .to_device_on(ctx)
+            .map_err(|e| BackendError::Gpu(format!("{what}: {e:?}")))?;
+        ctx.stream
+            .to_host_sync()
+            .map_err(|e| BackendError::Gpu(format!("{what}: {e:?}")))?;
+        Ok(buffer)
     })
 }
 
@@ -214,10 +224,13 @@ impl CudaMsm {
             return CpuMsm.msm(s, &bases.head[..s.len()]);
         }
         no_panic("multiexp_gpu_device_scalars_device_bases", || {
+            // In pieces of at most MAX_DEVICE_MSM points. (The library sizes its own pieces by the free
+            // device memory through an `extern "C"` function, which this crate's `forbid(unsafe_code)`
+            // keeps out; a piece whose scratch does not fit is an error here, not split further.)
             gpu::cuda::funcs::multiexp_gpu_device_scalars_device_bases_chunked::<G1Affine>(
                 &scalars.values,
                 &bases.points,
-                scalars.len(),
+                MAX_DEVICE_MSM,
             )
             .map_err(|e| {
                 BackendError::Gpu(format!("multiexp_gpu_device_scalars_device_bases: {e:?}"))

@@ -6,7 +6,8 @@
 //! zkattr-gpu                          # build, devices, the backend `auto` selects (JSON)
 //! zkattr-gpu --msm 1,1000,1048576     # per size: GPU MSM = CPU MSM?, both timings (JSON lines); on the GPU
 //!                                     #   also over bases kept on the device, with the scalars copied per
-//!                                     #   call (`cuda_fixed_bases_ms`) and already there (`cuda_device_inputs_ms`)
+//!                                     #   call (`cuda_fixed_bases_ms`) and already there (`cuda_device_inputs_ms`),
+//!                                     #   from 2^14 points (below, the GPU backend uses the CPU)
 //! zkattr-gpu --prove 4096,16384       # per size: attribution proofs on both, both verify with one key,
 //!            [--cpu-max N]            #   timings and peak GPU memory (JSON lines); no CPU proof above N items
 //!            [--evm DIR]              #   and both proofs in revm with DIR/verifier-N.hex, tampered calls refused
@@ -46,7 +47,7 @@ use zkattr_circuits::{
 };
 use zkattr_gpu_msm::{
     probe_devices, sample_msm_input, select, BackendChoice, BackendKind, CpuMsm, CpuProver,
-    CudaMsm, CudaProver, GpuMemoryPeak, MsmBackend, BUILT_WITH_CUDA, G1,
+    CudaMsm, CudaProver, GpuMemoryPeak, MsmBackend, BUILT_WITH_CUDA, G1, GPU_MSM_THRESHOLD,
 };
 
 const LOOKUP_BITS: usize = 16;
@@ -338,8 +339,16 @@ fn run() -> Result<(), String> {
                             return Err(format!("GPU MSM of {n} points differs from the CPU's"));
                         }
                         // The bases kept on the device (as an SRS is): each MSM copies its scalars
-                        // (`fixed`), or nothing (`device`: the kernels alone, how the prover's
-                        // commitments run).
+                        // (`fixed`), or nothing (`device`: scratch allocation, the kernels and the
+                        // result's copy back, as the prover's commitments run). Below the GPU threshold
+                        // these run on the CPU, so they are not reported there.
+                        let base = format!(
+                            ",\"cuda_ms\":{ms:.3},\"cuda_first_ms\":{first_ms:.3},\"equal\":{equal}"
+                        );
+                        if n < GPU_MSM_THRESHOLD {
+                            println!("{{\"points\":{n},\"cpu_ms\":{cpu_ms:.3}{base}}}");
+                            continue;
+                        }
                         let e = |e: zkattr_gpu_msm::BackendError| e.to_string();
                         let t = Instant::now();
                         let bases = g.upload_bases(&b).map_err(e)?;
@@ -356,7 +365,7 @@ fn run() -> Result<(), String> {
                             ));
                         }
                         format!(
-                            ",\"cuda_ms\":{ms:.3},\"cuda_first_ms\":{first_ms:.3},\"equal\":{equal},\"bases_upload_ms\":{upload_ms:.3},\"cuda_fixed_bases_ms\":{fixed_ms:.3},\"cuda_device_inputs_ms\":{device_ms:.3}"
+                            "{base},\"bases_upload_ms\":{upload_ms:.3},\"cuda_fixed_bases_ms\":{fixed_ms:.3},\"cuda_device_inputs_ms\":{device_ms:.3}"
                         )
                     }
                     None => String::new(),
