@@ -26,6 +26,10 @@
 //! max_contributors = 32    # shape: reward-list entries per proof
 //! shard_items = 256        # shape: items per shard when an epoch is split (DESIGN §7)
 //! ```
+//!
+//! Shape widths are bounded together: `feature_bits + query_bits - 2` plus the bit lengths of `feature_dim`
+//! and `max_items` may not exceed 63 ([`MAX_SUM_BITS`]), since the circuit range-checks each contributor's
+//! score sum as a signed 64-bit value (the default set needs 49).
 
 use serde::{Deserialize, Serialize};
 
@@ -153,11 +157,24 @@ fn invalid(field: &'static str, value: impl ToString, reason: impl Into<String>)
     }
 }
 
-fn ceil_log2(x: u64) -> u32 {
-    x.next_power_of_two().trailing_zeros()
+/// The most bits a contributor's score sum may need: the circuit range-checks it as a signed 64-bit value.
+pub const MAX_SUM_BITS: u32 = 63;
+
+fn bit_length(x: u64) -> u32 {
+    u64::BITS - x.leading_zeros()
 }
 
 impl GovernanceParams {
+    /// Bits that bound a contributor's score sum under these parameters: `|score_i| < feature_dim *
+    /// 2^(feature_bits-1) * 2^(query_bits-1)`, summed over at most `max_items` items (bit lengths, so
+    /// rounded up).
+    pub fn contributor_sum_bits(&self) -> u32 {
+        let fp = &self.fixed_point;
+        (fp.feature_bits + fp.query_bits).saturating_sub(2)
+            + bit_length(u64::from(self.attribution.feature_dim))
+            + bit_length(u64::from(self.circuit.max_items))
+    }
+
     /// Parses and validates TOML text.
     pub fn from_toml(text: &str) -> Result<Self> {
         let p: Self = toml::from_str(text)?;
@@ -264,17 +281,16 @@ impl GovernanceParams {
                 "must be a power of two, at most max_items",
             ));
         }
-        // |score_i| < dim * 2^(fb-1) * 2^(qb-1); a sum over max_items items must stay far below the modulus
-        // (2^253) even after multiplying by a 128-bit pool: keep it under 2^100.
-        let bound_bits = (fp.feature_bits - 1)
-            + (fp.query_bits - 1)
-            + ceil_log2(u64::from(a.feature_dim))
-            + ceil_log2(u64::from(c.max_items));
-        if bound_bits > 100 {
+        // The circuit range-checks each contributor's score sum as a signed 64-bit value, and an epoch whose
+        // sums could exceed that is refused (`EpochInput::validate`): refuse such parameters here too, so
+        // governance cannot register a `params_hash` under which no epoch can be proven.
+        let sum_bits = self.contributor_sum_bits();
+        if sum_bits > MAX_SUM_BITS {
             return Err(invalid(
                 "fixed_point",
-                bound_bits,
-                "feature_bits + query_bits + log2(feature_dim) + log2(max_items) lets score sums exceed 2^100",
+                sum_bits,
+                "feature_bits + query_bits + log2(feature_dim) + log2(max_items) allow contributor score sums \
+                 over 63 bits",
             ));
         }
         Ok(())
@@ -391,6 +407,15 @@ mod tests {
             (
                 "circuit.shard_items",
                 Box::new(|p| p.circuit.shard_items = 100),
+            ),
+            // Contributor sums of 81 bits (32 + 32 - 2 + 7 + 12) at the default dimension and item count:
+            // no epoch could be proven under such parameters.
+            (
+                "fixed_point",
+                Box::new(|p| {
+                    p.fixed_point.feature_bits = 32;
+                    p.fixed_point.query_bits = 32;
+                }),
             ),
             (
                 "fixed_point",

@@ -177,17 +177,8 @@ impl EpochInput {
                 p.circuit.max_items
             )));
         }
-        // |score| < dim * 2^(fb-1) * 2^(qb-1); |T_c|, sum S < max_items times that; pool * S_c < 2^128 times
-        // that. Keep all of it below 2^200 (p > 2^253).
-        let score_bits = fb + qb - 2 + u32::BITS - (dim as u32).leading_zeros();
-        let sum_bits = score_bits + u32::BITS - p.circuit.max_items.leading_zeros();
-        if sum_bits > 63 {
-            return Err(bad(format!(
-                "feature_bits {fb}, query_bits {qb}, feature_dim {dim} and max_items {} allow contributor \
-                 sums of {sum_bits} bits; at most 63 are supported",
-                p.circuit.max_items
-            )));
-        }
+        // |score| < dim * 2^(fb-1) * 2^(qb-1); |T_c|, sum S < 2^63 (the circuit checks T_c as a signed 64-bit
+        // value; `GovernanceParams::validate` above refuses parameters that allow more); pool * S_c < 2^191.
         if self.query.len() != dim {
             return Err(bad(format!(
                 "query has {} entries, feature_dim is {dim}",

@@ -979,6 +979,13 @@ mod tests {
         let mut t = w.clone();
         t.cap += 1;
         cases.push(("wrong cap", t));
+        // A cap below the true one (here still above every share, so the amounts are unchanged): only the
+        // upper half of the cap's inequality refuses it; without it an operator could claim cap = 0 and pay
+        // nothing.
+        let mut t = w.clone();
+        assert!(t.shares.iter().all(|&s| s < t.cap - 1));
+        t.cap -= 1;
+        cases.push(("cap below pool * bps / 10000", t));
         let mut t = w.clone();
         for (e, s) in t.list.iter_mut().zip(t.shares.iter_mut()) {
             if e.contributor != [0; 20] {
