@@ -114,6 +114,7 @@ contract RewardDistributor is AccessControl, ReentrancyGuardTransient {
     error PoolAboveFunded(uint256 provenPool, uint256 funded);
     error TotalAbovePool(uint256 total, uint256 pool);
     error InvalidProof();
+    error VerifierHasNoCode(address verifier);
     error AlreadyClaimed(uint64 epoch, uint256 index);
     error InvalidClaim(uint64 epoch, address account, uint256 amount);
     error ClaimWindowClosed(uint64 epoch, uint256 closedAt);
@@ -235,6 +236,10 @@ contract RewardDistributor is AccessControl, ReentrancyGuardTransient {
             d.y
         ];
         address verifier = params.activeVerifier(e.paramsHash);
+        // A call to an address without code succeeds, and the generated verifier returns nothing: the
+        // registry checks for code when a verifier is set, but code can go later (a contract destroyed in
+        // the transaction that created it, or any SELFDESTRUCT before Cancun).
+        if (verifier.code.length == 0) revert VerifierHasNoCode(verifier);
         (bool ok,) = verifier.staticcall{gas: VERIFIER_GAS}(abi.encodePacked(inputs, proof));
         if (!ok) revert InvalidProof();
     }

@@ -38,6 +38,27 @@ contract ReentrantToken is ERC20 {
     }
 }
 
+/// Funds an epoch from its own balance; armed on the token, `again` funds once more while a payment of the
+/// funder's is under way.
+contract Funder {
+    RewardDistributor internal immutable dist;
+    uint64 internal immutable epoch;
+
+    constructor(RewardDistributor dist_, IERC20 token, uint64 epoch_) {
+        dist = dist_;
+        epoch = epoch_;
+        token.approve(address(dist_), type(uint256).max);
+    }
+
+    function fund(uint256 amount) external {
+        dist.fund(epoch, amount);
+    }
+
+    function again() external {
+        dist.fund(epoch, 1e6);
+    }
+}
+
 /// The distributor with a token that re-enters it on every payment.
 contract ReentrancyTest is Deployment {
     function _deployToken() internal override returns (IERC20) {
@@ -68,5 +89,18 @@ contract ReentrancyTest is Deployment {
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
         dist.claim(F.EPOCH, 0, v[0], p0);
         assertEq(token.balanceOf(address(dist)), F.POOL, "pool intact");
+    }
+
+    /// Re-entered, `fund` would count the inner amount twice: the outer call measures both arrivals and adds
+    /// them to a pool the inner call already raised (3e6 counted for 2e6 received), and the difference would
+    /// later be paid from other epochs' funds.
+    function testFundingCannotBeReenteredToCountAnAmountTwice() public {
+        Funder f = new Funder(dist, token, F.EPOCH);
+        token.transfer(address(f), 2e6);
+        ReentrantToken(address(token)).arm(address(f), abi.encodeCall(Funder.again, ()));
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        f.fund(1e6);
+        assertEq(dist.epochInfo(F.EPOCH).pool, F.POOL, "pool unchanged");
+        assertEq(token.balanceOf(address(dist)), F.POOL, "nothing arrived");
     }
 }

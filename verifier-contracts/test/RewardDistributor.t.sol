@@ -124,6 +124,18 @@ contract RewardDistributorTest is Deployment {
         _expectInvalid(F.rewardList(), truncated);
     }
 
+    function testAVerifierWhoseCodeIsGoneIsRefused() public {
+        // The registry checked for code when the verifier was set; here it has gone since (as after a
+        // SELFDESTRUCT in its creating transaction). A call to it would succeed with any proof: one entry
+        // paying the whole pool to the operator, no proof at all.
+        vm.etch(verifier, "");
+        bytes memory list = abi.encodePacked(OPERATOR, uint256(F.POOL));
+        RewardDistributor.Commitments memory c = commitments();
+        vm.prank(OPERATOR);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.VerifierHasNoCode.selector, verifier));
+        dist.settle(F.EPOCH, F.POOL, c, list, "");
+    }
+
     function testFuzzATamperedProofByteIsRejected(uint256 index, uint8 flip) public {
         vm.assume(flip != 0);
         bytes memory proof = F.proof();
@@ -493,6 +505,38 @@ contract RewardDistributorTest is Deployment {
         assertEq(token.balanceOf(a[0]), v[0], "claimed after the pause");
     }
 
+    function testAPauseThatEndedBeforeSettlementDoesNotExtendTheWindow() public {
+        vm.prank(GUARDIAN);
+        dist.pause();
+        vm.warp(block.timestamp + 10 days);
+        vm.prank(GUARDIAN);
+        dist.unpause();
+        settleFixture();
+        assertEq(dist.claimsCloseAt(F.EPOCH), block.timestamp + WINDOW, "the window runs from settlement");
+    }
+
+    function testSweepAndCancelPayOnlyTheirOwnEpoch() public {
+        // Three epochs' pools in one contract: cancelling epoch 2 pays its pool, sweeping epoch 1 pays its
+        // rest, and epoch 3's pool stays.
+        vm.startPrank(OPERATOR);
+        dist.openEpoch(2, datanet, VERSION, F.PARAMS_HASH);
+        dist.openEpoch(3, datanet, VERSION, F.PARAMS_HASH);
+        vm.stopPrank();
+        dist.fund(2, 5);
+        dist.fund(3, 7);
+        dist.cancelEpoch(2);
+        assertEq(token.balanceOf(TREASURY), 5, "cancel pays epoch 2's pool only");
+        settleFixture();
+        (address[] memory a, uint256[] memory v) = entries(F.rewardList());
+        vm.prank(a[0]);
+        dist.claim(F.EPOCH, 0, v[0], merkleProof(a, v, 0));
+        vm.warp(block.timestamp + WINDOW + 1);
+        dist.sweep(F.EPOCH);
+        assertEq(token.balanceOf(TREASURY), 5 + F.POOL - v[0], "sweep pays epoch 1's rest only");
+        assertEq(token.balanceOf(address(dist)), 7, "epoch 3's pool stays");
+        assertEq(dist.epochInfo(3).pool, 7, "epoch 3's pool");
+    }
+
     function testGovernanceCancelsAnEpochThatCannotSettle() public {
         // The parameter set is switched off after the epoch opened: it can never settle. Only the admin
         // (the timelock) cancels it, and its pool goes to the treasury.
@@ -557,6 +601,16 @@ contract RewardDistributorTest is Deployment {
         new RewardDistributor(token, datanets, params, WINDOW, address(this), OPERATOR, GUARDIAN, address(0));
         vm.expectRevert(RewardDistributor.ZeroAddress.selector);
         new RewardDistributor(token, datanets, params, WINDOW, address(0), OPERATOR, GUARDIAN, TREASURY);
+        vm.expectRevert(RewardDistributor.ZeroAddress.selector);
+        new RewardDistributor(IERC20(address(0)), datanets, params, WINDOW, address(this), OPERATOR, GUARDIAN, TREASURY);
+        vm.expectRevert(RewardDistributor.ZeroAddress.selector);
+        new RewardDistributor(
+            token, DatanetRegistry(address(0)), params, WINDOW, address(this), OPERATOR, GUARDIAN, TREASURY
+        );
+        vm.expectRevert(RewardDistributor.ZeroAddress.selector);
+        new RewardDistributor(
+            token, datanets, ParamsRegistry(address(0)), WINDOW, address(this), OPERATOR, GUARDIAN, TREASURY
+        );
     }
 
     function testAPoolOf2To128IsRefused() public {

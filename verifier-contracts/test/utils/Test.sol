@@ -13,6 +13,7 @@ interface Vm {
     function warp(uint256 timestamp) external;
     function roll(uint256 blockNumber) external;
     function chainId(uint256 id) external;
+    function etch(address target, bytes calldata code) external;
     function assume(bool condition) external;
     function addr(uint256 privateKey) external pure returns (address);
     function label(address account, string calldata name) external;
