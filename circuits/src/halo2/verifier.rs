@@ -162,6 +162,11 @@ mod tests {
     };
     use crate::statement::synthetic_epoch;
     use crate::verify::{VerifierKey, VerifierKeyFile};
+    use halo2_base::halo2_proofs::{
+        arithmetic::CurveAffine,
+        halo2curves::{bn256::Fq, ff::PrimeField},
+    };
+    use sha3::Digest;
 
     #[test]
     fn the_light_verifier_accepts_and_refuses_what_the_evm_transcript_does() {
@@ -205,6 +210,44 @@ mod tests {
                 "byte {at}"
             );
         }
+        // Valid but wrong points: every point of the proof (the commitments, W and W') negated, which
+        // keeps it on the curve so that only the algebra can refuse it, or replaced by the point at
+        // infinity, which both transcripts read as (0, 0).
+        let coordinate = |b: &[u8]| -> Option<Fq> {
+            let mut repr = <Fq as PrimeField>::Repr::default();
+            repr.as_mut().copy_from_slice(b);
+            repr.as_mut().reverse();
+            Option::from(Fq::from_repr(repr))
+        };
+        let mut points = 0;
+        for at in (0..proof.len().saturating_sub(63)).step_by(32) {
+            let (Some(x), Some(y)) = (
+                coordinate(&proof[at..at + 32]),
+                coordinate(&proof[at + 32..at + 64]),
+            ) else {
+                continue;
+            };
+            if y == Fq::zero() || bool::from(G1Affine::from_xy(x, y).is_none()) {
+                continue;
+            }
+            points += 1;
+            for (nx, ny) in [(x, -y), (Fq::zero(), Fq::zero())] {
+                let mut bad = proof.clone();
+                for (o, c) in [(at, nx), (at + 32, ny)] {
+                    let mut repr = c.to_repr();
+                    repr.as_mut().reverse();
+                    bad[o..o + 32].copy_from_slice(repr.as_ref());
+                }
+                assert!(key.verify(&bad, &public).is_err(), "point at {at}");
+                assert!(
+                    verify(srs, pk.get_vk(), &bad, &public).is_err(),
+                    "point at {at}"
+                );
+            }
+        }
+        // The advice, lookup, permutation, random and quotient commitments and the two opening points.
+        assert!(points >= 15, "{points} points found in the proof");
+
         // Each public input changed.
         for i in 0..public.len() {
             let mut other = public.clone();
@@ -224,6 +267,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("vk_keccak"));
+        // A consistent key for another circuit (two fixed commitments swapped, its hash recomputed): it
+        // loads, its transcript representative differs, and the proof is refused.
+        let mut f = key.to_file();
+        let mut vk = hex::decode(f.vk.trim_start_matches("0x")).unwrap();
+        let (a, b) = (10..74, 74..138);
+        assert_ne!(vk[a.clone()], vk[b.clone()]);
+        let first = vk[a.clone()].to_vec();
+        vk.copy_within(b.clone(), a.start);
+        vk[b].copy_from_slice(&first);
+        f.vk = format!("0x{}", hex::encode(&vk));
+        f.vk_keccak = format!("0x{}", hex::encode(sha3::Keccak256::digest(&vk)));
+        let other_circuit = VerifierKey::from_file(&f).unwrap();
+        assert_ne!(other_circuit.transcript_repr(), key.transcript_repr());
+        assert!(other_circuit.verify(&proof, &public).is_err());
         let mut f = key.to_file();
         f.s_g2 = key.to_file().g2;
         let wrong_setup = VerifierKey::from_file(&f).unwrap();

@@ -75,7 +75,9 @@ impl EncodedChallenge<G1Affine> for KeccakChallenge {
 ///
 /// - The state is a byte string, empty at the start.
 /// - Absorbing a scalar appends its 32 big-endian bytes; absorbing a point appends `x` then `y`, 32
-///   big-endian bytes each (the point at infinity cannot be absorbed).
+///   big-endian bytes each. The point at infinity is (0, 0) in halo2curves' affine form, so it is absorbed
+///   as 64 zero bytes, as snark-verifier's EVM transcript does (and a proof may carry it: halo2 accepts
+///   identity commitments; KZG's soundness does not depend on refusing them).
 /// - Squeezing hashes the state with keccak256 (after appending one byte `0x01` when the state is exactly a
 ///   previous digest, so that two challenges in a row differ), replaces the state by the digest, and reads
 ///   the digest as a big-endian integer modulo `p`.
@@ -119,7 +121,11 @@ impl<R: Read> Transcript<G1Affine, KeccakChallenge> for KeccakTranscript<R> {
 
     fn common_point(&mut self, point: G1Affine) -> io::Result<()> {
         let (x, y): (Fq, Fq) = Option::from(point.coordinates().map(|c| (*c.x(), *c.y())))
-            .ok_or_else(|| invalid_data("the point at infinity cannot enter the transcript"))?;
+            // Never taken for BN254's G1 (the identity's coordinates are (0, 0)); kept for curves whose
+            // identity has none.
+            .ok_or_else(|| {
+                invalid_data("a point without affine coordinates cannot enter the transcript")
+            })?;
         for coordinate in [x, y] {
             let mut repr = coordinate.to_repr();
             repr.as_mut().reverse();
