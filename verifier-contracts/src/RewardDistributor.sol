@@ -251,6 +251,23 @@ contract RewardDistributor is AccessControl, ReentrancyGuardTransient {
         whenNotPaused
         nonReentrant
     {
+        _claim(epoch, index, msg.sender, amount, merkleProof);
+    }
+
+    /// Pays `account` its `amount`, entry `index` of settled `epoch`'s reward list. Anyone may call it (a
+    /// relayer paying the gas of a contributor who holds no ether); the tokens only ever go to `account`,
+    /// which the proven leaf names.
+    function claimFor(uint64 epoch, uint256 index, address account, uint256 amount, bytes32[] calldata merkleProof)
+        external
+        whenNotPaused
+        nonReentrant
+    {
+        _claim(epoch, index, account, amount, merkleProof);
+    }
+
+    function _claim(uint64 epoch, uint256 index, address account, uint256 amount, bytes32[] calldata merkleProof)
+        private
+    {
         Epoch storage e = _settledEpoch(epoch);
         uint256 closesAt = _closesAt(e);
         if (block.timestamp > closesAt) revert ClaimWindowClosed(epoch, closesAt);
@@ -258,13 +275,13 @@ contract RewardDistributor is AccessControl, ReentrancyGuardTransient {
         uint256 bit = 1 << (index & 255);
         uint256 bits = _claimedBits[epoch][index >> 8];
         if (bits & bit != 0) revert AlreadyClaimed(epoch, index);
-        if (!MerkleProof.verifyCalldata(merkleProof, e.rewardRoot, RewardList.leaf(index, msg.sender, amount))) {
-            revert InvalidClaim(epoch, msg.sender, amount);
+        if (!MerkleProof.verifyCalldata(merkleProof, e.rewardRoot, RewardList.leaf(index, account, amount))) {
+            revert InvalidClaim(epoch, account, amount);
         }
         _claimedBits[epoch][index >> 8] = bits | bit;
         e.claimed += uint128(amount); // amount is a proven leaf: the claims never exceed totalRewarded
-        token.safeTransfer(msg.sender, amount);
-        emit Claimed(epoch, index, msg.sender, amount);
+        token.safeTransfer(account, amount);
+        emit Claimed(epoch, index, account, amount);
     }
 
     /// Whether entry `index` of `epoch` has been claimed.

@@ -80,6 +80,20 @@ contract ReentrancyTest is Deployment {
         assertEq(token.balanceOf(address(dist)), F.POOL, "pool intact");
     }
 
+    function testAClaimOnSomeonesBehalfCannotBeReentered() public {
+        settleFixture();
+        (address[] memory a, uint256[] memory v) = entries(F.rewardList());
+        bytes32[] memory p0 = merkleProof(a, v, 0);
+        bytes32[] memory p1 = merkleProof(a, v, 1);
+        ReentrantToken(address(token)).arm(
+            address(dist), abi.encodeCall(RewardDistributor.claimFor, (F.EPOCH, 1, a[1], v[1], p1))
+        );
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        dist.claimFor(F.EPOCH, 0, a[0], v[0], p0);
+        assertEq(token.balanceOf(a[0]), 0, "nothing paid");
+        assertEq(token.balanceOf(address(dist)), F.POOL, "pool intact");
+    }
+
     function testASweepCannotBeReenteredFromAClaim() public {
         settleFixture();
         (address[] memory a, uint256[] memory v) = entries(F.rewardList());

@@ -391,6 +391,40 @@ contract RewardDistributorTest is Deployment {
         dist.claim(F.EPOCH, index, amount, proof);
     }
 
+    function testAnyoneClaimsForAContributorAndOnlyTheContributorIsPaid() public {
+        settleFixture();
+        (address[] memory a, uint256[] memory v) = entries(F.rewardList());
+        bytes32[] memory p0 = merkleProof(a, v, 0);
+        address relayer = address(0x4e1a7);
+        // The contributor's proof with the relayer's own address, or with another amount: refused.
+        vm.prank(relayer);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.InvalidClaim.selector, F.EPOCH, relayer, v[0]));
+        dist.claimFor(F.EPOCH, 0, relayer, v[0], p0);
+        vm.prank(relayer);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.InvalidClaim.selector, F.EPOCH, a[0], v[0] + 1));
+        dist.claimFor(F.EPOCH, 0, a[0], v[0] + 1, p0);
+        vm.prank(relayer);
+        dist.claimFor(F.EPOCH, 0, a[0], v[0], p0);
+        assertEq(token.balanceOf(a[0]), v[0], "the contributor is paid");
+        assertEq(token.balanceOf(relayer), 0, "the relayer is not");
+        assertTrue(dist.isClaimed(F.EPOCH, 0), "recorded");
+        // Neither the contributor nor the relayer claims it again.
+        vm.prank(a[0]);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.AlreadyClaimed.selector, F.EPOCH, 0));
+        dist.claim(F.EPOCH, 0, v[0], p0);
+        vm.prank(relayer);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.AlreadyClaimed.selector, F.EPOCH, 0));
+        dist.claimFor(F.EPOCH, 0, a[0], v[0], p0);
+        // A contributor's own claim blocks a later one on their behalf.
+        bytes32[] memory p1 = merkleProof(a, v, 1);
+        vm.prank(a[1]);
+        dist.claim(F.EPOCH, 1, v[1], p1);
+        vm.prank(relayer);
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.AlreadyClaimed.selector, F.EPOCH, 1));
+        dist.claimFor(F.EPOCH, 1, a[1], v[1], p1);
+        assertEq(token.balanceOf(address(dist)), F.POOL - v[0] - v[1], "paid once each");
+    }
+
     function testNothingIsClaimedBeforeSettlement() public {
         (address[] memory a, uint256[] memory v) = entries(F.rewardList());
         bytes32[] memory proof = merkleProof(a, v, 0);
@@ -461,6 +495,8 @@ contract RewardDistributorTest is Deployment {
         vm.prank(a[0]);
         vm.expectRevert(RewardDistributor.EnforcedPause.selector);
         dist.claim(F.EPOCH, 0, v[0], mp);
+        vm.expectRevert(RewardDistributor.EnforcedPause.selector);
+        dist.claimFor(F.EPOCH, 0, a[0], v[0], mp);
         vm.warp(block.timestamp + WINDOW + 1);
         vm.expectRevert(RewardDistributor.EnforcedPause.selector);
         dist.sweep(F.EPOCH);

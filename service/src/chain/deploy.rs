@@ -581,25 +581,28 @@ pub fn settle(
     Ok(out)
 }
 
-/// Claims `key`'s reward of the epoch settled from proof directory `p`. Returns the amount and receipt.
+/// Claims the reward of `account` (`key`'s own when `None`) in the epoch settled from proof directory `p`,
+/// sent from `key`: its own reward through `claim`, another's through `claimFor`, which pays `account` and
+/// costs it no gas. Returns the amount and receipt.
 pub fn claim(
     chain: &mut Chain,
     key: &PrivateKeySigner,
     d: &Deployment,
     p: &ProofDir,
+    account: Option<Address>,
 ) -> Result<(u128, Receipt)> {
-    let me = key.address();
+    let who = account.unwrap_or(key.address());
     let (index, entry) = p
         .entries
         .iter()
         .enumerate()
-        .find(|(_, e)| Address::from(e.contributor) == me)
+        .find(|(_, e)| Address::from(e.contributor) == who)
         .ok_or_else(|| {
-            Error::Deployment(format!("{me} has no entry in this epoch's reward list"))
+            Error::Deployment(format!("{who} has no entry in this epoch's reward list"))
         })?;
     if entry.amount == 0 {
         return Err(Error::Deployment(format!(
-            "{me}'s reward in this epoch is 0: nothing to claim"
+            "{who}'s reward in this epoch is 0: nothing to claim"
         )));
     }
     let epoch = p.statement.public_inputs.epoch;
@@ -607,17 +610,22 @@ pub fn claim(
         .into_iter()
         .map(FixedBytes)
         .collect();
-    let r = chain.transact(
-        key,
-        d.distributor,
-        &RewardDistributor::claimCall::new((
-            epoch,
-            U256::from(index),
-            U256::from(entry.amount),
-            proof,
-        )),
-        "claiming",
-    )?;
+    let (index, amount) = (U256::from(index), U256::from(entry.amount));
+    let r = if who == key.address() {
+        chain.transact(
+            key,
+            d.distributor,
+            &RewardDistributor::claimCall::new((epoch, index, amount, proof)),
+            "claiming",
+        )?
+    } else {
+        chain.transact(
+            key,
+            d.distributor,
+            &RewardDistributor::claimForCall::new((epoch, index, who, amount, proof)),
+            &format!("claiming for {who}"),
+        )?
+    };
     Ok((entry.amount, r))
 }
 

@@ -307,12 +307,16 @@ impl SettleCmd {
     }
 }
 
-/// Claim the sending key's reward of a settled epoch (the proof directory holds the reward list).
+/// Claim the sending key's reward of a settled epoch (the proof directory holds the reward list), or with
+/// `--for`, another contributor's: it is paid to them, and the sending key pays the gas.
 #[derive(Debug, Args)]
 pub struct ClaimCmd {
     /// Proof directory of the settled epoch.
     pub dir: PathBuf,
-    /// Chain and key (the contributor's).
+    /// Claim this contributor's reward on their behalf (paid to them; the key only pays the gas).
+    #[arg(long = "for", value_name = "ADDRESS")]
+    pub for_account: Option<String>,
+    /// Chain and key (the contributor's, or with `--for` any funded key).
     #[command(flatten)]
     pub chain: ChainArgs,
 }
@@ -321,19 +325,29 @@ impl ClaimCmd {
     /// Runs it.
     pub fn run(&self, ctx: &Ctx) -> Result<Output> {
         let p = ProofDir::read(&self.dir)?;
+        let account = self
+            .for_account
+            .as_deref()
+            .map(|s| parse_address(s, "--for"))
+            .transpose()?;
         let (mut chain, key) = self.chain.open(&ctx.home)?;
         let d = Deployment::load(&ctx.home, &mut chain)?;
-        let (amount, r) = deploy::claim(&mut chain, &key, &d, &p)?;
-        let balance = deploy::reward_balance(&mut chain, &d, key.address())?;
+        let (amount, r) = deploy::claim(&mut chain, &key, &d, &p, account)?;
+        let who = account.unwrap_or(key.address());
+        let balance = deploy::reward_balance(&mut chain, &d, who)?;
+        let by = if who == key.address() {
+            String::new()
+        } else {
+            format!(" (sent by {})", key.address())
+        };
         Ok(Output {
             text: format!(
-                "{} claimed {amount} of epoch {} ({} gas); balance now {balance}",
-                key.address(),
-                p.statement.public_inputs.epoch,
-                r.gas_used
+                "{who} claimed {amount} of epoch {}{by} ({} gas); balance now {balance}",
+                p.statement.public_inputs.epoch, r.gas_used
             ),
             json: json!({
-                "account": key.address().to_string(),
+                "account": who.to_string(),
+                "sender": key.address().to_string(),
                 "amount": amount.to_string(),
                 "gas": r.gas_used,
                 "tx": r.tx_hash.to_string(),
