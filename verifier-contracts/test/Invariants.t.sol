@@ -9,8 +9,12 @@ import {EpochFixture as F} from "./fixtures/EpochFixture.sol";
 import {Deployment} from "./utils/Deployment.sol";
 import {Test} from "./utils/Test.sol";
 
+// The second epoch, open beside the fixture's.
+uint64 constant OTHER_EPOCH = 2;
+
 /// Random sequences of everything anyone can do to the fixture's epoch: honest and forged settlements and
-/// claims, funding, sweeps, time passing.
+/// claims (by the contributors or by a relayer on their behalf), funding, sweeps, time passing; and beside
+/// it a second open epoch that is funded and may be cancelled, whose pool must never pay epoch 1.
 contract Handler is Test {
     RewardDistributor internal dist;
     IERC20 internal token;
@@ -62,6 +66,25 @@ contract Handler is Test {
         _after(before);
     }
 
+    function claimFor(uint256 who, uint256 amount, bool honest, address relayer) external {
+        uint256 before = _watch();
+        uint256 j = who % accounts.length;
+        uint256 value = honest ? amounts[j] : amount;
+        vm.prank(relayer);
+        try dist.claimFor(F.EPOCH, j, accounts[j], value, proofs[j]) {} catch {}
+        _after(before);
+    }
+
+    function fundOther(uint256 amount) external {
+        amount = amount % 1e24 + 1;
+        try dist.fund(OTHER_EPOCH, amount) {} catch {}
+    }
+
+    /// The handler holds the admin role (the timelock's, in a deployment) for this one call.
+    function cancelOther() external {
+        try dist.cancelEpoch(OTHER_EPOCH) {} catch {}
+    }
+
     function claim(uint256 who, uint256 amount, bool honest) external {
         uint256 before = _watch();
         uint256 j = who % accounts.length;
@@ -107,6 +130,10 @@ contract InvariantsTest is Deployment {
         token.transfer(address(handler), 1e26);
         vm.prank(address(handler));
         token.approve(address(dist), type(uint256).max);
+        vm.prank(OPERATOR);
+        dist.openEpoch(OTHER_EPOCH, datanet, VERSION, F.PARAMS_HASH);
+        dist.fund(OTHER_EPOCH, 1e18);
+        dist.grantRole(dist.DEFAULT_ADMIN_ROLE(), address(handler));
     }
 
     function targetContracts() public view returns (address[] memory t) {
@@ -114,9 +141,11 @@ contract InvariantsTest is Deployment {
         t[0] = address(handler);
     }
 
-    /// sum claimed <= total_rewarded <= pool, and the tokens held are exactly the pool less what was paid.
+    /// sum claimed <= total_rewarded <= pool; the tokens held are exactly each epoch's pool less what was paid
+    /// from it, and the treasury holds exactly epoch 1's swept rest and epoch 2's cancelled pool.
     function invariantAccountsAddUp() public view {
         RewardDistributor.Epoch memory e = dist.epochInfo(F.EPOCH);
+        RewardDistributor.Epoch memory o = dist.epochInfo(OTHER_EPOCH);
         assertLe(e.claimed, e.totalRewarded, "claimed <= total rewarded");
         assertLe(e.totalRewarded, e.pool, "total rewarded <= pool");
         uint256 paid;
@@ -124,9 +153,16 @@ contract InvariantsTest is Deployment {
             paid += token.balanceOf(accounts[j]);
         }
         assertEq(paid, e.claimed, "contributors hold exactly what was claimed");
-        uint256 swept = token.balanceOf(TREASURY);
-        assertEq(token.balanceOf(address(dist)) + paid + swept, e.pool, "held + paid + swept = pool");
+        uint256 swept = e.swept ? e.pool - e.claimed : 0;
+        uint256 cancelled = o.cancelled ? o.pool : 0;
+        assertEq(token.balanceOf(TREASURY), swept + cancelled, "the treasury holds the swept and cancelled pools");
+        assertEq(
+            token.balanceOf(address(dist)),
+            (e.pool - e.claimed - swept) + (o.pool - cancelled),
+            "held = each epoch's pool less what left it"
+        );
         if (!e.settled) assertEq(paid + swept, 0, "nothing leaves an unsettled epoch");
+        assertTrue(!o.settled, "epoch 2 has no proof and never settles");
     }
 
     function invariantNothingLeavesWithoutASettledProof() public view {
