@@ -116,6 +116,21 @@ fn epoch(tmp: &Path, rpc: Option<&str>, operator: &[u8]) {
     let go = |v: Vec<String>| ok(&home, &v);
     let deny = |v: Vec<String>, why: &str| refused(&home, &v, why);
 
+    // Deployment settings that cannot work are refused before anything is sent.
+    deny(
+        call(with(
+            &["deploy", "--insecure-test-srs", "--claim-window", "60"],
+            &["--params", s(&params)],
+        )),
+        "--claim-window 60 s would close claims",
+    );
+    deny(
+        call(with(
+            &["deploy", "--insecure-test-srs", "--voting-period", "0"],
+            &["--params", s(&params)],
+        )),
+        "--voting-period must be",
+    );
     let d = go(call(with(
         &[
             "deploy",

@@ -106,7 +106,7 @@ pub struct DeployCmd {
     /// Pay rewards in this ERC20 instead of OPEN.
     #[arg(long, value_name = "ADDRESS")]
     pub reward_token: Option<String>,
-    /// Seconds after settlement during which claims are accepted.
+    /// Seconds after settlement during which claims are accepted (at least an hour).
     #[arg(long, default_value_t = 30 * 24 * 3600)]
     pub claim_window: u64,
     /// Governor voting delay, blocks.
@@ -119,6 +119,9 @@ pub struct DeployCmd {
     #[arg(long, default_value_t = 2 * 24 * 3600)]
     pub timelock_delay: u64,
 }
+
+/// The shortest claim window `zkattr deploy` accepts, seconds.
+const MIN_CLAIM_WINDOW: u64 = 3600;
 
 fn parse_address(s: &str, what: &str) -> Result<Address> {
     s.parse::<Address>()
@@ -144,6 +147,13 @@ impl DeployCmd {
             return Err(Error::Deployment(
                 "--voting-period must be 1..2^32 blocks and --voting-delay below 2^48".into(),
             ));
+        }
+        if self.claim_window < MIN_CLAIM_WINDOW {
+            return Err(Error::Deployment(format!(
+                "--claim-window {} s would close claims almost as soon as an epoch settles (everything left \
+                 is swept to the treasury after it); give at least {MIN_CLAIM_WINDOW} s",
+                self.claim_window
+            )));
         }
         let params = super::params::load(self.params.as_deref())?;
         let solc = self
