@@ -282,6 +282,45 @@ fn keccak_hex(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(Keccak256::digest(bytes)))
 }
 
+/// Checks that an attribution artifact was made under `p`: its feature dimension, widths and scale are the
+/// governance parameters' (the scale is governed, `fixed_point.feature_scale_log2` bound by `params_hash`:
+/// `min_score` is compared with integer score sums whose unit depends on it, docs/circuit.md). The
+/// coordinator runs it on a training result before accepting it, since an artifact made under other
+/// settings can never be proven for the epoch.
+pub fn check_artifact_settings(artifact: &AttributionArtifact, p: &GovernanceParams) -> Result<()> {
+    let settings = &artifact.settings;
+    let pairs = [
+        (
+            "feature dimension",
+            settings.k as i64,
+            i64::from(p.attribution.feature_dim),
+        ),
+        (
+            "feature_bits",
+            i64::from(settings.feature_bits),
+            i64::from(p.fixed_point.feature_bits),
+        ),
+        (
+            "query_bits",
+            i64::from(settings.query_bits),
+            i64::from(p.fixed_point.query_bits),
+        ),
+        (
+            "feature_scale_log2",
+            i64::from(artifact.feature_scale_log2),
+            i64::from(p.fixed_point.feature_scale_log2),
+        ),
+    ];
+    for (what, a, g) in pairs {
+        if a != g {
+            return Err(Error::BadArtifact(format!(
+                "the artifact's {what} is {a}, the governance parameters say {g}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Builds the epoch's statement input from the home's snapshot and the artifact, checking that they belong
 /// together and fit the parameters.
 pub fn epoch_input(nets: &Datanets, req: &ProveRequest) -> Result<(EpochInput, Outcome)> {
@@ -311,39 +350,7 @@ pub fn epoch_input(nets: &Datanets, req: &ProveRequest) -> Result<(EpochInput, O
             artifact.model_commitment, manifest.model_commitment
         )));
     }
-    // The feature scale is governed (`fixed_point.feature_scale_log2`, bound by `params_hash`): `min_score` is
-    // compared with integer score sums whose unit depends on it (docs/circuit.md).
-    let p = &req.params;
-    let settings = &artifact.settings;
-    let pairs = [
-        (
-            "feature dimension",
-            settings.k as i64,
-            i64::from(p.attribution.feature_dim),
-        ),
-        (
-            "feature_bits",
-            i64::from(settings.feature_bits),
-            i64::from(p.fixed_point.feature_bits),
-        ),
-        (
-            "query_bits",
-            i64::from(settings.query_bits),
-            i64::from(p.fixed_point.query_bits),
-        ),
-        (
-            "feature_scale_log2",
-            i64::from(artifact.feature_scale_log2),
-            i64::from(p.fixed_point.feature_scale_log2),
-        ),
-    ];
-    for (what, a, g) in pairs {
-        if a != g {
-            return Err(bad(format!(
-                "the artifact's {what} is {a}, the governance parameters say {g}"
-            )));
-        }
-    }
+    check_artifact_settings(&artifact, &req.params)?;
     let leaves = nets.leaf_inputs(&req.datanet, req.version)?;
     let snapshot = nets.snapshot_items(&req.datanet, req.version)?;
     if artifact.items.len() != snapshot.len() {
@@ -374,7 +381,7 @@ pub fn epoch_input(nets: &Datanets, req: &ProveRequest) -> Result<(EpochInput, O
         chain_id: req.chain_id,
         settlement: req.settlement,
         epoch: req.epoch,
-        params: *p,
+        params: req.params,
         items,
         model_commitment: field::from_hex(&artifact.model_commitment)?,
         query_scale_log2: artifact.query_scale_log2,
@@ -987,6 +994,7 @@ pub fn verify_dir(
     // more fundamental failure).
     let receipts = ph.run("receipts", || {
         let mut receipts = 0usize;
+        let mut checked = Vec::new();
         let verifier =
             zkattr_circuits::halo2::verifier::verifier_key_file(&srs, cached.keys.pk.get_vk());
         let rdir = dir.join("receipts");
@@ -1022,10 +1030,28 @@ pub fn verify_dir(
                         path.display()
                     )));
                 }
+                checked.push((path, r));
                 receipts += 1;
             }
         }
-        Ok((receipts, format!("{receipts} receipts agree with the list")))
+        // Then every check a contributor runs (the claim path, the items' inclusion paths and features, the
+        // scores, the proof), so that no receipt is handed out that its contributor would find wrong.
+        use rayon::prelude::*;
+        checked.par_iter().try_for_each(|(path, r)| {
+            let report = zkattr_circuits::receipt::check(r);
+            match report.checks.iter().find(|c| !c.ok) {
+                None if report.ok => Ok(()),
+                failed => Err(invalid(format!(
+                    "{} fails its own check{}",
+                    path.display(),
+                    failed.map_or(String::new(), |c| format!(" {}: {}", c.id, c.detail))
+                ))),
+            }
+        })?;
+        Ok((
+            receipts,
+            format!("{receipts} receipts agree with the list and pass their checks"),
+        ))
     })?;
     Ok(VerifyReport {
         evm,

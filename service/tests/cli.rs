@@ -1331,6 +1331,25 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
         },
         "does not agree with the reward list",
     );
+    // A receipt that agrees with the list and the statement but whose claim path is wrong: its
+    // contributor's own check (and the chain) would refuse it, so it is not handed out.
+    tampered(
+        "receipt-path",
+        &|d| {
+            let first = std::fs::read_dir(d.join("receipts"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            edit_json(&first, |v| {
+                let path = v["reward_path"].as_array_mut().unwrap();
+                assert!(!path.is_empty());
+                path.pop();
+            });
+        },
+        "fails its own check reward_path",
+    );
     tampered(
         "params",
         &|d| {

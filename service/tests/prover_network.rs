@@ -469,7 +469,7 @@ async fn network_epoch(db: &str) {
     .await;
     let (c3, t) = cheat("cheat-3").await;
     assert_eq!(t.lease.attempt, 3);
-    c3.submit(t.lease.job, &t.lease.lease_id, model)
+    c3.submit(t.lease.job, &t.lease.lease_id, model.clone())
         .await
         .unwrap();
     // Proving: epoch 1's valid proof; that proof with one byte flipped (and its digest updated, so only
@@ -511,6 +511,27 @@ async fn network_epoch(db: &str) {
         (Some("failed"), Some("failed")),
         "{s2}"
     );
+    // Epoch 3: a training result made under other feature settings than the epoch's parameters (here a
+    // feature dimension one larger; such an artifact can be consistent with its own model and settings) could
+    // never be proven for the epoch, and is refused before anything is re-derived.
+    let mut third = request.clone();
+    third.epoch = 3;
+    operator.create_epoch(&third).await.unwrap();
+    let (c6, t) = cheat("cheat-6").await;
+    let mut other_settings = model.clone();
+    let mut art: Value = serde_json::from_slice(&model.file("attribution.json").unwrap()).unwrap();
+    let k = art["settings"]["k"].as_u64().unwrap();
+    art["settings"]["k"] = (k + 1).into();
+    other_settings
+        .files
+        .insert("attribution.json".into(), b64(art.to_string().as_bytes()));
+    refused(
+        &c6,
+        &t,
+        other_settings,
+        &format!("the artifact's feature dimension is {}", k + 1),
+    )
+    .await;
     let job = s2["prove"]["id"].as_i64().unwrap();
     let e = c5.requeue(job).await.unwrap_err();
     assert_eq!(e.status(), Some(reqwest::StatusCode::FORBIDDEN), "{e}");
@@ -540,7 +561,7 @@ async fn network_epoch(db: &str) {
     }
     let m = String::from_utf8(reader.get_bytes("/metrics").await.unwrap()).unwrap();
     assert!(
-        m.contains("zkattr_results_total{outcome=\"rejected\"} 5"),
+        m.contains("zkattr_results_total{outcome=\"rejected\"} 6"),
         "{m}"
     );
     coordinator.kill();

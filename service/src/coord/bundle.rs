@@ -72,6 +72,13 @@ impl Bundle {
                     "bundle file name {name:?} is not allowed (relative, at most one folder, [A-Za-z0-9._-])"
                 )));
             }
+            if let Some((folder, _)) = name.split_once('/') {
+                if self.files.contains_key(folder) {
+                    return Err(Error::BadArtifact(format!(
+                        "bundle file {folder} is also the folder of {name}"
+                    )));
+                }
+            }
             base64::engine::general_purpose::STANDARD
                 .decode(data)
                 .map_err(|e| Error::BadArtifact(format!("bundle file {name}: not base64: {e}")))?;
@@ -240,6 +247,16 @@ mod tests {
             assert!(Bundle::from_bytes(&evil.to_bytes()).is_err(), "{bad:?}");
         }
         assert!(valid_name("receipts/0xab.json") && valid_name("model.safetensors"));
+        // A file that is also another file's folder cannot be unpacked: refused as the sender's fault.
+        let mut clash = b.clone();
+        clash.files.insert("receipts".into(), String::new());
+        let e = Bundle::from_bytes(&clash.to_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("is also the folder of receipts/0xab.json"),
+            "{e}"
+        );
     }
 
     #[test]

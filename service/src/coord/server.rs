@@ -1283,12 +1283,23 @@ fn check_unpacked(
                 .map(Queries::Features),
                 Queries::Texts(_) => data::parse_text_queries(&req.queries).map(Queries::Texts),
             }
-            .map_err(|e| internal(format!("the epoch's queries: {e}")))?;
+            // Training on the epoch's queries parses them with the model's input width, so a result whose
+            // model.json (or kind of queries) they do not fit was not trained on them: the worker's fault.
+            .map_err(|e| {
+                rejected(format!(
+                    "the epoch's queries do not fit model.json's {} inputs: {e}",
+                    manifest.config.inputs
+                ))
+            })?;
             if artifact.queries != expected {
                 return Err(rejected(
                     "attribution.json attributes other queries than the epoch's",
                 ));
             }
+            // Its features must be the epoch's parameter set's (dimension, widths, scale): the re-derivation
+            // below checks the artifact against its own settings, and one made under other settings could
+            // never be proven for this epoch.
+            crate::proving::check_artifact_settings(&artifact, &params).map_err(rejected)?;
             let local = snapshot
                 .dir
                 .as_deref()
