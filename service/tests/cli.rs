@@ -1109,6 +1109,16 @@ fn eval_attribution_on_text_finds_the_mislabeler() {
 }
 
 /// Copies a proof directory so that one file can be tampered with.
+/// Some receipt file of proof directory `d`.
+fn first_receipt(d: &Path) -> PathBuf {
+    std::fs::read_dir(d.join("receipts"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.join("receipts")).unwrap();
     for sub in ["", "receipts"] {
@@ -1321,13 +1331,7 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     tampered(
         "receipt",
         &|d| {
-            let first = std::fs::read_dir(d.join("receipts"))
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path();
-            edit_json(&first, |v| v["amount"] = "1".into());
+            edit_json(&first_receipt(d), |v| v["amount"] = "1".into());
         },
         "does not agree with the reward list",
     );
@@ -1336,13 +1340,7 @@ fn prove_writes_a_proof_directory_that_verify_accepts_and_tampering_fails() {
     tampered(
         "receipt-path",
         &|d| {
-            let first = std::fs::read_dir(d.join("receipts"))
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path();
-            edit_json(&first, |v| {
+            edit_json(&first_receipt(d), |v| {
                 let path = v["reward_path"].as_array_mut().unwrap();
                 assert!(!path.is_empty());
                 path.pop();
